@@ -1,0 +1,49 @@
+/* main.c — xborder's entry point: dispatches to one subcommand per file in adapter/cli/.
+ * Owns the command table and top-level --help/--version; never does a subcommand's work. */
+#include <stdio.h>
+#include <string.h>
+
+#include "adapter/cli/cli.h"
+
+static const xb_cli_command commands[] = {
+    {"demo", xb_cli_demo, "the whole pipeline on this machine: embedded Kafka, receiver, fixtures"},
+    {"run", xb_cli_run, "consume Kafka, classify, deliver over HTTPS; DLQ and audit (needs --config)"},
+    {"check-config", xb_cli_check_config, "validate a config file, naming the exact wrong key"},
+    {"validate", xb_cli_validate, "parse, XSD-validate and rule-check ISO 20022 files"},
+    {"classify", xb_cli_classify, "classify one message for a destination: labels, actions, verdict"},
+    {"valuate", xb_cli_valuate, "value a fund (semt.003 + prices + FX) into a reda.001 report"},
+    {"settle", xb_cli_settle, "settle a pacs.008/pacs.009 in CNY for a route (rate, CIPS)"},
+    {"settlement-report", xb_cli_settlement_report, "per-counterparty CNY settlement report for a date"},
+    {"receive", xb_cli_receive, "reference overseas HTTPS receiver (mutual TLS, signatures, dedupe)"},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: xborder COMMAND [OPTIONS]\n\n"
+                 "xborder classifies ISO 20022 messages under China's financial data-export rules\n"
+                 "and delivers what may leave to overseas endpoints.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`xborder COMMAND --help` describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("xborder %s\n", XB_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "xborder: unknown command '%s' (see xborder --help)\n", argv[1]);
+    return 2;
+}

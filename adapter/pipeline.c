@@ -1,0 +1,1042 @@
+/* pipeline.c — the worker loop and the life of a record (see pipeline.h).
+ *
+ * Owns: runtimes (config + policy + sinks, swapped whole on reload), records in flight and their
+ * pending-completion counts, DLQ/audit jobs, stats. One thread runs all of it, so no locks: the
+ * librdkafka rebalance callback, sink callbacks and delivery reports all run inside calls made
+ * from the loop.
+ * Never: marks a record finished while any completion for it is pending or after a completion
+ * said "not delivered" (cancelled, transport misconfigured): those are redelivered instead.
+ */
+#include "adapter/pipeline.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adapter/config.h"
+#include "adapter/log.h"
+#include "adapter/metrics.h"
+#include "adapter/policy/policy.h"
+#include "adapter/state/audit.h"
+#include "adapter/state/store.h"
+#include "adapter/transport/sink_http.h"
+#include "adapter/transport/sink_kafka.h"
+#include "adapter/transport/source_kafka.h"
+#include "adapter/yaml_tree.h"
+#include "iso20022/buf.h"
+#include "iso20022/write.h"
+
+#define XB_KEY_FILE_MAX 4096
+#define XB_DLQ_MAX_TRIES 10
+
+struct xb_pipeline;
+
+typedef struct dest_rt {
+    const xb_dest_http *http;
+    const xb_policy_destination *pd;
+    xb_sink_http *sink;
+    xb_buf pseudo_key;
+    struct xb_pipeline *p;
+    int stats_slot;
+} dest_rt;
+
+typedef struct runtime {
+    int refs;
+    xb_config *cfg;
+    xb_policy_catalog_set *catalogs;
+    xb_policy_destinations *pdests;
+    dest_rt *dests;
+    size_t n_dests;
+    xb_buf counter_key;
+    struct runtime *next_retired;
+} runtime;
+
+typedef struct rec {
+    struct xb_pipeline *p;
+    runtime *rt;
+    rd_kafka_message_t *km;
+    uint64_t gen;
+    int pending;
+    bool poisoned; /* a completion said "not delivered": never finish, let Kafka redeliver */
+    char id[300];
+} rec;
+
+typedef enum job_kind { JOB_HTTP, JOB_DLQ, JOB_AUDIT } job_kind;
+
+typedef struct job {
+    job_kind kind;
+    rec *r;
+    size_t dest; /* JOB_HTTP: index in r->rt->dests; JOB_DLQ: index or SIZE_MAX */
+    char reason[32];
+    char *reason_text;
+    char *line; /* JOB_AUDIT: the line, kept for a re-produce */
+    size_t line_len;
+    int tries;
+} job;
+
+struct xb_pipeline {
+    runtime *rt;
+    runtime *retired;
+    char *config_path;
+    xb_kafka_env *env;
+    bool own_env;
+    xb_source *src;
+    xb_sink_kafka *sk;
+    xb_audit *audit;
+    xb_store *store;
+    xb_metrics *metrics;
+    xb_pipeline_opts opts;
+    volatile sig_atomic_t stop_flag, reload_flag;
+    bool fatal;
+    xb_error fatal_err;
+    xb_pipeline_stats stats;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void set_fatal(xb_pipeline *p, const xb_error *e)
+{
+    if (p->fatal)
+        return;
+    p->fatal = true;
+    p->fatal_err = *e;
+    xb_log_event(XB_LOG_ERROR, "pipeline.fatal",
+                 json_pack("{ss,ss,ss}", "code", xb_error_name(e->code), "key", e->path, "msg",
+                           e->message));
+    xb_metrics_set_health(p->metrics, false, e->message);
+}
+
+/* ---- runtime: everything a reload replaces ---------------------------------------------- */
+
+static int read_key_file(xb_buf *out, const char *dir, const char *name, const char *cfg_key,
+                         xb_error *err)
+{
+    char path[1024];
+    if (dir)
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+    else
+        snprintf(path, sizeof path, "%s", name);
+    xb_buf_reset(out);
+    int rc = xb_buf_read_file(out, path, XB_KEY_FILE_MAX);
+    if (rc < 0 || out->len < 16)
+        return xb_error_set(err, XB_ECONFIG, cfg_key,
+                            "%s: cannot read key file %s (at least 16 bytes expected)", cfg_key,
+                            path);
+    return 0;
+}
+
+static void runtime_free(runtime *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->n_dests; i++) {
+        xb_sink_http_free(rt->dests[i].sink);
+        xb_buf_free(&rt->dests[i].pseudo_key);
+    }
+    free(rt->dests);
+    xb_buf_free(&rt->counter_key);
+    xb_policy_destinations_free(rt->pdests);
+    xb_policy_catalog_set_free(rt->catalogs);
+    xb_config_free(rt->cfg);
+    free(rt);
+}
+
+static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *res);
+
+static void sink_options(xb_sink_http_options *o, const xb_dest_http *d)
+{
+    xb_sink_http_options_init(o);
+    o->name = d->name;
+    o->url = d->url;
+    o->ca_file = d->ca;
+    o->cert_file = d->cert;
+    o->key_file = d->key;
+    o->pinned_pubkey = d->pinned_pubkey;
+    o->sign_key_file = d->sign_key;
+    o->sign_key_id = d->sign_key_id;
+    o->allow_plain_http = d->allow_plain_http;
+    o->http2 = d->http2;
+    if (d->max_in_flight)
+        o->max_in_flight = d->max_in_flight;
+    if (d->timeout_ms)
+        o->request_timeout_ms = d->timeout_ms;
+    if (d->backoff_initial_ms)
+        o->backoff_initial_ms = d->backoff_initial_ms;
+    if (d->backoff_max_ms)
+        o->backoff_max_ms = d->backoff_max_ms;
+    if (d->breaker_threshold)
+        o->breaker_threshold = d->breaker_threshold;
+    if (d->breaker_open_ms)
+        o->breaker_open_ms = d->breaker_open_ms;
+    if (d->batch_max_messages)
+        o->batch_max_messages = d->batch_max_messages;
+    if (d->batch_linger_ms)
+        o->batch_linger_ms = d->batch_linger_ms;
+}
+
+/* Builds a complete runtime from a config file. p may be NULL (check-config: no sinks' owner). */
+static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool make_sinks,
+                         xb_error *err)
+{
+    *out = NULL;
+    runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    rt->refs = 1;
+    int rc = xb_config_load(&rt->cfg, path, err);
+    if (rc < 0)
+        goto fail;
+    const xb_config *cfg = rt->cfg;
+    if ((rc = xb_policy_catalog_set_new(&rt->catalogs, err)) < 0)
+        goto fail;
+    xb_policy_catalog_opts copts = {.pubkey_path = cfg->policy.catalog_pubkey};
+    for (size_t i = 0; i < cfg->policy.n_catalogs; i++)
+        if ((rc = xb_policy_catalog_set_load(rt->catalogs, cfg->policy.catalogs[i], &copts, err)) <
+            0) {
+            if (!err || !err->path[0])
+                xb_error_set(err, rc, "policy.catalogs", "policy.catalogs[%zu] (%s): %s", i,
+                             cfg->policy.catalogs[i], err ? err->message : "");
+            goto fail;
+        }
+    if ((rc = xb_policy_destinations_from_tree(&rt->pdests, json_object_get(cfg->tree,
+                                                                             "destinations"),
+                                               "destinations", err)) < 0)
+        goto fail;
+    if (cfg->policy.counter_key)
+        rc = read_key_file(&rt->counter_key, NULL, cfg->policy.counter_key, "policy.counter_key",
+                           err);
+    else
+        rc = read_key_file(&rt->counter_key, cfg->policy.keys, "counter.key", "policy.keys", err);
+    if (rc < 0)
+        goto fail;
+    rt->n_dests = cfg->n_dests;
+    rt->dests = calloc(rt->n_dests ? rt->n_dests : 1, sizeof *rt->dests);
+    if (!rt->dests) {
+        rc = xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < rt->n_dests; i++) {
+        dest_rt *d = &rt->dests[i];
+        d->http = &cfg->dests[i];
+        d->p = p;
+        d->stats_slot = -1;
+        d->pd = xb_policy_destination_find(rt->pdests, d->http->name);
+        if (!d->pd) {
+            rc = xb_error_set(err, XB_ECONFIG, "destinations", "destinations.%s: not found",
+                              d->http->name);
+            goto fail;
+        }
+        const char *kf = xb_policy_destination_key_file(d->pd);
+        char where[160];
+        snprintf(where, sizeof where, "destinations.%s.pseudo", d->http->name);
+        if (kf && (rc = read_key_file(&d->pseudo_key, cfg->policy.keys, kf, where, err)) < 0)
+            goto fail;
+        xb_sink_http_options o;
+        sink_options(&o, d->http);
+        if (make_sinks) {
+            if ((rc = xb_sink_http_new(&d->sink, &o, on_http_done, d, err)) < 0) {
+                if (err && !err->path[0])
+                    snprintf(err->path, sizeof err->path, "destinations.%s", d->http->name);
+                goto fail;
+            }
+        }
+    }
+    *out = rt;
+    return 0;
+fail:
+    runtime_free(rt);
+    return rc < 0 ? rc : XB_ECONFIG;
+}
+
+static void runtime_release(xb_pipeline *p, runtime *rt)
+{
+    if (--rt->refs > 0)
+        return;
+    /* Unlink from the retired list (the current runtime always holds its own ref). */
+    for (runtime **pp = &p->retired; *pp; pp = &(*pp)->next_retired)
+        if (*pp == rt) {
+            *pp = rt->next_retired;
+            break;
+        }
+    runtime_free(rt);
+}
+
+static int dest_stats_slot(xb_pipeline *p, const char *name)
+{
+    for (size_t i = 0; i < p->stats.n_dest; i++)
+        if (!strcmp(p->stats.dest[i].name, name))
+            return (int)i;
+    if (p->stats.n_dest == XB_PIPELINE_MAX_DEST_STATS)
+        return -1;
+    snprintf(p->stats.dest[p->stats.n_dest].name, sizeof p->stats.dest[0].name, "%s", name);
+    return (int)p->stats.n_dest++;
+}
+
+/* ---- records ------------------------------------------------------------------------------ */
+
+static void rec_done_one(rec *r)
+{
+    if (--r->pending > 0)
+        return;
+    xb_pipeline *p = r->p;
+    if (!r->poisoned) {
+        xb_source_finish(p->src, rd_kafka_topic_name(r->km->rkt), r->km->partition,
+                         r->km->offset, r->gen);
+        p->stats.finished++;
+    }
+    p->stats.outstanding--;
+    runtime_release(p, r->rt);
+    rd_kafka_message_destroy(r->km);
+    free(r);
+}
+
+static void job_free(job *j)
+{
+    free(j->reason_text);
+    free(j->line);
+    free(j);
+}
+
+static int produce_dlq(xb_pipeline *p, job *j)
+{
+    rec *r = j->r;
+    xb_dlq_entry e = {
+        .value = r->km->payload,
+        .value_len = r->km->len,
+        .key = r->km->key,
+        .key_len = r->km->key_len,
+        .reason = j->reason,
+        .reason_text = j->reason_text,
+        .topic = rd_kafka_topic_name(r->km->rkt),
+        .partition = r->km->partition,
+        .offset = r->km->offset,
+        .decision_id = r->id,
+        .destination = j->dest != SIZE_MAX ? r->rt->dests[j->dest].http->name : NULL,
+    };
+    xb_error err;
+    int rc = xb_sink_kafka_dlq(p->sk, p->rt->cfg->dlq.topic, &e, j, &err);
+    if (rc < 0)
+        set_fatal(p, &err);
+    return rc;
+}
+
+/* Parks record r (for one destination, or all when dest == SIZE_MAX) in the DLQ. */
+static void park(xb_pipeline *p, rec *r, size_t dest, const char *reason, const char *text)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort(); /* cannot even remember the job: stopping beats losing a record */
+    j->kind = JOB_DLQ;
+    j->r = r;
+    j->dest = dest;
+    snprintf(j->reason, sizeof j->reason, "%s", reason);
+    j->reason_text = strdup(text ? text : "");
+    r->pending++;
+    if (produce_dlq(p, j) < 0) {
+        r->poisoned = true;
+        r->pending--;
+        job_free(j);
+    }
+}
+
+static void on_kafka_done(void *ctx, void *opaque, rd_kafka_resp_err_t e)
+{
+    xb_pipeline *p = ctx;
+    job *j = opaque;
+    rec *r = j->r;
+    if (e) {
+        char buf[256];
+        xb_error err;
+        if (xb_sink_kafka_fatal(p->sk, buf, sizeof buf) || ++j->tries >= XB_DLQ_MAX_TRIES) {
+            xb_error_set(&err, XB_EIO, NULL, "%s producer failed for %s: %s",
+                         j->kind == JOB_DLQ ? "DLQ" : "audit", r->id, rd_kafka_err2str(e));
+            set_fatal(p, &err);
+            r->poisoned = true;
+        } else {
+            int rc = j->kind == JOB_DLQ
+                         ? produce_dlq(p, j)
+                         : xb_sink_kafka_audit(p->sk, p->rt->cfg->audit.topic, j->line,
+                                               j->line_len, r->id, j, &err);
+            if (rc == 0)
+                return; /* the job lives on */
+            r->poisoned = true;
+        }
+    } else if (j->kind == JOB_DLQ) {
+        p->stats.dlq++;
+        xb_metrics_add(p->metrics, "dlq_total", j->reason, 1);
+        if (j->dest != SIZE_MAX && r->rt->dests[j->dest].stats_slot >= 0)
+            p->stats.dest[r->rt->dests[j->dest].stats_slot].dlq++;
+    }
+    job_free(j);
+    rec_done_one(r);
+}
+
+static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *res)
+{
+    dest_rt *d = cb_ctx;
+    xb_pipeline *p = d->p;
+    job *j = user;
+    rec *r = j->r;
+    const char *name = d->http->name;
+    xb_metrics_add(p->metrics, "retries_total", name, res->attempts > 1 ? res->attempts - 1 : 0);
+    switch (res->outcome) {
+    case XB_SINK_HTTP_DELIVERED:
+    case XB_SINK_HTTP_DUPLICATE: {
+        bool dup = res->outcome == XB_SINK_HTTP_DUPLICATE;
+        p->stats.delivered += !dup;
+        p->stats.duplicates += dup;
+        if (d->stats_slot >= 0) {
+            p->stats.dest[d->stats_slot].delivered += !dup;
+            p->stats.dest[d->stats_slot].duplicates += dup;
+        }
+        xb_metrics_add(p->metrics, dup ? "duplicates_total" : "delivered_total", name, 1);
+        xb_metrics_observe_us(p->metrics, name, res->latency_us);
+        break;
+    }
+    case XB_SINK_HTTP_PERMANENT: {
+        char text[400];
+        snprintf(text, sizeof text, "HTTP %ld from %s: %s", res->http_status, name,
+                 res->reason ? res->reason : "");
+        p->stats.http_permanent++;
+        park(p, r, j->dest, "HTTP_PERMANENT", text);
+        break;
+    }
+    case XB_SINK_HTTP_CONFIG_ERROR: {
+        xb_error err;
+        const char *why = xb_sink_http_config_error(d->sink);
+        char key[160];
+        snprintf(key, sizeof key, "destinations.%s.tls", name);
+        xb_error_set(&err, XB_ECONFIG, key, "%s", why ? why : (res->reason ? res->reason : name));
+        set_fatal(p, &err);
+        r->poisoned = true;
+        break;
+    }
+    case XB_SINK_HTTP_CANCELLED:
+        r->poisoned = true;
+        break;
+    }
+    job_free(j);
+    rec_done_one(r);
+}
+
+/* ---- deciding one record ------------------------------------------------------------------- */
+
+typedef struct plan {
+    size_t dest;
+    char reason[32]; /* "" = deliver */
+    char *text;
+    xb_buf body;
+    char key[XB_SINK_HTTP_KEY_MAX + 1];
+} plan;
+
+static void count_actions(xb_pipeline *p, const xb_policy_decision *d)
+{
+    for (size_t i = 0; i < d->n_fields; i++)
+        switch (d->fields[i].action) {
+        case XB_ACT_MASK: p->stats.masked++; break;
+        case XB_ACT_PSEUDO: p->stats.pseudonymised++; break;
+        case XB_ACT_GENERALIZE: p->stats.generalised++; break;
+        case XB_ACT_DROP: p->stats.dropped++; break;
+        default: break;
+        }
+}
+
+static const json_t *route_settle_for(const xb_config *cfg, const char *topic, const char *def_id,
+                                      const char *dest)
+{
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const xb_route *r = &cfg->routes[i];
+        if (!xb_config_route_matches(r, topic, def_id))
+            continue;
+        for (size_t k = 0; k < r->n_destinations; k++)
+            if (!strcmp(r->destinations[k], dest))
+                return r->settle;
+    }
+    return NULL;
+}
+
+static void plan_reason(plan *pl, const char *reason, const char *text)
+{
+    snprintf(pl->reason, sizeof pl->reason, "%s", reason);
+    free(pl->text);
+    pl->text = strdup(text ? text : "");
+}
+
+/* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. */
+static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon, plan *pl,
+                       json_t *outcomes)
+{
+    runtime *rt = r->rt;
+    dest_rt *d = &rt->dests[pl->dest];
+    const char *topic = rd_kafka_topic_name(r->km->rkt);
+    int64_t now = (int64_t)time(NULL);
+    int year = xb_policy_year_cn(now);
+    xb_error err;
+    xb_error_clear(&err);
+    json_t *o = json_pack("{ss}", "destination", d->http->name);
+    xb_policy_counters counters;
+    memset(&counters, 0, sizeof counters);
+    if (xb_store_subjects_snapshot(&counters, p->store, year, &err) < 0) {
+        plan_reason(pl, "STATE_ERROR", err.message);
+        p->stats.policy_errors++;
+        json_object_set_new(o, "error", json_string(err.message));
+        json_array_append_new(outcomes, o);
+        return;
+    }
+    xb_policy_keys keys = {.counter_key = (const uint8_t *)rt->counter_key.data,
+                           .counter_key_len = rt->counter_key.len,
+                           .pseudo_key = d->pseudo_key.len ? (const uint8_t *)d->pseudo_key.data
+                                                           : NULL,
+                           .pseudo_key_len = d->pseudo_key.len};
+    xb_policy_opts popts = {.warn_permille = rt->cfg->policy.warn_permille};
+    xb_policy_decision dec;
+    memset(&dec, 0, sizeof dec);
+    int rc = xb_policy_decide(&dec, msg, rt->catalogs, d->pd, now, &counters, &keys, &popts, &err);
+    if (rc < 0) {
+        plan_reason(pl, "POLICY_ERROR", err.message);
+        p->stats.policy_errors++;
+        json_object_set_new(o, "error", json_string(err.message));
+        json_array_append_new(outcomes, o);
+        xb_policy_decision_free(&dec);
+        return;
+    }
+    json_object_set_new(o, "decision", xb_policy_decision_to_json(&dec));
+    json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(dec.verdict)));
+    count_actions(p, &dec);
+    if (dec.verdict == XB_VERDICT_QUARANTINE) {
+        plan_reason(pl, "QUARANTINE", dec.reason);
+        p->stats.quarantined++;
+    } else if (dec.verdict == XB_VERDICT_BLOCK) {
+        plan_reason(pl, "BLOCK", dec.reason);
+        p->stats.blocked++;
+    } else {
+        const char *def_id = xb_msg_definition(msg)->id;
+        const json_t *settle = route_settle_for(rt->cfg, topic, def_id, d->http->name);
+        if (settle && !p->opts.settle) {
+            plan_reason(pl, "SETTLE_UNAVAILABLE", "route has settle: but no settlement stage");
+        } else if (settle) {
+            char *xml = NULL;
+            size_t xml_len = 0;
+            json_t *detail = NULL;
+            if (p->opts.settle(p->opts.settle_ctx, settle, msg, dec.output.data, dec.output.len,
+                               &xml, &xml_len, &detail, &err) < 0) {
+                plan_reason(pl, "SETTLE", err.message);
+            } else {
+                xb_buf_append(&pl->body, xml, xml_len);
+            }
+            free(xml);
+            if (detail)
+                json_object_set_new(o, "settlement", detail);
+        } else {
+            xb_buf_append(&pl->body, dec.output.data, dec.output.len);
+        }
+        /* Counter deltas are applied before the message can leave: a crash over-counts, never
+         * under-counts (store.h). */
+        if (!pl->reason[0] && dec.counted && dec.n_subjects &&
+            xb_store_subjects_apply(NULL, p->store, dec.year, dec.subjects, dec.n_subjects,
+                                    d->http->name, &err) < 0)
+            plan_reason(pl, "STATE_ERROR", err.message);
+        if (!pl->reason[0] &&
+            xb_sink_http_idempotency_key(pl->key, dec.uetr[0] ? dec.uetr : NULL, canon->data,
+                                         canon->len, d->http->name, &err) < 0)
+            plan_reason(pl, "INVALID", err.message);
+        if (!pl->reason[0])
+            json_object_set_new(o, "idempotency_key", json_string(pl->key));
+    }
+    if (pl->reason[0])
+        json_object_set_new(o, "dlq", json_string(pl->reason));
+    json_array_append_new(outcomes, o);
+    xb_policy_decision_free(&dec);
+}
+
+/* Appends the decision record to the audit file and sends it to the audit topic. */
+static int write_audit(xb_pipeline *p, rec *r, json_t *record)
+{
+    char *line = NULL;
+    xb_error err;
+    uint64_t seq;
+    if (xb_audit_append(&line, &seq, p->audit, record, &err) < 0) {
+        set_fatal(p, &err);
+        return -1;
+    }
+    p->stats.audit_records++;
+    xb_metrics_add(p->metrics, "audit_records_total", NULL, 1);
+    const char *topic = p->rt->cfg->audit.topic;
+    if (!topic) {
+        free(line);
+        return 0;
+    }
+    job *j = calloc(1, sizeof *j);
+    j->kind = JOB_AUDIT;
+    j->r = r;
+    j->line = line;
+    j->line_len = strlen(line);
+    r->pending++;
+    if (xb_sink_kafka_audit(p->sk, topic, j->line, j->line_len, r->id, j, &err) < 0) {
+        set_fatal(p, &err);
+        r->pending--;
+        job_free(j);
+        return -1;
+    }
+    return 0;
+}
+
+static size_t find_dests(runtime *rt, const char *topic, const char *def_id, size_t *idx,
+                         size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rt->cfg->n_routes; i++) {
+        const xb_route *route = &rt->cfg->routes[i];
+        if (!xb_config_route_matches(route, topic, def_id))
+            continue;
+        for (size_t k = 0; k < route->n_destinations; k++)
+            for (size_t d = 0; d < rt->n_dests; d++)
+                if (!strcmp(rt->dests[d].http->name, route->destinations[k])) {
+                    bool seen = false;
+                    for (size_t s = 0; s < n; s++)
+                        seen |= idx[s] == d;
+                    if (!seen && n < cap)
+                        idx[n++] = d;
+                }
+    }
+    return n;
+}
+
+static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->p = p;
+    r->rt = p->rt;
+    r->rt->refs++;
+    r->km = km;
+    r->gen = gen;
+    r->pending = 1; /* held by this function until every job is issued */
+    const char *topic = rd_kafka_topic_name(km->rkt);
+    snprintf(r->id, sizeof r->id, "%s:%" PRId32 ":%" PRId64, topic, km->partition, km->offset);
+    p->stats.consumed++;
+    p->stats.outstanding++;
+    xb_metrics_add(p->metrics, "consumed_total", NULL, 1);
+
+    json_t *record = json_pack("{ss,s{ss,si,sI}}", "id", r->id, "source", "topic", topic,
+                               "partition", (int)km->partition, "offset", (json_int_t)km->offset);
+    xb_msg *msg = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    plan plans[XB_PIPELINE_MAX_DEST_STATS];
+    size_t n_plans = 0;
+    const char *whole_reason = NULL;
+    char whole_text[600] = "";
+
+    int rc = xb_msg_parse(&msg, km->payload, km->len, NULL, &err);
+    if (rc < 0) {
+        whole_reason = rc == XB_EUNSUPPORTED ? "UNSUPPORTED" : "INVALID_XML";
+        if (rc == XB_EUNSUPPORTED)
+            p->stats.unsupported++;
+        else
+            p->stats.invalid++;
+        snprintf(whole_text, sizeof whole_text, "%s", err.message);
+    } else {
+        const char *def_id = xb_msg_definition(msg)->id;
+        json_object_set_new(record, "definition", json_string(def_id));
+        size_t idx[XB_PIPELINE_MAX_DEST_STATS];
+        size_t n = find_dests(r->rt, topic, def_id, idx, XB_PIPELINE_MAX_DEST_STATS);
+        xb_buf canon = XB_BUF_INIT;
+        if (n == 0) {
+            whole_reason = "NO_ROUTE";
+            p->stats.no_route++;
+            snprintf(whole_text, sizeof whole_text, "no route takes %s from topic %s", def_id,
+                     topic);
+        } else if (xb_write_canonical(&canon, msg, &err) < 0) {
+            whole_reason = "INVALID_XML";
+            p->stats.invalid++;
+            snprintf(whole_text, sizeof whole_text, "%s", err.message);
+        } else {
+            json_t *outcomes = json_array();
+            for (size_t k = 0; k < n; k++) {
+                plan *pl = &plans[n_plans++];
+                memset(pl, 0, sizeof *pl);
+                pl->dest = idx[k];
+                if (r->rt->dests[idx[k]].stats_slot < 0)
+                    r->rt->dests[idx[k]].stats_slot =
+                        dest_stats_slot(p, r->rt->dests[idx[k]].http->name);
+                /* decide transforms in place: every destination after the first gets a fresh
+                 * parse of the original bytes */
+                xb_msg *m = msg;
+                if (k > 0 && xb_msg_parse(&m, km->payload, km->len, NULL, &err) < 0) {
+                    plan_reason(pl, "INVALID_XML", err.message);
+                    continue;
+                }
+                decide_one(p, r, m, &canon, pl, outcomes);
+                if (m != msg)
+                    xb_msg_free(m);
+            }
+            json_object_set_new(record, "outcomes", outcomes);
+        }
+        xb_buf_free(&canon);
+    }
+    if (whole_reason)
+        json_object_set_new(record, "dlq",
+                            json_pack("{ss,ss}", "reason", whole_reason, "text", whole_text));
+
+    /* The decision record is written before anything leaves. */
+    if (write_audit(p, r, record) == 0) {
+        if (whole_reason)
+            park(p, r, SIZE_MAX, whole_reason, whole_text);
+        for (size_t k = 0; k < n_plans; k++) {
+            plan *pl = &plans[k];
+            if (pl->reason[0]) {
+                park(p, r, pl->dest, pl->reason, pl->text);
+                continue;
+            }
+            job *j = calloc(1, sizeof *j);
+            j->kind = JOB_HTTP;
+            j->r = r;
+            j->dest = pl->dest;
+            r->pending++;
+            if (xb_sink_http_submit(r->rt->dests[pl->dest].sink, pl->body.data, pl->body.len,
+                                    pl->key, j, &err) < 0) {
+                r->pending--;
+                job_free(j);
+                park(p, r, pl->dest, "INVALID", err.message);
+            }
+        }
+    } else {
+        r->poisoned = true;
+    }
+    for (size_t k = 0; k < n_plans; k++) {
+        free(plans[k].text);
+        xb_buf_free(&plans[k].body);
+    }
+    json_decref(record);
+    xb_msg_free(msg);
+    rec_done_one(r);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static int pre_commit(void *ctx)
+{
+    xb_pipeline *p = ctx;
+    xb_error err;
+    if (xb_audit_sync(p->audit, &err) < 0) {
+        set_fatal(p, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static bool any_backlogged(const runtime *rt)
+{
+    for (size_t i = 0; i < rt->n_dests; i++)
+        if (xb_sink_http_backlogged(rt->dests[i].sink))
+            return true;
+    return false;
+}
+
+static unsigned poll_sinks(xb_pipeline *p, runtime *rt, int wait_ms)
+{
+    unsigned pending = 0;
+    for (size_t i = 0; i < rt->n_dests; i++) {
+        xb_error err;
+        xb_sink_http_stats st;
+        xb_sink_http_stats_get(rt->dests[i].sink, &st);
+        int w = (pending == 0 && st.pending > 0) ? wait_ms : 0;
+        if (st.pending > 0 && xb_sink_http_poll(rt->dests[i].sink, w, &err) < 0)
+            set_fatal(p, &err);
+        xb_sink_http_stats_get(rt->dests[i].sink, &st);
+        pending += st.pending;
+    }
+    return pending;
+}
+
+static void lag_cb(void *ctx, const char *topic, int32_t partition, int64_t lag)
+{
+    xb_metrics_set_lag(ctx, topic, partition, lag);
+}
+
+static void update_gauges(xb_pipeline *p)
+{
+    xb_source_foreach_lag(p->src, lag_cb, p->metrics);
+    xb_metrics_set(p->metrics, "paused_partitions", NULL, xb_source_paused_count(p->src));
+    for (size_t i = 0; i < p->rt->n_dests; i++) {
+        xb_sink_http_stats st;
+        xb_sink_http_stats_get(p->rt->dests[i].sink, &st);
+        xb_metrics_set(p->metrics, "in_flight", p->rt->dests[i].http->name, st.pending);
+    }
+}
+
+static bool same_subtree(const xb_config *a, const xb_config *b, const char *key)
+{
+    char *x = xb_yaml_canonical(json_object_get(a->tree, key));
+    char *y = xb_yaml_canonical(json_object_get(b->tree, key));
+    bool same = x && y && !strcmp(x, y);
+    free(x);
+    free(y);
+    return same;
+}
+
+static void do_reload(xb_pipeline *p)
+{
+    runtime *nrt = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    if (runtime_build(&nrt, p->config_path, p, true, &err) < 0) {
+        xb_log_event(XB_LOG_ERROR, "config.reload_refused",
+                     json_pack("{ss,ss,ss}", "file", p->config_path, "key", err.path, "msg",
+                               err.message));
+        xb_metrics_add(p->metrics, "config_reloads_total", "refused", 1);
+        return;
+    }
+    static const char *const restart_keys[] = {"kafka", "audit", "state", "metrics"};
+    for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
+        if (!same_subtree(p->rt->cfg, nrt->cfg, restart_keys[i]))
+            xb_log(XB_LOG_WARN, "config.reload_partial",
+                   "changes under %s: take effect at the next restart", restart_keys[i]);
+    bool topics_changed = p->rt->cfg->n_topics != nrt->cfg->n_topics;
+    for (size_t i = 0; !topics_changed && i < nrt->cfg->n_topics; i++)
+        topics_changed = strcmp(p->rt->cfg->topics[i], nrt->cfg->topics[i]) != 0;
+    if (topics_changed) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new((int)nrt->cfg->n_topics);
+        for (size_t i = 0; i < nrt->cfg->n_topics; i++)
+            rd_kafka_topic_partition_list_add(l, nrt->cfg->topics[i], RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t e = rd_kafka_subscribe(xb_source_handle(p->src), l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) {
+            xb_log(XB_LOG_ERROR, "config.reload_refused", "resubscribe failed: %s",
+                   rd_kafka_err2str(e));
+            runtime_free(nrt);
+            return;
+        }
+    }
+    runtime *old = p->rt;
+    p->rt = nrt;
+    old->next_retired = p->retired;
+    p->retired = old;
+    xb_log_set_level(nrt->cfg->log_level);
+    xb_metrics_add(p->metrics, "config_reloads_total", "ok", 1);
+    xb_log(XB_LOG_INFO, "config.reloaded", "%s", p->config_path);
+    runtime_release(p, old); /* freed once its last record finishes */
+}
+
+int xb_pipeline_run(xb_pipeline *p, xb_error *err)
+{
+    uint64_t last_commit = now_ms(), last_gauges = 0, drain_deadline = 0;
+    bool draining = false;
+    xb_metrics_set_health(p->metrics, true, NULL);
+    xb_log(XB_LOG_INFO, "pipeline.started", "config %s", p->config_path);
+    for (;;) {
+        uint64_t t = now_ms();
+        if (p->fatal)
+            break;
+        if (p->stop_flag && !draining) {
+            draining = true;
+            drain_deadline = t + p->rt->cfg->pipeline.drain_timeout_ms;
+            xb_source_hold(p->src, true);
+            xb_log_event(XB_LOG_INFO, "pipeline.draining",
+                         json_pack("{sI}", "outstanding", (json_int_t)p->stats.outstanding));
+        }
+        if (p->reload_flag) {
+            p->reload_flag = 0;
+            do_reload(p);
+        }
+        if (!draining)
+            xb_source_hold(p->src, any_backlogged(p->rt));
+        int got = 0;
+        uint64_t gen;
+        rd_kafka_message_t *m;
+        while (got < 256 && !p->fatal && (m = xb_source_poll(p->src, 0, &gen)) != NULL) {
+            process(p, m, gen);
+            got++;
+        }
+        unsigned pending = poll_sinks(p, p->rt, 0);
+        for (runtime *rt = p->retired; rt; rt = rt->next_retired)
+            poll_sinks(p, rt, 0);
+        xb_sink_kafka_poll(p->sk, 0);
+        if (!got) {
+            if (pending)
+                poll_sinks(p, p->rt, 5);
+            else if (xb_sink_kafka_outq(p->sk) > 0)
+                xb_sink_kafka_poll(p->sk, 5);
+            else if ((m = xb_source_poll(p->src, draining ? 5 : 50, &gen)) != NULL)
+                process(p, m, gen);
+        }
+        t = now_ms();
+        if (t - last_commit >= p->rt->cfg->pipeline.commit_interval_ms) {
+            xb_source_commit(p->src, false);
+            last_commit = t;
+        }
+        if (t - last_gauges >= 1000) {
+            update_gauges(p);
+            last_gauges = t;
+        }
+        if (!draining && p->opts.until && p->opts.until(p->opts.until_ctx, &p->stats))
+            p->stop_flag = 1;
+        if (draining && (p->stats.outstanding == 0 || t >= drain_deadline))
+            break;
+    }
+    /* Whatever finished is committed (after the audit file is durable); the rest is
+     * redelivered at the next start. */
+    for (int i = 0; i < 100 && xb_sink_kafka_outq(p->sk) > 0 && !p->fatal; i++)
+        xb_sink_kafka_poll(p->sk, 10);
+    xb_source_commit(p->src, true);
+    xb_log_event(XB_LOG_INFO, "pipeline.stopped",
+                 json_pack("{sI,sI,sI,sI}", "consumed", (json_int_t)p->stats.consumed, "finished",
+                           (json_int_t)p->stats.finished, "delivered",
+                           (json_int_t)p->stats.delivered, "dlq", (json_int_t)p->stats.dlq));
+    if (p->fatal) {
+        if (err)
+            *err = p->fatal_err;
+        return p->fatal_err.code < 0 ? p->fatal_err.code : XB_EIO;
+    }
+    return 0;
+}
+
+/* ---- construction -------------------------------------------------------------------------- */
+
+int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipeline_opts *opts,
+                    xb_error *err)
+{
+    *out = NULL;
+    xb_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    if (opts)
+        p->opts = *opts;
+    p->config_path = strdup(config_path);
+    int rc = xb_metrics_new(&p->metrics, err);
+    if (rc < 0 || (rc = runtime_build(&p->rt, config_path, p, true, err)) < 0)
+        goto fail;
+    const xb_config *cfg = p->rt->cfg;
+    xb_log_set_level(cfg->log_level);
+    xb_audit_opts ao = {.path = cfg->audit.file,
+                        .fsync = cfg->audit.fsync,
+                        .every_n = cfg->audit.every_n,
+                        .interval_ms = cfg->audit.interval_ms};
+    if ((rc = xb_audit_open(&p->audit, &ao, err)) < 0)
+        goto fail;
+    if ((rc = xb_store_open(&p->store, cfg->state.store, err)) < 0) {
+        if (err && !err->path[0])
+            snprintf(err->path, sizeof err->path, "state.store");
+        goto fail;
+    }
+    if (p->opts.env) {
+        p->env = p->opts.env;
+    } else {
+        if ((rc = xb_kafka_env_new(&p->env, cfg, err)) < 0)
+            goto fail;
+        p->own_env = true;
+    }
+    if (xb_kafka_env_is_embedded(p->env)) {
+        for (size_t i = 0; i < cfg->n_topics; i++)
+            xb_kafka_env_create_topic(p->env, cfg->topics[i], 1, NULL);
+        xb_kafka_env_create_topic(p->env, cfg->dlq.topic, 1, NULL);
+        if (cfg->audit.topic)
+            xb_kafka_env_create_topic(p->env, cfg->audit.topic, 1, NULL);
+    }
+    if ((rc = xb_sink_kafka_new(&p->sk, cfg, p->env, on_kafka_done, p, err)) < 0)
+        goto fail;
+    xb_source_opts so = {.max_outstanding = cfg->pipeline.max_outstanding,
+                         .pre_commit = pre_commit,
+                         .ctx = p};
+    if ((rc = xb_source_new(&p->src, cfg, p->env, &so, err)) < 0)
+        goto fail;
+    if (cfg->metrics.enabled && !p->opts.no_metrics &&
+        (rc = xb_metrics_serve(p->metrics, cfg->metrics.host, cfg->metrics.port, err)) < 0)
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    xb_pipeline_free(p);
+    return rc;
+}
+
+void xb_pipeline_free(xb_pipeline *p)
+{
+    if (!p)
+        return;
+    /* Sinks first: their CANCELLED callbacks release records while source and producer live. */
+    if (p->rt)
+        for (size_t i = 0; i < p->rt->n_dests; i++) {
+            xb_sink_http_free(p->rt->dests[i].sink);
+            p->rt->dests[i].sink = NULL;
+        }
+    for (runtime *rt = p->retired; rt; rt = rt->next_retired)
+        for (size_t i = 0; i < rt->n_dests; i++) {
+            xb_sink_http_free(rt->dests[i].sink);
+            rt->dests[i].sink = NULL;
+        }
+    if (p->sk) {
+        xb_sink_kafka_close(p->sk, 5000); /* remaining reports run on_kafka_done */
+        p->sk = NULL;
+    }
+    xb_source_close(p->src);
+    while (p->retired) {
+        runtime *rt = p->retired;
+        p->retired = rt->next_retired;
+        runtime_free(rt);
+    }
+    runtime_free(p->rt);
+    xb_metrics_free(p->metrics);
+    xb_audit_close(p->audit);
+    xb_store_close(p->store);
+    if (p->own_env)
+        xb_kafka_env_free(p->env);
+    free(p->config_path);
+    free(p);
+}
+
+void xb_pipeline_stop(xb_pipeline *p)
+{
+    p->stop_flag = 1;
+}
+
+void xb_pipeline_reload(xb_pipeline *p)
+{
+    p->reload_flag = 1;
+}
+
+void xb_pipeline_stats_get(const xb_pipeline *p, xb_pipeline_stats *out)
+{
+    *out = p->stats;
+}
+
+int xb_pipeline_metrics_port(const xb_pipeline *p)
+{
+    return p->metrics ? xb_metrics_port(p->metrics) : 0;
+}
+
+int xb_pipeline_check(const char *config_path, xb_error *err)
+{
+    runtime *rt = NULL;
+    int rc = runtime_build(&rt, config_path, NULL, true, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < rt->cfg->n_dests; i++) {
+        const xb_dest_http *d = &rt->cfg->dests[i];
+        const char *files[] = {d->ca, d->cert, d->key, d->sign_key};
+        const char *names[] = {"tls.ca", "tls.cert", "tls.key", "sign.key"};
+        for (int k = 0; k < 4; k++)
+            if (files[k] && access(files[k], R_OK) != 0) {
+                rc = xb_error_set(err, XB_ECONFIG, NULL, "destinations.%s.%s: cannot read %s",
+                                  d->name, names[k], files[k]);
+                snprintf(err->path, sizeof err->path, "destinations.%s.%s", d->name, names[k]);
+                runtime_free(rt);
+                return rc;
+            }
+    }
+    runtime_free(rt);
+    return 0;
+}

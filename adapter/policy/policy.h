@@ -1,0 +1,223 @@
+/* policy.h — the data-classification engine: what of an ISO 20022 message may leave China.
+ *
+ * Owns: the public API of adapter/policy — rule catalogs (load, verify, select by transfer time),
+ * destinations and their legal bases, the decision (labels per field, actions, verdict, counter
+ * deltas, transformed message) and its JSON record.
+ * Never: touches Kafka, HTTP, the state store or any file but the catalog (and its signature and
+ * public key) it is handed. Counter state comes in as a snapshot and leaves as deltas; keys come
+ * in as bytes. Same inputs, same decision (replay depends on it).
+ */
+#ifndef XB_POLICY_H
+#define XB_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "iso20022/buf.h"
+#include "iso20022/error.h"
+#include "iso20022/message.h"
+
+/* ---- vocabulary (classification.md §3.2) ------------------------------------------------- */
+
+typedef enum xb_tier { XB_TIER_GENERAL = 0, XB_TIER_IMPORTANT, XB_TIER_CORE } xb_tier;
+typedef enum xb_pi { XB_PI_NONE = 0, XB_PI_PI, XB_PI_SPI } xb_pi;
+
+/* Ordered by severity: when several rules hit, the larger value wins. */
+typedef enum xb_action_kind {
+    XB_ACT_PASS = 0,
+    XB_ACT_MASK,
+    XB_ACT_PSEUDO,
+    XB_ACT_GENERALIZE,
+    XB_ACT_DROP,
+    XB_ACT_QUARANTINE,
+    XB_ACT_BLOCK,
+} xb_action_kind;
+
+typedef enum xb_verdict {
+    XB_VERDICT_DELIVER = 0,
+    XB_VERDICT_QUARANTINE,
+    XB_VERDICT_BLOCK,
+} xb_verdict;
+
+typedef enum xb_basis {
+    XB_BASIS_NONE = 0,
+    XB_BASIS_NOT_PI,
+    XB_BASIS_EXEMPT_ART5_1_CONTRACT,
+    XB_BASIS_EXEMPT_ART5_2_HR,
+    XB_BASIS_EXEMPT_ART5_3_EMERGENCY,
+    XB_BASIS_EXEMPT_ART5_4_DEMINIMIS,
+    XB_BASIS_FTZ_NOT_ON_NEGATIVE_LIST,
+    XB_BASIS_SCC_FILED,
+    XB_BASIS_PIP_CERTIFIED,
+    XB_BASIS_SEC_ASSESSMENT_APPROVED,
+} xb_basis;
+
+const char *xb_policy_tier_name(xb_tier t);       /* "GENERAL" ... */
+const char *xb_policy_pi_name(xb_pi p);           /* "NONE", "PI", "SPI" */
+const char *xb_policy_action_name(xb_action_kind a);
+const char *xb_policy_verdict_name(xb_verdict v); /* "DELIVER", "QUARANTINE", "BLOCK" */
+const char *xb_policy_basis_name(xb_basis b);
+/* 0 or XB_EINVAL for an unknown name. */
+int xb_policy_basis_parse(xb_basis *out, const char *name);
+
+/* ---- time: transfer times are UTC seconds; the legal calendar is Asia/Shanghai (UTC+8) ---- */
+
+/* Parses "2026-12-31T23:59:59+08:00", "...Z", "...Z" with fraction, or a date "2026-12-31"
+ * (midnight Asia/Shanghai). A time without a zone is refused: it would be ambiguous. */
+int xb_policy_parse_time(int64_t *out, const char *text, xb_error *err);
+/* Calendar year of t in Asia/Shanghai (China has kept UTC+8 without DST since 1991). */
+int xb_policy_year_cn(int64_t t);
+/* "2026-12-31T23:59:59+08:00" into buf (>= 26 bytes). */
+const char *xb_policy_format_time(char *buf, size_t cap, int64_t t);
+
+/* ---- catalogs ---------------------------------------------------------------------------- */
+
+typedef struct xb_policy_catalog xb_policy_catalog;         /* one effective-dated version */
+typedef struct xb_policy_catalog_set xb_policy_catalog_set; /* every version loaded */
+
+typedef struct xb_policy_catalog_opts {
+    /* PEM Ed25519 public key. When set, "<path>.sig" (64 raw bytes, Ed25519 over the catalog
+     * file bytes) must exist and verify, else the catalog is refused. NULL: no signing. */
+    const char *pubkey_path;
+} xb_policy_catalog_opts;
+
+int xb_policy_catalog_set_new(xb_policy_catalog_set **out, xb_error *err);
+void xb_policy_catalog_set_free(xb_policy_catalog_set *set);
+
+/* Loads a catalog file (all its versions) into the set. All-or-nothing: a file that fails to
+ * parse, compile or verify, or whose windows overlap a loaded version of the same catalog id,
+ * leaves the set exactly as it was (the catalog in force stays in force). */
+int xb_policy_catalog_set_load(xb_policy_catalog_set *set, const char *path,
+                               const xb_policy_catalog_opts *opts, xb_error *err);
+
+/* The version in force at t: effective_from <= t < effective_to. catalog_id may be NULL when
+ * the set holds one catalog id. XB_ENOTFOUND when none is in force. */
+int xb_policy_catalog_select(const xb_policy_catalog **out, const xb_policy_catalog_set *set,
+                             const char *catalog_id, int64_t t, xb_error *err);
+
+const char *xb_policy_catalog_id(const xb_policy_catalog *cat);
+const char *xb_policy_catalog_version(const xb_policy_catalog *cat);
+const char *xb_policy_catalog_sha256(const xb_policy_catalog *cat); /* hex of canonical JSON */
+int64_t xb_policy_catalog_effective_from(const xb_policy_catalog *cat);
+int64_t xb_policy_catalog_effective_to(const xb_policy_catalog *cat); /* INT64_MAX: open */
+size_t xb_policy_catalog_set_count(const xb_policy_catalog_set *set);
+
+/* ---- destinations (config `destinations:`) ------------------------------------------------ */
+
+typedef struct xb_policy_destinations xb_policy_destinations;
+typedef struct xb_policy_destination xb_policy_destination;
+
+/* Reads the `destinations:` mapping (name -> settings). `where` names it in errors
+ * ("destinations"). Unknown keys are XB_ECONFIG naming the key. */
+int xb_policy_destinations_from_tree(xb_policy_destinations **out, const json_t *tree,
+                                     const char *where, xb_error *err);
+void xb_policy_destinations_free(xb_policy_destinations *d);
+const xb_policy_destination *xb_policy_destination_find(const xb_policy_destinations *d,
+                                                        const char *name);
+const char *xb_policy_destination_name(const xb_policy_destination *d);
+const char *xb_policy_destination_scenario(const xb_policy_destination *d);
+/* Pseudonymisation key file name "<key_id>.<epoch>.key" (the caller reads it); NULL if none. */
+const char *xb_policy_destination_key_file(const xb_policy_destination *d);
+
+/* ---- counters: a snapshot in, deltas out ------------------------------------------------- */
+
+#define XB_POLICY_DIGEST_LEN 16
+
+/* Answers "is this subject already counted in `year` for class (PI or SPI)?" from durable
+ * state. Returns 0 with *seen set, or an error (the message is then quarantined). */
+typedef int (*xb_policy_seen_fn)(void *ctx, int year, xb_pi cls,
+                                 const uint8_t digest[XB_POLICY_DIGEST_LEN], bool *seen,
+                                 xb_error *err);
+
+typedef struct xb_policy_counters {
+    int year;         /* must equal xb_policy_year_cn(transfer time) */
+    int64_t pi, spi;  /* distinct natural persons counted so far this year, institution-wide */
+    xb_policy_seen_fn seen;
+    void *ctx;
+} xb_policy_counters;
+
+typedef struct xb_policy_subject {
+    xb_pi cls; /* XB_PI_PI or XB_PI_SPI */
+    uint8_t digest[XB_POLICY_DIGEST_LEN];
+} xb_policy_subject;
+
+/* Key material, as bytes the caller read from files (policy never opens key files). */
+typedef struct xb_policy_keys {
+    const uint8_t *counter_key; /* HMAC key for subject digests; required */
+    size_t counter_key_len;
+    const uint8_t *pseudo_key; /* the destination's key for its current epoch; NULL if none */
+    size_t pseudo_key_len;
+} xb_policy_keys;
+
+typedef struct xb_policy_opts {
+    /* Warn at this fraction of each threshold, as per-mille (800 = 80%). 0 means 800. */
+    int warn_permille;
+    /* Re-validate the transformed message against its XSD (always on outside benchmarks). */
+    bool skip_revalidate;
+} xb_policy_opts;
+
+/* ---- the decision ------------------------------------------------------------------------ */
+
+typedef struct xb_policy_field {
+    char path[256];       /* /Document/FIToFICstmrCdtTrf/CdtTrfTxInf/Dbtr/Nm */
+    const char *rule_id;  /* catalog rule ("pacs.008:CdtTrfTxInf/Dbtr/Nm"); NULL if uncovered */
+    const char *cls;      /* catalog class ("party.name") */
+    xb_tier tier;
+    xb_pi pi;
+    int pfi;   /* JR/T 0171: 0 = n/a, 1..3 = C1..C3 */
+    int level; /* JR/T 0197: 1..5 */
+    bool organisation; /* party field of an organisation (Id/OrgId): PI lifted */
+    xb_action_kind action;
+    char detail[96]; /* "amount_bucket", "placeholder", "redacted CN_MOB", ... */
+} xb_policy_field;
+
+typedef struct xb_policy_decision {
+    xb_verdict verdict;
+    char reason[320];
+    char msg_sha256[65];
+    char definition[32];
+    char msg_id[36];
+    char uetr[37];
+    char destination[64];
+    int64_t transfer_time;
+    char catalog_id[64];
+    char catalog_version[32];
+    char catalog_sha256[65];
+    char scenario[64];
+    xb_basis basis;
+    char basis_ref[96];
+    xb_tier tier; /* max over fields */
+    xb_pi pi;     /* max over exported fields */
+    int level;    /* max JR/T 0197 level */
+    xb_policy_field *fields;
+    size_t n_fields;
+    /* Counters: year of the transfer, totals before and after this message, new subjects. */
+    int year;
+    int64_t pi_before, spi_before, pi_after, spi_after;
+    bool counted; /* false for exempt / non-PI / undelivered transfers */
+    xb_policy_subject *subjects;
+    size_t n_subjects;
+    char warnings[4][160];
+    int n_warnings;
+    xb_buf output; /* transformed message (UTF-8 XML) when verdict is DELIVER */
+} xb_policy_decision;
+
+/* Classifies msg for dest at transfer_time and, when it may leave, transforms it IN PLACE and
+ * serialises it into out->output (re-validated against the XSD first). A QUARANTINE or BLOCK
+ * verdict is a normal result (return 0). Errors (< 0) are for broken inputs: no counter key, a
+ * failing seen() callback, out of memory. out must be released with xb_policy_decision_free. */
+int xb_policy_decide(xb_policy_decision *out, xb_msg *msg, const xb_policy_catalog_set *set,
+                     const xb_policy_destination *dest, int64_t transfer_time,
+                     const xb_policy_counters *counters, const xb_policy_keys *keys,
+                     const xb_policy_opts *opts, xb_error *err);
+void xb_policy_decision_free(xb_policy_decision *d);
+
+/* The decision record (classification.md §3.5). New reference. */
+json_t *xb_policy_decision_to_json(const xb_policy_decision *d);
+/* A readable table: path -> labels -> action, then the verdict line. */
+void xb_policy_decision_print_table(const xb_policy_decision *d, FILE *out);
+
+#endif

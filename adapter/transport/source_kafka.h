@@ -1,0 +1,76 @@
+/* source_kafka.h — the Kafka consumer group xborder reads from, and the only place offsets are
+ * committed.
+ *
+ * Owns: the librdkafka consumer (enable.auto.commit=false, enable.auto.offset.store=false), one
+ * watermark per assigned partition (adapter/transport/watermark.h), commits at the watermark,
+ * rebalances, and pause/resume of partitions for backpressure.
+ *  - A record handed out by xb_source_poll is tracked until xb_source_finish says it is finished
+ *    (acknowledged or parked, audit written). Commits never pass an unfinished record.
+ *  - Before every commit the pre_commit hook runs (the pipeline makes the audit file durable
+ *    there); if it fails, nothing is committed.
+ *  - On revoke: finished work of the revoked partitions is committed (synchronously), then their
+ *    state is dropped; a later finish() of a record from before the revoke is ignored (the record
+ *    will be redelivered to whoever owns the partition now; the receiver deduplicates).
+ *  - A partition with more than max_outstanding unfinished records is paused (consumption goes
+ *    on polling, so max.poll.interval.ms never evicts the consumer) and resumed at half of it.
+ * Never: decides whether a record is finished; never commits from any thread but the one that
+ * polls. Single-threaded: every call from the pipeline's worker thread.
+ */
+#ifndef XB_SOURCE_KAFKA_H
+#define XB_SOURCE_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "adapter/config.h"
+#include "adapter/transport/kafka_env.h"
+#include "iso20022/error.h"
+
+typedef struct xb_source xb_source;
+
+/* Runs before offsets are committed; a non-zero return skips the commit. */
+typedef int (*xb_source_pre_commit_fn)(void *ctx);
+
+typedef struct xb_source_opts {
+    unsigned max_outstanding; /* per partition; 0 means 2000 */
+    xb_source_pre_commit_fn pre_commit;
+    void *ctx;
+} xb_source_opts;
+
+/* Creates the consumer and subscribes to cfg->topics. */
+int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env,
+                  const xb_source_opts *opts, xb_error *err);
+/* Commits finished work (synchronously), leaves the group, destroys the consumer. */
+void xb_source_close(xb_source *src);
+
+/* Next record, or NULL after timeout_ms. Kafka errors (other than EOF) are logged and counted,
+ * never returned as records. On success *gen receives the partition's assignment generation,
+ * which must be passed back to xb_source_finish. The caller owns the message
+ * (rd_kafka_message_destroy) and may destroy it before or after finishing. */
+rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen);
+
+/* The record (topic, partition, offset) handed out under gen is finished. Returns 0, or 1 when
+ * it was stale (its partition was revoked since) and is ignored. */
+int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64_t offset,
+                     uint64_t gen);
+
+/* Commits every partition whose watermark moved. sync=false for the periodic commit. */
+int xb_source_commit(xb_source *src, bool sync);
+
+/* Stops (true) or restarts (false) all consumption, e.g. while draining on SIGTERM. */
+void xb_source_hold(xb_source *src, bool hold);
+
+/* Unfinished records over all partitions, and partitions currently paused. */
+uint64_t xb_source_outstanding(const xb_source *src);
+int xb_source_paused_count(const xb_source *src);
+
+/* Calls fn for each assigned partition with its consumer lag (high watermark - position, from
+ * librdkafka's cached values; -1 when unknown). */
+void xb_source_foreach_lag(xb_source *src,
+                           void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                           void *ctx);
+
+rd_kafka_t *xb_source_handle(xb_source *src);
+
+#endif

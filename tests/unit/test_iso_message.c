@@ -1,0 +1,227 @@
+/* test_iso_message.c — xb_msg_parse: wrappers, identification by namespace, error messages,
+ * tree helpers and element paths. Hostile inputs are in test_iso_hostile.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "iso20022/message.h"
+#include "iso20022/registry.h"
+#include "test_iso_util.h"
+
+static void expect_pacs008_with_bah(const char *rel)
+{
+    xb_msg *msg = NULL;
+    xb_error err = {0};
+    int rc = iso_parse_fixture(&msg, rel, &err);
+    if (rc)
+        print_error("%s: %s\n", rel, err.message);
+    assert_int_equal(rc, 0);
+    assert_string_equal(xb_msg_definition(msg)->id, "pacs.008.001.08");
+    assert_int_equal(xb_msg_definition(msg)->kind, XB_KIND_PACS008);
+    assert_non_null(xb_msg_apphdr(msg));
+    assert_string_equal(xb_msg_hdr_definition(msg)->id, "head.001.001.02");
+    assert_string_equal((const char *)xb_msg_body(msg)->name, "FIToFICstmrCdtTrf");
+    assert_string_equal(xb_xml_text(xb_xml_find(xb_msg_body(msg), "GrpHdr/MsgId")),
+                        "XB20240315SH000001");
+    assert_string_equal(xb_xml_text(xb_xml_child(xb_msg_apphdr(msg), "MsgDefIdr")),
+                        "pacs.008.001.08");
+    xb_msg_free(msg);
+}
+
+static void test_wrapper_envelope(void **state) { expect_pacs008_with_bah("valid/pacs.008-cny-cips-individual.xml"); }
+static void test_wrapper_prefixed(void **state) { expect_pacs008_with_bah("valid/pacs.008-cny-cips-individual-prefixed.xml"); }
+static void test_wrapper_swiftnet_request(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-swiftnet-request.xml"); }
+static void test_wrapper_saa_datapdu(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-saa-datapdu.xml"); }
+static void test_wrapper_message(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-message.xml"); }
+static void test_wrapper_siblings(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-siblings.xml"); }
+
+static void test_bare_document(void **state)
+{
+    xb_msg *msg = NULL;
+    xb_error err = {0};
+    assert_int_equal(iso_parse_fixture(&msg, "valid/pacs.008-cny-cips-corporate-nobah.xml", &err), 0);
+    assert_null(xb_msg_apphdr(msg));
+    assert_null(xb_msg_hdr_definition(msg));
+    assert_ptr_equal(xb_msg_document(msg), xmlDocGetRootElement(xb_msg_doc(msg)));
+    xb_msg_free(msg);
+}
+
+static void expect_error(const char *rel, int code, const char *message)
+{
+    xb_msg *msg = NULL;
+    xb_error err = {0};
+    int rc = iso_parse_fixture(&msg, rel, &err);
+    assert_int_equal(rc, code);
+    assert_int_equal(err.code, code);
+    assert_null(msg);
+    if (!strstr(err.message, message))
+        print_error("%s: got '%s', want '%s'\n", rel, err.message, message);
+    assert_non_null(strstr(err.message, message));
+}
+
+static void test_wrapper_without_document(void **state)
+{
+    expect_error("invalid/wrapper-no-document.xml", XB_EINVAL,
+                 "no ISO 20022 Document found in <Envelope>");
+}
+
+static void test_foreign_namespace_document(void **state)
+{
+    expect_error("invalid/document-foreign-namespace.xml", XB_EINVAL,
+                 "no ISO 20022 Document found in <Document>");
+}
+
+static void test_unsupported_version(void **state)
+{
+    expect_error("invalid/pacs.008.001.07-unsupported.xml", XB_EUNSUPPORTED,
+                 "unsupported definition pacs.008.001.07");
+}
+
+static void test_undeclared_prefix(void **state)
+{
+    expect_error("invalid/undeclared-prefix.xml", XB_EINVAL, "namespace error");
+}
+
+static void test_every_supported_definition_identified(void **state)
+{
+    static const struct {
+        const char *file, *id;
+        xb_msg_kind kind;
+    } cases[] = {
+        {"valid/pacs.008-cny-cips-corporate.xml", "pacs.008.001.08", XB_KIND_PACS008},
+        {"valid/pacs.009-cny-cips-fi.xml", "pacs.009.001.08", XB_KIND_PACS009},
+        {"valid/pacs.009-cny-cips-cover.xml", "pacs.009.001.08", XB_KIND_PACS009},
+        {"valid/pacs.002-cny-cips-status.xml", "pacs.002.001.10", XB_KIND_PACS002},
+        {"valid/pain.001-cny-cips-initiation.xml", "pain.001.001.09", XB_KIND_PAIN001},
+        {"valid/camt.053-cny-statement.xml", "camt.053.001.08", XB_KIND_CAMT053},
+        {"valid/camt.054-cny-notification.xml", "camt.054.001.08", XB_KIND_CAMT054},
+        {"valid/reda.001-cny-price-report-iso.xml", "reda.001.001.04", XB_KIND_REDA001},
+        {"valid/reda.001-cny-price-report-swift.xml", "reda.001.001.04", XB_KIND_REDA001},
+        {"valid/semt.003.001.04-cny-holdings.xml", "semt.003.001.04", XB_KIND_SEMT003},
+        {"valid/semt.003.001.11-cny-holdings.xml", "semt.003.001.11", XB_KIND_SEMT003},
+        {"valid/semt.003.001.12-cny-holdings.xml", "semt.003.001.12", XB_KIND_SEMT003},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        xb_msg *msg = NULL;
+        xb_error err = {0};
+        int rc = iso_parse_fixture(&msg, cases[i].file, &err);
+        if (rc)
+            print_error("%s: %s\n", cases[i].file, err.message);
+        assert_int_equal(rc, 0);
+        assert_string_equal(xb_msg_definition(msg)->id, cases[i].id);
+        assert_int_equal(xb_msg_definition(msg)->kind, cases[i].kind);
+        assert_string_equal((const char *)xb_msg_body(msg)->name, xb_msg_definition(msg)->body_root);
+        xb_msg_free(msg);
+    }
+}
+
+static void test_reda_namespaces_distinct(void **state)
+{
+    const xb_definition *iso = xb_registry_by_ns("urn:iso:std:iso:20022:tech:xsd:reda.001.001.04");
+    const xb_definition *swift = xb_registry_by_ns("urn:swift:xsd:reda.001.001.04");
+    assert_non_null(iso);
+    assert_non_null(swift);
+    assert_ptr_not_equal(iso, swift);
+    assert_string_not_equal(iso->xsd, swift->xsd);
+    assert_ptr_equal(xb_registry_by_id("reda.001.001.04"), iso);
+}
+
+static void test_registry_identify(void **state)
+{
+    const xb_definition *def = NULL;
+    xb_error err = {0};
+    assert_int_equal(xb_registry_identify(&def, "urn:iso:std:iso:20022:tech:xsd:camt.053.001.11", &err),
+                     XB_EUNSUPPORTED);
+    assert_string_equal(err.message, "unsupported definition camt.053.001.11");
+    assert_int_equal(xb_registry_identify(&def, "urn:example:foo", &err), XB_EINVAL);
+    assert_null(def);
+    assert_false(xb_registry_is_iso_ns("urn:iso:std:iso:20022:tech:xsd:"));
+    assert_false(xb_registry_is_iso_ns("xurn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"));
+    assert_true(xb_registry_is_iso_ns("urn:swift:xsd:reda.001.001.04"));
+    char buf[16];
+    assert_string_equal(xb_registry_short_name(xb_registry_by_id("pacs.008.001.08"), buf, sizeof buf),
+                        "pacs.008");
+    unsigned n = 0;
+    assert_non_null(xb_registry_all(&n));
+    assert_int_equal(n, 12);
+}
+
+static void test_node_path(void **state)
+{
+    xb_msg *msg = NULL;
+    xb_error err = {0};
+    assert_int_equal(iso_parse_fixture(&msg, "valid/pacs.008-cny-cips-corporate.xml", &err), 0);
+    xmlNodePtr body = xb_msg_body(msg);
+    /* the corporate fixture has two transactions: the index appears only where names repeat */
+    xmlNodePtr tx2 = xb_xml_child(body, "CdtTrfTxInf");
+    assert_non_null(tx2);
+    for (tx2 = tx2->next; tx2 && !(tx2->type == XML_ELEMENT_NODE &&
+                                   !strcmp((const char *)tx2->name, "CdtTrfTxInf"));
+         tx2 = tx2->next)
+        ;
+    assert_non_null(tx2);
+    char path[512];
+    xb_msg_node_path(xb_xml_find(tx2, "Dbtr/Nm"), path, sizeof path);
+    assert_string_equal(path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/Dbtr/Nm");
+    xb_msg_node_path(xb_xml_find(body, "GrpHdr/MsgId"), path, sizeof path);
+    assert_string_equal(path, "/Document/FIToFICstmrCdtTrf/GrpHdr/MsgId");
+    xb_msg_node_path(xb_xml_child(xb_msg_apphdr(msg), "MsgDefIdr"), path, sizeof path);
+    assert_string_equal(path, "/AppHdr/MsgDefIdr");
+    /* truncation never overflows */
+    char tiny[8];
+    xb_msg_node_path(xb_xml_find(body, "GrpHdr/MsgId"), tiny, sizeof tiny);
+    assert_int_equal(strlen(tiny), sizeof tiny - 1);
+    xb_msg_free(msg);
+}
+
+static void test_chinese_text_is_utf8(void **state)
+{
+    xb_msg *msg = NULL;
+    xb_error err = {0};
+    assert_int_equal(iso_parse_fixture(&msg, "valid/pacs.008-cny-cips-individual.xml", &err), 0);
+    assert_string_equal(xb_xml_text(xb_xml_find(xb_msg_body(msg), "CdtTrfTxInf/Dbtr/Nm")), "张伟");
+    assert_null(xb_xml_find(xb_msg_body(msg), "CdtTrfTxInf/NoSuch/Nm"));
+    assert_null(xb_xml_text(xb_xml_find(xb_msg_body(msg), "CdtTrfTxInf/Dbtr")));
+    xb_msg_free(msg);
+}
+
+static void test_parse_many_reuses_context(void **state)
+{
+    xb_buf b = XB_BUF_INIT;
+    iso_load(&b, "valid/pacs.008-cny-cips-individual.xml");
+    for (int i = 0; i < 2000; i++) {
+        xb_msg *msg = NULL;
+        assert_int_equal(xb_msg_parse(&msg, b.data, b.len, NULL, NULL), 0);
+        xb_msg_free(msg);
+    }
+    xb_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wrapper_envelope),
+        cmocka_unit_test(test_wrapper_prefixed),
+        cmocka_unit_test(test_wrapper_swiftnet_request),
+        cmocka_unit_test(test_wrapper_saa_datapdu),
+        cmocka_unit_test(test_wrapper_message),
+        cmocka_unit_test(test_wrapper_siblings),
+        cmocka_unit_test(test_bare_document),
+        cmocka_unit_test(test_wrapper_without_document),
+        cmocka_unit_test(test_foreign_namespace_document),
+        cmocka_unit_test(test_unsupported_version),
+        cmocka_unit_test(test_undeclared_prefix),
+        cmocka_unit_test(test_every_supported_definition_identified),
+        cmocka_unit_test(test_reda_namespaces_distinct),
+        cmocka_unit_test(test_registry_identify),
+        cmocka_unit_test(test_node_path),
+        cmocka_unit_test(test_chinese_text_is_utf8),
+        cmocka_unit_test(test_parse_many_reuses_context),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

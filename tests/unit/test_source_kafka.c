@@ -1,0 +1,227 @@
+/* test_source_kafka.c — the Kafka source and DLQ producer against librdkafka's mock cluster:
+ * commits stop at the first unfinished record, a restart resumes there, the DLQ carries the
+ * original bytes and every header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adapter/config.h"
+#include "adapter/transport/kafka_env.h"
+#include "adapter/transport/sink_kafka.h"
+#include "adapter/transport/source_kafka.h"
+
+static const char *yaml = "kafka:\n"
+                          "  bootstrap.servers: embedded\n"
+                          "  group.id: g1\n"
+                          "  session.timeout.ms: '6000'\n"
+                          "  consumer: {fetch.wait.max.ms: '10'}\n"
+                          "routes: [{name: r, topics: [in.t], messages: ['*'], destination: d}]\n"
+                          "destinations: {d: {url: 'https://127.0.0.1:1/'}}\n"
+                          "audit: {file: /tmp/x.log}\n"
+                          "dlq: {topic: dlq.t}\n"
+                          "policy: {catalogs: [c.yaml], keys: k}\n";
+
+static int pre_commits;
+static int pre_commit(void *ctx)
+{
+    pre_commits++;
+    return 0;
+}
+
+static void produce_n(const xb_kafka_env *env, const char *topic, int n)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", xb_kafka_env_bootstrap(env), NULL, 0);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(p);
+    for (int i = 0; i < n; i++) {
+        char v[32];
+        int len = snprintf(v, sizeof v, "msg-%d", i);
+        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_VALUE(v, (size_t)len),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                         0);
+    }
+    assert_int_equal(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+}
+
+/* Polls until n records arrived (bounded), returning their offsets and generation. */
+static int consume(xb_source *src, int n, int64_t *offsets, uint64_t *gen)
+{
+    int got = 0, idle = 0;
+    time_t end = time(NULL) + 30;
+    while (got < n && time(NULL) < end && !(got > 0 && idle > 10)) {
+        rd_kafka_message_t *m = xb_source_poll(src, 100, gen);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        idle = 0;
+        offsets[got++] = m->offset;
+        rd_kafka_message_destroy(m);
+    }
+    return got;
+}
+
+static int64_t committed(xb_source *src, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0);
+    rd_kafka_committed(xb_source_handle(src), l, 5000);
+    int64_t off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return off;
+}
+
+static void test_watermark_commit_and_resume(void **state)
+{
+    xb_config *cfg;
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    xb_kafka_env *env;
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(env, "in.t", 1, &err), 0);
+    produce_n(env, "in.t", 20);
+
+    xb_source_opts so = {.max_outstanding = 8, .pre_commit = pre_commit};
+    xb_source *src;
+    assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
+    int64_t off[20];
+    uint64_t gen = 0;
+    /* max_outstanding 8: the partition pauses, but polling continues without eviction */
+    int got = consume(src, 20, off, &gen);
+    assert_true(got >= 9);
+    assert_true(xb_source_paused_count(src) >= 1);
+    /* finish everything but offset 5 */
+    for (int i = 0; i < got; i++)
+        if (off[i] != 5)
+            assert_int_equal(xb_source_finish(src, "in.t", 0, off[i], gen), 0);
+    assert_int_equal(xb_source_commit(src, true), 0);
+    assert_true(pre_commits >= 1);
+    assert_int_equal(committed(src, "in.t"), 5);
+    /* a stale generation is ignored */
+    assert_int_equal(xb_source_finish(src, "in.t", 0, 5, gen + 100), 1);
+    assert_int_equal(committed(src, "in.t"), 5);
+    xb_source_close(src);
+
+    /* restart: the group resumes at the unfinished record */
+    assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
+    int64_t again[1];
+    assert_int_equal(consume(src, 1, again, &gen), 1);
+    assert_int_equal(again[0], 5);
+    xb_source_close(src);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
+typedef struct dr_state {
+    int done, failed;
+    void *last_opaque;
+} dr_state;
+
+static void on_done(void *ctx, void *opaque, rd_kafka_resp_err_t e)
+{
+    dr_state *s = ctx;
+    s->done++;
+    s->failed += e != 0;
+    s->last_opaque = opaque;
+}
+
+static const char *header(rd_kafka_headers_t *h, const char *name, char *buf, size_t cap)
+{
+    const void *v;
+    size_t n;
+    if (rd_kafka_header_get_last(h, name, &v, &n))
+        return NULL;
+    snprintf(buf, cap, "%.*s", (int)n, (const char *)v);
+    return buf;
+}
+
+static void test_dlq_headers(void **state)
+{
+    xb_config *cfg;
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    xb_kafka_env *env;
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    xb_kafka_env_create_topic(env, "dlq.t", 1, &err);
+    dr_state st = {0};
+    xb_sink_kafka *sk;
+    assert_int_equal(xb_sink_kafka_new(&sk, cfg, env, on_done, &st, &err), 0);
+    const char body[] = "<Document>不是有效的XML"; /* original bytes, not valid XML */
+    xb_dlq_entry e = {.value = body,
+                      .value_len = sizeof body - 1,
+                      .key = "k1",
+                      .key_len = 2,
+                      .reason = "INVALID_XML",
+                      .reason_text = "premature end of data",
+                      .topic = "in.t",
+                      .partition = 3,
+                      .offset = 12345,
+                      .decision_id = "dec-1"};
+    int token = 7;
+    assert_int_equal(xb_sink_kafka_dlq(sk, "dlq.t", &e, &token, &err), 0);
+    for (int i = 0; i < 100 && st.done == 0; i++)
+        xb_sink_kafka_poll(sk, 100);
+    assert_int_equal(st.done, 1);
+    assert_int_equal(st.failed, 0);
+    assert_ptr_equal(st.last_opaque, &token);
+    xb_sink_kafka_close(sk, 5000);
+
+    /* read it back */
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", xb_kafka_env_bootstrap(env), NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", "reader", NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "dlq.t", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_message_t *m = NULL;
+    for (int i = 0; i < 100 && !m; i++) {
+        m = rd_kafka_consumer_poll(c, 100);
+        if (m && m->err) {
+            rd_kafka_message_destroy(m);
+            m = NULL;
+        }
+    }
+    assert_non_null(m);
+    assert_int_equal(m->len, sizeof body - 1);
+    assert_memory_equal(m->payload, body, m->len);
+    rd_kafka_headers_t *h;
+    assert_int_equal(rd_kafka_message_headers(m, &h), 0);
+    char buf[128];
+    assert_string_equal(header(h, "xb-reason", buf, sizeof buf), "INVALID_XML");
+    assert_string_equal(header(h, "xb-reason-text", buf, sizeof buf), "premature end of data");
+    assert_string_equal(header(h, "xb-topic", buf, sizeof buf), "in.t");
+    assert_string_equal(header(h, "xb-partition", buf, sizeof buf), "3");
+    assert_string_equal(header(h, "xb-offset", buf, sizeof buf), "12345");
+    assert_string_equal(header(h, "xb-decision-id", buf, sizeof buf), "dec-1");
+    assert_null(header(h, "xb-destination", buf, sizeof buf));
+    rd_kafka_message_destroy(m);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_watermark_commit_and_resume),
+        cmocka_unit_test(test_dlq_headers),
+    };
+    return cmocka_run_group_tests_name("source_kafka", tests, NULL, NULL);
+}
