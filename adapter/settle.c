@@ -17,7 +17,8 @@
 #include "iso20022/rules.h"
 #include "iso20022/schema.h"
 
-/* ISO 20022 amount types allow 18 significant digits; BaseOneRate (XchgRate) 11 with 10 decimals. */
+/* ISO 20022 amount types allow 18 significant digits; BaseOneRate (XchgRate) 11 with 10 decimals.
+ */
 #define AMOUNT_MAX_DIGITS 18
 #define RATE_MAX_DIGITS 11
 #define RATE_MAX_FRACTION 10
@@ -349,8 +350,8 @@ static int price_tx(xb_settle_details *d, xb_settle_tx *t, tx_work *w, xb_msg_ki
     if (xb_dec_mul_round(&t->settled.value, &t->original.value, &t->rate, scale, o->rounding) < 0 ||
         xb_dec_total_digits(&t->settled.value) > AMOUNT_MAX_DIGITS)
         return fail(d, XB_SETTLE_QUARANTINE, err, XB_EOVERFLOW, w->sttlm_amt,
-                    "%s %s at %s does not fit an ISO amount (18 digits)", ccy,
-                    text ? text : "", o->currency);
+                    "%s %s at %s does not fit an ISO amount (18 digits)", ccy, text ? text : "",
+                    o->currency);
     memcpy(t->settled.ccy, o->currency, 4);
     t->converted = true;
     return 0;
@@ -359,13 +360,13 @@ static int price_tx(xb_settle_details *d, xb_settle_tx *t, tx_work *w, xb_msg_ki
 /* ---- writing ------------------------------------------------------------------------------ */
 
 static const char *const TX008_BEFORE_INSTD[] = {
-    "PmtId", "PmtTpInf", "IntrBkSttlmAmt", "IntrBkSttlmDt", "SttlmPrty", "SttlmTmIndctn",
-    "SttlmTmReq", "AccptncDtTm", "PoolgAdjstmntDt", NULL};
+    "PmtId",         "PmtTpInf",   "IntrBkSttlmAmt", "IntrBkSttlmDt",   "SttlmPrty",
+    "SttlmTmIndctn", "SttlmTmReq", "AccptncDtTm",    "PoolgAdjstmntDt", NULL};
 static const char *const TX008_BEFORE_XCHG[] = {
-    "PmtId", "PmtTpInf", "IntrBkSttlmAmt", "IntrBkSttlmDt", "SttlmPrty", "SttlmTmIndctn",
-    "SttlmTmReq", "AccptncDtTm", "PoolgAdjstmntDt", "InstdAmt", NULL};
-static const char *const GRP_BEFORE_TTL[] = {"MsgId", "CreDtTm", "BtchBookg", "NbOfTxs",
-                                             "CtrlSum", NULL};
+    "PmtId",      "PmtTpInf",    "IntrBkSttlmAmt",  "IntrBkSttlmDt", "SttlmPrty", "SttlmTmIndctn",
+    "SttlmTmReq", "AccptncDtTm", "PoolgAdjstmntDt", "InstdAmt",      NULL};
+static const char *const GRP_BEFORE_TTL[] = {"MsgId",   "CreDtTm", "BtchBookg",
+                                             "NbOfTxs", "CtrlSum", NULL};
 static const char *const STTLM_BEFORE_CLRSYS[] = {"SttlmMtd", "SttlmAcct", NULL};
 static const char *const FI_BEFORE_MMB[] = {"BICFI", NULL};
 
@@ -582,8 +583,7 @@ static size_t count_tx(xmlNodePtr body)
 
 /* Pass 1: read, check and price every transaction; the tree is not touched. */
 static int read_all(xb_settle_details *d, tx_work *w, xmlNodePtr body, xmlNodePtr grp,
-                    xb_msg_kind kind, const xb_settle_opts *o, const xb_fx_table *fx,
-                    xb_error *err)
+                    xb_msg_kind kind, const xb_settle_opts *o, const xb_fx_table *fx, xb_error *err)
 {
     size_t i = 0;
     memcpy(d->total.ccy, o->currency, 4);
@@ -693,12 +693,11 @@ static json_t *tx_json(const xb_settle_tx *t, const xb_settle_details *d)
 {
     char rate[64];
     xb_dec_format(rate, sizeof rate, &t->rate);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b, s:b}", "uetr", t->uetr,
-                          "end_to_end_id", t->end_to_end_id, "tx_id", t->tx_id, "counterparty",
-                          t->counterparty, "sttlm_date", t->sttlm_date, "original",
-                          amount_json(&t->original), "settled", amount_json(&t->settled),
-                          "converted", t->converted, "instd_amt_added", t->instd_amt_added,
-                          "leasing", t->leasing);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b, s:b}", "uetr", t->uetr, "end_to_end_id",
+        t->end_to_end_id, "tx_id", t->tx_id, "counterparty", t->counterparty, "sttlm_date",
+        t->sttlm_date, "original", amount_json(&t->original), "settled", amount_json(&t->settled),
+        "converted", t->converted, "instd_amt_added", t->instd_amt_added, "leasing", t->leasing);
     if (t->converted) {
         json_object_set_new(o, "rate", json_string(rate));
         json_object_set_new(o, "rate_unit", json_string("CNY per 1 unit"));
@@ -712,12 +711,12 @@ static json_t *tx_json(const xb_settle_tx *t, const xb_settle_details *d)
 
 json_t *xb_settle_details_json(const xb_settle_details *d)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:i}", "verdict",
-                          xb_settle_verdict_name(d->verdict), "definition", d->definition,
-                          "msg_id", d->msg_id, "currency", d->currency, "rounding",
-                          xb_rounding_name(d->rounding), "rate_source", d->rate_source,
-                          "cnh_relabelled", d->cnh_relabelled, "clearing_set", d->clearing_set,
-                          "agents_identified", d->agents_identified);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:i}", "verdict",
+                  xb_settle_verdict_name(d->verdict), "definition", d->definition, "msg_id",
+                  d->msg_id, "currency", d->currency, "rounding", xb_rounding_name(d->rounding),
+                  "rate_source", d->rate_source, "cnh_relabelled", d->cnh_relabelled,
+                  "clearing_set", d->clearing_set, "agents_identified", d->agents_identified);
     if (!o)
         return NULL;
     json_t *txs = json_array();

@@ -40,24 +40,25 @@ typedef struct xb_settle_agent {
 } xb_settle_agent;
 
 typedef struct xb_settle_opts {
-    char currency[4];  /* "CNY": the only settlement currency this stage supports */
-    char clearing[5];  /* "CIP" or "" (SttlmInf/ClrSys untouched) */
-    char method[5];    /* SttlmMtd to set ("CLRG", "INDA", "INGA", "COVE"), "" = keep */
+    char currency[4];     /* "CNY": the only settlement currency this stage supports */
+    char clearing[5];     /* "CIP" or "" (SttlmInf/ClrSys untouched) */
+    char method[5];       /* SttlmMtd to set ("CLRG", "INDA", "INGA", "COVE"), "" = keep */
     xb_rounding rounding; /* default half-up */
     bool map_cnh;         /* relabel upstream CNH as CNY before validation */
 
-    char rates_file[512];  /* rates.file (relative paths are relative to the config file) */
-    char rates_topic[256]; /* rates.topic: a Kafka topic of CSV fixings */
-    char rate_source[64];  /* label recorded in the decision (default "CFETS central parity") */
+    char rates_file[512];   /* rates.file (relative paths are relative to the config file) */
+    char rates_topic[256];  /* rates.topic: a Kafka topic of CSV fixings */
+    char rate_source[64];   /* label recorded in the decision (default "CFETS central parity") */
+    char status_topic[256]; /* status_topic: pacs.002 produced here on delivery outcomes */
 
     size_t n_agents;
     xb_settle_agent agents[XB_SETTLE_MAX_AGENTS];
 
-    bool require_purpose; /* purpose.required: Purp/Cd (or Prtry) on every transaction */
+    bool require_purpose;   /* purpose.required: Purp/Cd (or Prtry) on every transaction */
     size_t n_purpose_codes; /* purpose.codes: when non-empty, Purp/Cd must be one of them */
     char purpose_codes[XB_SETTLE_MAX_CODES][36];
 
-    bool require_bop; /* bop.required: RgltryRptg/Dtls/Cd, a 6-digit BoP code (pacs.008) */
+    bool require_bop;   /* bop.required: RgltryRptg/Dtls/Cd, a 6-digit BoP code (pacs.008) */
     size_t n_bop_codes; /* bop.codes: when non-empty, the code must be one of them */
     char bop_codes[XB_SETTLE_MAX_CODES][11];
 
@@ -76,10 +77,10 @@ int xb_settle_opts_from_tree(xb_settle_opts *out, const json_t *tree, const char
                              xb_error *err);
 
 typedef enum xb_settle_verdict {
-    XB_SETTLE_SETTLED = 0,   /* changed and re-validated: may leave */
-    XB_SETTLE_UNCHANGED,     /* already settled as the route wants: byte-identical, may leave */
-    XB_SETTLE_INVALID,       /* the message as received is invalid */
-    XB_SETTLE_QUARANTINE,    /* valid, but cannot be settled: park it */
+    XB_SETTLE_SETTLED = 0, /* changed and re-validated: may leave */
+    XB_SETTLE_UNCHANGED,   /* already settled as the route wants: byte-identical, may leave */
+    XB_SETTLE_INVALID,     /* the message as received is invalid */
+    XB_SETTLE_QUARANTINE,  /* valid, but cannot be settled: park it */
 } xb_settle_verdict;
 
 const char *xb_settle_verdict_name(xb_settle_verdict v);
@@ -102,18 +103,18 @@ typedef struct xb_settle_tx {
 
 typedef struct xb_settle_details {
     xb_settle_verdict verdict;
-    char definition[20];  /* "pacs.008.001.08" */
+    char definition[20]; /* "pacs.008.001.08" */
     char msg_id[36];
     size_t n_tx;
-    xb_settle_tx *tx;     /* owned */
-    xb_amount total;      /* TtlIntrBkSttlmAmt after settlement (CNY) */
+    xb_settle_tx *tx; /* owned */
+    xb_amount total;  /* TtlIntrBkSttlmAmt after settlement (CNY) */
     xb_rounding rounding;
     char rate_source[64];
     char currency[4];
-    int cnh_relabelled;   /* how many Ccy="CNH" attributes were relabelled CNY */
-    bool clearing_set;    /* SttlmInf/ClrSys/Cd was written */
+    int cnh_relabelled;    /* how many Ccy="CNH" attributes were relabelled CNY */
+    bool clearing_set;     /* SttlmInf/ClrSys/Cd was written */
     int agents_identified; /* ClrSysMmbId elements written */
-    char reason[512];     /* why INVALID / QUARANTINE */
+    char reason[512];      /* why INVALID / QUARANTINE */
     char reason_path[512];
 } xb_settle_details;
 
@@ -140,5 +141,15 @@ int xb_settle_rates_load(xb_fx_table **out, const xb_settle_opts *opts, const ch
  * whole read. */
 int xb_settle_rates_from_topic(xb_fx_table *t, const char *bootstrap, const char *topic,
                                int timeout_ms, xb_error *err);
+
+/* Called once per record by xb_settle_topic_read; name is "topic[partition]@offset". A negative
+ * return stops the read with that error. */
+typedef int (*xb_settle_record_fn)(void *ctx, const char *data, size_t len, const char *name,
+                                   xb_error *err);
+
+/* Reads every record of every partition of topic, from the beginning to the end offsets seen at
+ * the start, with a short-lived consumer that commits nothing. timeout_ms bounds the whole read. */
+int xb_settle_topic_read(const char *bootstrap, const char *topic, int timeout_ms,
+                         xb_settle_record_fn cb, void *ctx, xb_error *err);
 
 #endif

@@ -15,6 +15,7 @@
  *     purpose: { required: true, codes: [GDDS, LEAS] }
  *     bop: { required: true, codes: ["121010"] }
  *     leasing: { purpose: LEAS, requires: [RgltryRptg/Dtls/Cd, RmtInf/Strd/RfrdDocInf/Nb] }
+ *     status_topic: payments.status  # pacs.002 for acknowledged / rejected deliveries
  */
 #include <stdio.h>
 #include <string.h>
@@ -126,8 +127,8 @@ static int parse_codes(char *table, size_t width, size_t *n, const json_t *obj, 
 }
 
 static int parse_requirement(bool *required, char *table, size_t width, size_t *n,
-                             const json_t *tree, const char *key, const char *where,
-                             size_t maxlen, xb_error *err)
+                             const json_t *tree, const char *key, const char *where, size_t maxlen,
+                             xb_error *err)
 {
     static const char *const keys[] = {"required", "codes", NULL};
     const json_t *obj = NULL;
@@ -153,7 +154,8 @@ static int parse_leasing(xb_settle_opts *o, const json_t *tree, const char *wher
         return rc;
     if ((rc = xb_yaml_only_keys(obj, keys, w, err)) < 0 ||
         (rc = xb_yaml_str(&(const char *){NULL}, obj, "purpose", w, err)) < 0 ||
-        (rc = copy_str(o->leasing_purpose, sizeof o->leasing_purpose, obj, "purpose", w, err)) < 0 ||
+        (rc = copy_str(o->leasing_purpose, sizeof o->leasing_purpose, obj, "purpose", w, err)) <
+            0 ||
         (rc = xb_yaml_array_opt(&arr, obj, "requires", w, err)) < 0)
         return rc;
     size_t n = arr ? json_array_size(arr) : 0;
@@ -164,8 +166,9 @@ static int parse_leasing(xb_settle_opts *o, const json_t *tree, const char *wher
         char k[32];
         snprintf(k, sizeof k, "requires[%zu]", i);
         if (!v || !v[0] || v[0] == '/' || strlen(v) >= sizeof o->leasing_fields[0])
-            return bad(err, w, k, "expected an element path relative to the transaction "
-                                  "(e.g. RgltryRptg/Dtls/Cd)");
+            return bad(err, w, k,
+                       "expected an element path relative to the transaction "
+                       "(e.g. RgltryRptg/Dtls/Cd)");
         snprintf(o->leasing_fields[o->n_leasing_fields++], sizeof o->leasing_fields[0], "%s", v);
     }
     return 0;
@@ -212,7 +215,9 @@ static int parse_scalars(xb_settle_opts *o, const json_t *tree, const char *wher
         (rc = copy_str(o->clearing, sizeof o->clearing, tree, "clearing", where, err)) < 0 ||
         (rc = copy_str(o->method, sizeof o->method, tree, "method", where, err)) < 0 ||
         (rc = xb_yaml_bool_opt(&o->map_cnh, tree, "map_cnh", where, err)) < 0 ||
-        (rc = xb_yaml_str_opt(&rounding, tree, "rounding", where, err)) < 0)
+        (rc = xb_yaml_str_opt(&rounding, tree, "rounding", where, err)) < 0 ||
+        (rc = copy_str(o->status_topic, sizeof o->status_topic, tree, "status_topic", where, err)) <
+            0)
         return rc;
     if (o->clearing[0] && !all_of(o->clearing, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3))
         return bad(err, where, "clearing", "expected a 3-letter clearing system code (CIP)");
@@ -228,9 +233,9 @@ static int parse_scalars(xb_settle_opts *o, const json_t *tree, const char *wher
 int xb_settle_opts_from_tree(xb_settle_opts *out, const json_t *tree, const char *where,
                              xb_error *err)
 {
-    static const char *const keys[] = {"currency", "clearing", "method",  "rounding",
-                                        "map_cnh",  "rates",    "agents",  "purpose",
-                                        "bop",      "leasing",  NULL};
+    static const char *const keys[] = {"currency", "clearing", "method",       "rounding",
+                                       "map_cnh",  "rates",    "agents",       "purpose",
+                                       "bop",      "leasing",  "status_topic", NULL};
     xb_settle_opts_init(out);
     if (!json_is_object(tree))
         return xb_error_set(err, XB_ECONFIG, where, "%s: expected a mapping (currency: CNY, ...)",

@@ -1,8 +1,9 @@
-/* settle_rates.c — reads a Kafka topic of CFETS fixings into an FX table for the settle stage.
+/* settle_rates.c — reads a whole Kafka topic for the settle stage: CFETS fixings into an FX
+ * table, or pacs.002 status reports into the ledger (through a record callback).
  *
- * Owns: one short-lived librdkafka consumer that reads every partition of the rates topic from
- * the beginning to the end it had when we started (its high watermark), each record value being a
- * CSV buffer in valuation/fx.h notation. No consumer group offsets are committed: the topic is
+ * Owns: one short-lived librdkafka consumer that reads every partition of a topic from the
+ * beginning to the end it had when we started (its high watermark); for rates, each record value
+ * is a CSV buffer in valuation/fx.h notation. No consumer group offsets are committed: the topic is
  * read whole on every load, so a restart sees exactly the same rates.
  * Never: keeps the consumer past the load, guesses rates, or reads past the watermarks it took.
  */
@@ -76,7 +77,8 @@ static int plan(rd_kafka_topic_partition_list_t **out, int64_t **ends, int32_t *
         }
         (*ends)[i] = hi;
         if (hi > lo)
-            rd_kafka_topic_partition_list_add(*out, topic, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_list_add(*out, topic, part)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
         else
             (*ends)[i] = -1; /* nothing to read */
     }
@@ -93,8 +95,9 @@ static int done_all(const int64_t *next, const int64_t *ends, int n)
     return 1;
 }
 
-static int consume(xb_fx_table *t, rd_kafka_t *rk, const char *topic, const int64_t *ends,
-                   const int32_t *ids, int n, long long deadline, xb_error *err)
+static int consume(xb_settle_record_fn cb, void *ctx, rd_kafka_t *rk, const char *topic,
+                   const int64_t *ends, const int32_t *ids, int n, long long deadline,
+                   xb_error *err)
 {
     int64_t *next = calloc((size_t)(n > 0 ? n : 1), sizeof *next);
     int rc = 0;
@@ -119,7 +122,7 @@ static int consume(xb_fx_table *t, rd_kafka_t *rk, const char *topic, const int6
             snprintf(name, sizeof name, "%s[%d]@%lld", topic, (int)m->partition,
                      (long long)m->offset);
             if (m->len)
-                rc = xb_fx_load_buffer(t, m->payload, m->len, name, err);
+                rc = cb(ctx, m->payload, m->len, name, err);
         }
         rd_kafka_message_destroy(m);
     }
@@ -127,8 +130,20 @@ static int consume(xb_fx_table *t, rd_kafka_t *rk, const char *topic, const int6
     return rc;
 }
 
+static int load_rates_record(void *ctx, const char *data, size_t len, const char *name,
+                             xb_error *err)
+{
+    return xb_fx_load_buffer(ctx, data, len, name, err);
+}
+
 int xb_settle_rates_from_topic(xb_fx_table *t, const char *bootstrap, const char *topic,
                                int timeout_ms, xb_error *err)
+{
+    return xb_settle_topic_read(bootstrap, topic, timeout_ms, load_rates_record, t, err);
+}
+
+int xb_settle_topic_read(const char *bootstrap, const char *topic, int timeout_ms,
+                         xb_settle_record_fn cb, void *ctx, xb_error *err)
 {
     long long deadline = now_ms() + timeout_ms;
     rd_kafka_t *rk = new_consumer(bootstrap, err);
@@ -145,7 +160,7 @@ int xb_settle_rates_from_topic(xb_fx_table *t, const char *bootstrap, const char
             rc = xb_error_set(err, XB_EIO, NULL, "rates topic %s: %s", topic, rd_kafka_err2str(e));
     }
     if (rc == 0)
-        rc = consume(t, rk, topic, ends, ids, n, deadline, err);
+        rc = consume(cb, ctx, rk, topic, ends, ids, n, deadline, err);
     if (assign)
         rd_kafka_topic_partition_list_destroy(assign);
     free(ends);

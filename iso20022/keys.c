@@ -187,8 +187,10 @@ static void fill_camt(xb_tx_keys *k, const xmlNode *ntry, const xmlNode *stmt)
         copy_path(k->tx_id, sizeof k->tx_id, ntry, "AcctSvcrRef");
     read_amount(k, xb_xml_child(ntry, "Amt"));
     copy_date(k->sttlm_date, sizeof k->sttlm_date, ntry, dates);
-    copy_agent(k->instg_agt, sizeof k->instg_agt, xb_xml_find(ntry, "NtryDtls/TxDtls/RltdAgts/DbtrAgt"));
-    copy_agent(k->instd_agt, sizeof k->instd_agt, xb_xml_find(ntry, "NtryDtls/TxDtls/RltdAgts/CdtrAgt"));
+    copy_agent(k->instg_agt, sizeof k->instg_agt,
+               xb_xml_find(ntry, "NtryDtls/TxDtls/RltdAgts/DbtrAgt"));
+    copy_agent(k->instd_agt, sizeof k->instd_agt,
+               xb_xml_find(ntry, "NtryDtls/TxDtls/RltdAgts/CdtrAgt"));
     if (!k->instd_agt[0])
         copy_agent(k->instd_agt, sizeof k->instd_agt, xb_xml_find(stmt, "Acct/Svcr"));
 }

@@ -31,6 +31,11 @@ typedef struct xb_msg_keys {
     xb_tx_keys *tx;        /* n_tx entries, owned */
 } xb_msg_keys;
 
+/* One tx per: CdtTrfTxInf (pacs.008/009, pain.001 across PmtInf), TxInfAndSts (pacs.002: the
+ * Orgnl* ids and OrgnlTxRef amount), Ntry (camt.053/054: ids from the first TxDtls/Refs),
+ * PricValtnDtls (reda.001: tx_id = ISIN, amount = NAV per unit as written, date = NAV date),
+ * BalForAcct (semt.003: tx_id = ISIN, amount = holding value). msg_id/cre_dt_tm come from the
+ * body (GrpHdr, MsgId, StmtGnlDtls), else from the BAH. Agents fall back to the group header. */
 int xb_keys_extract(xb_msg_keys *out, const xb_msg *msg, xb_error *err);
 void xb_keys_free(xb_msg_keys *keys);
 

@@ -32,13 +32,16 @@ struct xb_msg {
 /* NONET: never fetch anything. NOCDATA: CDATA becomes plain text, so the tree (and the canonical
  * bytes) do not depend on how a sender quoted text. COMPACT: smaller, faster trees.
  * Deliberately absent: NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE, HUGE, RECOVER. */
-#define XB_PARSE_OPTIONS                                                                    \
-    (XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_NOERROR |          \
+#define XB_PARSE_OPTIONS                                                                           \
+    (XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_NOERROR |                 \
      XML_PARSE_NOWARNING)
 
 /* A per-thread dictionary is reused across parses; names from hostile input could make it grow
  * forever, so the context is replaced once the dictionary holds this many strings. */
 #define XB_DICT_MAX_ENTRIES 20000
+
+/* A zero in xb_parse_limits means "the default", never "unlimited". */
+#define XB_DEFAULT_MAX_BYTES (4u * 1024u * 1024u)
 
 enum stop_reason { STOP_NONE = 0, STOP_DEPTH, STOP_DOCTYPE };
 
@@ -170,10 +173,10 @@ static int precheck_bytes(const char *buf, size_t len, const xb_parse_limits *li
 {
     if (!buf || len == 0)
         return xb_error_set(err, XB_EINVAL, NULL, "empty message");
-    if (len > lim->max_bytes || len > (size_t)INT_MAX)
+    size_t max = lim->max_bytes ? lim->max_bytes : XB_DEFAULT_MAX_BYTES;
+    if (len > max || len > (size_t)INT_MAX)
         return xb_error_set(err, XB_ELIMIT, NULL,
-                            "message is %zu bytes, over the %zu-byte limit (max_bytes)", len,
-                            lim->max_bytes);
+                            "message is %zu bytes, over the %zu-byte limit (max_bytes)", len, max);
     const char *nul = memchr(buf, '\0', len);
     if (nul)
         return xb_error_set(err, XB_EINVAL, NULL,
@@ -187,7 +190,8 @@ static int parse_failure(xb_error *err)
     switch (tl_state.stop) {
     case STOP_DEPTH:
         return xb_error_set(err, XB_ELIMIT, NULL,
-                            "elements nested deeper than %d levels (max_depth)", tl_state.max_depth);
+                            "elements nested deeper than %d levels (max_depth)",
+                            tl_state.max_depth);
     case STOP_DOCTYPE:
         return xb_error_set(err, XB_EINVAL, NULL,
                             "DOCTYPE not allowed: ISO 20022 messages never use one");
@@ -246,7 +250,8 @@ static int is_iso_document(const xmlNode *n)
     return is_named(n, "Document") && xb_registry_is_iso_ns(ns_of(n));
 }
 
-/* An AppHdr counts only in a head.* namespace: an <AppHdr> in a proprietary namespace is not one. */
+/* An AppHdr counts only in a head.* namespace: an <AppHdr> in a proprietary namespace is not one.
+ */
 static int is_iso_apphdr(const xmlNode *n)
 {
     if (!is_named(n, "AppHdr") || !xb_registry_is_iso_ns(ns_of(n)))
@@ -363,12 +368,30 @@ void xb_msg_free(xb_msg *msg)
     free(msg);
 }
 
-xmlDocPtr xb_msg_doc(const xb_msg *msg) { return msg->doc; }
-xmlNodePtr xb_msg_document(const xb_msg *msg) { return msg->document; }
-xmlNodePtr xb_msg_body(const xb_msg *msg) { return msg->body; }
-xmlNodePtr xb_msg_apphdr(const xb_msg *msg) { return msg->apphdr; }
-const xb_definition *xb_msg_definition(const xb_msg *msg) { return msg->def; }
-const xb_definition *xb_msg_hdr_definition(const xb_msg *msg) { return msg->hdr_def; }
+xmlDocPtr xb_msg_doc(const xb_msg *msg)
+{
+    return msg->doc;
+}
+xmlNodePtr xb_msg_document(const xb_msg *msg)
+{
+    return msg->document;
+}
+xmlNodePtr xb_msg_body(const xb_msg *msg)
+{
+    return msg->body;
+}
+xmlNodePtr xb_msg_apphdr(const xb_msg *msg)
+{
+    return msg->apphdr;
+}
+const xb_definition *xb_msg_definition(const xb_msg *msg)
+{
+    return msg->def;
+}
+const xb_definition *xb_msg_hdr_definition(const xb_msg *msg)
+{
+    return msg->hdr_def;
+}
 
 /* ---- tree helpers ---- */
 

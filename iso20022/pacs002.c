@@ -165,7 +165,8 @@ static void read_reason(xb_pacs002_status *s, const xmlNode *parent)
         return;
     const xmlNode *rsn = xb_xml_child(sri, "Rsn");
     const xmlNode *cd = rsn ? xb_xml_child(rsn, "Cd") : NULL;
-    copy_text(s->reason_code, sizeof s->reason_code, cd ? cd : (rsn ? xb_xml_child(rsn, "Prtry") : NULL));
+    copy_text(s->reason_code, sizeof s->reason_code,
+              cd ? cd : (rsn ? xb_xml_child(rsn, "Prtry") : NULL));
     copy_text(s->reason_info, sizeof s->reason_info, xb_xml_child(sri, "AddtlInf"));
 }
 

@@ -22,18 +22,18 @@ typedef struct xb_pacs002_tx_status {
     const char *orgnl_instr_id;
     const char *orgnl_end_to_end_id;
     const char *orgnl_tx_id;
-    const char *orgnl_uetr;       /* lowercase UUID v4 */
-    const char *status;           /* ACSC, ACCC, ACSP or RJCT (required) */
-    const char *reason_code;      /* ExternalStatusReason1Code, e.g. AC04; required for RJCT */
-    const char *reason_info;      /* AddtlInf, at most 105 characters */
+    const char *orgnl_uetr;        /* lowercase UUID v4 */
+    const char *status;            /* ACSC, ACCC, ACSP or RJCT (required) */
+    const char *reason_code;       /* ExternalStatusReason1Code, e.g. AC04; required for RJCT */
+    const char *reason_info;       /* AddtlInf, at most 105 characters */
     const xb_amount *orgnl_amount; /* OrgnlTxRef/IntrBkSttlmAmt, optional */
     const char *orgnl_sttlm_date;  /* OrgnlTxRef/IntrBkSttlmDt, optional */
 } xb_pacs002_tx_status;
 
 typedef struct xb_pacs002_report {
-    const char *msg_id;          /* required, at most 35 characters */
-    const char *cre_dt_tm;       /* ISODateTime; NULL = now, UTC */
-    const char *instg_agt_bic;   /* optional GrpHdr agents */
+    const char *msg_id;        /* required, at most 35 characters */
+    const char *cre_dt_tm;     /* ISODateTime; NULL = now, UTC */
+    const char *instg_agt_bic; /* optional GrpHdr agents */
     const char *instd_agt_bic;
     const char *orgnl_msg_id;    /* required */
     const char *orgnl_msg_nm_id; /* required, e.g. "pacs.008.001.08" */
@@ -56,11 +56,11 @@ typedef struct xb_pacs002_status {
     char orgnl_end_to_end_id[36];
     char orgnl_tx_id[36];
     char orgnl_uetr[37];
-    char status[8];       /* TxSts, or GrpSts for group-level rows (longer text never fits a code) */
+    char status[8]; /* TxSts, or GrpSts for group-level rows (longer text never fits a code) */
     char reason_code[36]; /* StsRsnInf/Rsn/Cd or Prtry */
     char reason_info[106];
     char orgnl_sttlm_date[11]; /* OrgnlTxRef/IntrBkSttlmDt, "" when absent */
-    bool group_level;     /* applies to every transaction of orgnl_msg_id */
+    bool group_level;          /* applies to every transaction of orgnl_msg_id */
 } xb_pacs002_status;
 
 /* Reads every TxInfAndSts (and OrgnlGrpInfAndSts with a GrpSts) of a parsed pacs.002.

@@ -242,8 +242,8 @@ static int check_pacs_totals(const xmlNode *body, xb_error *err)
     xb_dec sum;
     long long n = 0;
     const xmlNode *bad = NULL;
-    int rc = sum_amounts(&sum, &n, body, "CdtTrfTxInf", "IntrBkSttlmAmt", (const char *)ccy, &bad,
-                         err);
+    int rc =
+        sum_amounts(&sum, &n, body, "CdtTrfTxInf", "IntrBkSttlmAmt", (const char *)ccy, &bad, err);
     if (!rc)
         rc = check_count(xb_xml_child(grp, "NbOfTxs"), n, "CdtTrfTxInf", err);
     if (!rc && bad)

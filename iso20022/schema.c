@@ -23,9 +23,9 @@
 #define MAX_DEFS 32
 
 typedef struct compiled {
-    int tried;        /* compile attempted (success or not): never retried per message */
+    int tried; /* compile attempted (success or not): never retried per message */
     xmlSchemaPtr schema;
-    char error[256];  /* why compiling failed */
+    char error[256]; /* why compiling failed */
 } compiled;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -213,7 +213,8 @@ int xb_schema_validate_node(const xb_definition *def, xmlNodePtr node, xb_error 
     if (res < 0)
         return xb_error_set(err, XB_ESCHEMA, path, "%s: internal validation error %d", def->id,
                             res);
-    return xb_error_set(err, XB_ESCHEMA, path, "%s", cap.have ? cap.message : "schema validation failed");
+    return xb_error_set(err, XB_ESCHEMA, path, "%s",
+                        cap.have ? cap.message : "schema validation failed");
 }
 
 int xb_schema_validate_msg(const xb_msg *msg, xb_error *err)

@@ -42,14 +42,29 @@ static int put_escaped(xb_buf *out, const char *s, int in_attr)
     for (; *s; s++) {
         const char *rep = NULL;
         switch (*s) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = in_attr ? NULL : "&gt;"; break;
-        case '"': rep = in_attr ? "&quot;" : NULL; break;
-        case '\t': rep = in_attr ? "&#x9;" : NULL; break;
-        case '\n': rep = in_attr ? "&#xA;" : NULL; break;
-        case '\r': rep = "&#xD;"; break;
-        default: break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = in_attr ? NULL : "&gt;";
+            break;
+        case '"':
+            rep = in_attr ? "&quot;" : NULL;
+            break;
+        case '\t':
+            rep = in_attr ? "&#x9;" : NULL;
+            break;
+        case '\n':
+            rep = in_attr ? "&#xA;" : NULL;
+            break;
+        case '\r':
+            rep = "&#xD;";
+            break;
+        default:
+            break;
         }
         if (!rep)
             continue;

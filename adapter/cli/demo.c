@@ -303,18 +303,22 @@ static void print_summary(const demo *d, const xb_pipeline_stats *s, double secs
            "HTTPS (mutual TLS, signed) in %.1f s\n\n",
            d->total, secs);
     printf("  consumed        %llu\n", (unsigned long long)s->consumed);
-    for (size_t i = 0; i < s->n_dest; i++)
-        printf("  delivered       %-22s %llu%s\n", s->dest[i].name,
-               (unsigned long long)s->dest[i].delivered,
-               s->dest[i].duplicates ? " (+ already received before)" : "");
+    for (size_t i = 0; i < s->n_dest; i++) {
+        printf("  delivered       %-20s %llu", s->dest[i].name,
+               (unsigned long long)s->dest[i].delivered);
+        if (s->dest[i].duplicates)
+            printf(" (+%llu the receiver already had: same UETR, answered 409)",
+                   (unsigned long long)s->dest[i].duplicates);
+        printf("\n");
+    }
     printf("  fields          masked %llu, pseudonymised %llu, generalised %llu, dropped %llu\n",
            (unsigned long long)s->masked, (unsigned long long)s->pseudonymised,
            (unsigned long long)s->generalised, (unsigned long long)s->dropped);
     printf("  quarantined     %llu\n  blocked         %llu\n", (unsigned long long)s->quarantined,
            (unsigned long long)s->blocked);
-    printf("  invalid         %llu (unsupported %llu, no route %llu)\n",
-           (unsigned long long)(s->invalid + s->unsupported + s->no_route),
-           (unsigned long long)s->unsupported, (unsigned long long)s->no_route);
+    printf("  not processed   invalid %llu, unsupported %llu, no route %llu, policy errors %llu\n",
+           (unsigned long long)s->invalid, (unsigned long long)s->unsupported,
+           (unsigned long long)s->no_route, (unsigned long long)s->policy_errors);
     printf("  DLQ             %llu entries on topic xborder.dlq (reason in headers)\n\n",
            (unsigned long long)s->dlq);
     printf("  audit log       %s/state/audit.log (%llu hash-chained decision records)\n", d->dir,

@@ -10,6 +10,7 @@
 #include "adapter/cli/cli.h"
 #include "adapter/log.h"
 #include "adapter/pipeline.h"
+#include "adapter/settle_hook.h"
 
 static xb_pipeline *running;
 
@@ -59,9 +60,17 @@ int xb_cli_run(int argc, char **argv)
     xb_error err;
     xb_error_clear(&err);
     xb_pipeline *p = NULL;
-    if (xb_pipeline_new(&p, config, NULL, &err) < 0) {
+    /* Settlement stage (issue #5): routes with `settle:` get the CNY leg before delivery. */
+    xb_settle_hook *settle = NULL;
+    xb_pipeline_opts po = {0};
+    if (xb_settle_hook_new(&settle, config, &err) == 0 && xb_settle_hook_needed(settle)) {
+        po.settle = xb_settle_pipeline_hook;
+        po.settle_ctx = settle;
+    }
+    if (err.code || xb_pipeline_new(&p, config, &po, &err) < 0) {
         xb_log_event(XB_LOG_ERROR, "run.start_failed",
                      json_pack("{ss,ss,ss}", "config", config, "key", err.path, "msg", err.message));
+        xb_settle_hook_free(settle);
         return 1;
     }
     running = p;
@@ -76,5 +85,6 @@ int xb_cli_run(int argc, char **argv)
     int rc = xb_pipeline_run(p, &err);
     running = NULL;
     xb_pipeline_free(p);
+    xb_settle_hook_free(settle);
     return rc < 0 ? 1 : 0;
 }

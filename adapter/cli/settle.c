@@ -58,9 +58,15 @@ static int parse_args(args *a, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+c:r:R:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->config = optarg; break;
-        case 'r': a->route = optarg; break;
-        case 'R': a->rates = optarg; break;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'r':
+            a->route = optarg;
+            break;
+        case 'R':
+            a->rates = optarg;
+            break;
         default:
             fprintf(stderr, "xborder settle: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
@@ -95,8 +101,8 @@ static int load_opts(xb_settle_opts *o, json_t **kafka, const args *a, xb_error 
         }
     }
     if (!found)
-        rc = xb_error_set(err, XB_ECONFIG, "routes", "%s: no route named '%s'", a->config,
-                          a->route);
+        rc =
+            xb_error_set(err, XB_ECONFIG, "routes", "%s: no route named '%s'", a->config, a->route);
     else if (!json_object_get(found, "settle"))
         rc = xb_error_set(err, XB_ECONFIG, where, "%s: route '%s' has no settle: section",
                           a->config, a->route);
@@ -109,8 +115,8 @@ static int load_opts(xb_settle_opts *o, json_t **kafka, const args *a, xb_error 
 
 /* Rates in order of precedence; *fx stays NULL when the route has no source at all (then only
  * messages already in CNY can settle, everything else is quarantined for want of a rate). */
-static int load_rates(xb_fx_table **fx, const xb_settle_opts *o, const json_t *kafka,
-                      const args *a, xb_error *err)
+static int load_rates(xb_fx_table **fx, const xb_settle_opts *o, const json_t *kafka, const args *a,
+                      xb_error *err)
 {
     *fx = NULL;
     int rc = 0;

@@ -17,13 +17,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xborder settlement-report (--state DIR | --store sqlite:PATH) --date D [--json]\n\n"
-            "Prints, per counterparty, the transfers settled on interbank settlement date D\n"
-            "(YYYY-MM-DD): their number, CNY totals, statuses (SENT, ACSP, ACSC, ACCC, RJCT),\n"
-            "what is still pending, what was rejected and why, and pacs.002 statuses that\n"
-            "matched no transfer. --state DIR reads DIR/xborder.db.\n\n"
-            "exit: 0 the report balances, 1 it does not (or the store cannot be read), 2 usage.\n");
+    fprintf(
+        out,
+        "usage: xborder settlement-report (--state DIR | --store sqlite:PATH) --date D [--json]\n\n"
+        "Prints, per counterparty, the transfers settled on interbank settlement date D\n"
+        "(YYYY-MM-DD): their number, CNY totals, statuses (SENT, ACSP, ACSC, ACCC, RJCT),\n"
+        "what is still pending, what was rejected and why, and pacs.002 statuses that\n"
+        "matched no transfer. --state DIR reads DIR/xborder.db.\n\n"
+        "exit: 0 the report balances, 1 it does not (or the store cannot be read), 2 usage.\n");
 }
 
 typedef struct args {
@@ -45,10 +46,18 @@ static int parse_args(args *a, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+s:S:d:j", opts, NULL)) != -1) {
         switch (c) {
-        case 's': snprintf(a->store, sizeof a->store, "sqlite:%s/xborder.db", optarg); break;
-        case 'S': snprintf(a->store, sizeof a->store, "%s", optarg); break;
-        case 'd': a->date = optarg; break;
-        case 'j': a->json = 1; break;
+        case 's':
+            snprintf(a->store, sizeof a->store, "sqlite:%s/xborder.db", optarg);
+            break;
+        case 'S':
+            snprintf(a->store, sizeof a->store, "%s", optarg);
+            break;
+        case 'd':
+            a->date = optarg;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
         default:
             fprintf(stderr, "xborder settlement-report: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
@@ -75,8 +84,8 @@ static void print_row(const char *name, const json_t *c)
     printf("%-20s %9lld %22s", name, (long long)json_integer_value(json_object_get(c, "transfers")),
            json_string_value(json_object_get(c, "cny_total")));
     for (size_t i = 0; i < 5; i++)
-        printf(" %6lld",
-               (long long)json_integer_value(json_object_get(json_object_get(by, STATUSES[i]), "count")));
+        printf(" %6lld", (long long)json_integer_value(
+                             json_object_get(json_object_get(by, STATUSES[i]), "count")));
     printf("\n");
 }
 
@@ -100,8 +109,8 @@ static void print_list(const char *title, const json_t *arr, const char *extra)
 static void print_text(const json_t *rep)
 {
     printf("Settlement report %s (CNY)\n\n", json_string_value(json_object_get(rep, "date")));
-    printf("%-20s %9s %22s %6s %6s %6s %6s %6s\n", "counterparty", "transfers", "CNY total",
-           "SENT", "ACSP", "ACSC", "ACCC", "RJCT");
+    printf("%-20s %9s %22s %6s %6s %6s %6s %6s\n", "counterparty", "transfers", "CNY total", "SENT",
+           "ACSP", "ACSC", "ACCC", "RJCT");
     size_t i;
     const json_t *c;
     json_array_foreach(json_object_get(rep, "counterparties"), i, c)

@@ -246,14 +246,14 @@ static int scan_text(hit *h, const pol_file *f, bool redact)
     for (size_t i = 0; i < hits.n; i++) {
         if (hits.v[i].kind == XB_DET_SECRET)
             secret = true;
-        else if (used < sizeof h->detail)
+        else if (used < sizeof h->detail && h->kind < XB_ACT_GENERALIZE)
             used += (size_t)snprintf(h->detail + used, sizeof h->detail - used, "%s%s",
                                      used ? "," : "redacted ", xb_detect_name(hits.v[i].kind));
     }
     if (secret) {
         h->kind = XB_ACT_BLOCK;
         snprintf(h->detail, sizeof h->detail, "secret (authentication data, C3)");
-    } else if (hits.n && redact) {
+    } else if (hits.n && redact && h->kind < XB_ACT_GENERALIZE) {
         xb_buf b = XB_BUF_INIT;
         rc = xb_detect_redact(&b, t, strlen(t), &hits);
         if (!rc) {
@@ -512,8 +512,7 @@ static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *k
             } else if (!rc) {
                 set_text(h->node, out.data ? out.data : "");
             }
-            if (!h->detail[0] && h->act->kind != XB_ACT_PASS)
-                snprintf(h->detail, sizeof h->detail, "%s", h->act->text);
+
             break;
         }
         xb_buf_free(&out);
@@ -592,7 +591,7 @@ static int classify(xb_policy_decision *d, walk_ctx *w, const xb_policy_catalog 
             label(w, h, cat, persons);
             h->act = pol_profile_action(sc->profile, h->rule);
             h->kind = h->act->kind;
-            if (h->kind != XB_ACT_PASS)
+            if (strcmp(h->act->text, xb_policy_action_name(h->kind)))
                 snprintf(h->detail, sizeof h->detail, "%s", h->act->text);
         }
         /* A secret anywhere blocks; detectors redact only where the catalog says "scan". */
@@ -718,10 +717,13 @@ int xb_policy_decide(xb_policy_decision *d, xb_msg *msg, const xb_policy_catalog
                    d->destination);
     if (!rc && d->verdict == XB_VERDICT_DELIVER && d->basis == XB_BASIS_NONE)
         rc = resolve_basis(d, &w, cat, sc, dest, ctr, keys, opts, err);
-    if (!rc && d->verdict == XB_VERDICT_DELIVER)
-        rc = finish(d, &w, msg, keys, opts);
+    /* Paths first: the transformation frees dropped elements. */
     if (!rc)
         rc = record_fields(d, &w);
+    if (!rc && d->verdict == XB_VERDICT_DELIVER)
+        rc = finish(d, &w, msg, keys, opts);
+    for (size_t i = 0; !rc && i < d->n_fields; i++)
+        snprintf(d->fields[i].detail, sizeof d->fields[i].detail, "%s", w.hits[i].detail);
     if (!rc && d->verdict != XB_VERDICT_DELIVER) {
         /* Nothing leaves, so nothing is counted. */
         free(d->subjects);

@@ -31,7 +31,8 @@ static const char *const ledger_ddl[] = {
     "CREATE TABLE IF NOT EXISTS settlement_unmatched ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, uetr TEXT NOT NULL, orgnl_msg_id TEXT NOT NULL,"
     " end_to_end_id TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,"
-    " sttlm_date TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL)",
+    " sttlm_date TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL,"
+    " UNIQUE (uetr, orgnl_msg_id, end_to_end_id, status, source))",
 };
 
 /* Statuses the ledger tracks, in report order. */
@@ -165,10 +166,21 @@ static int record_tx(sqlite3 *db, const xb_settle_details *d, const xb_settle_tx
     xb_amount_format(orig, sizeof orig, &t->original);
     xb_amount_format(cny, sizeof cny, &t->settled);
     xb_dec_format(rate, sizeof rate, &t->rate);
-    const char *args[] = {key,   d->msg_id,      d->definition, t->end_to_end_id, t->tx_id,
-                          t->counterparty[0] ? t->counterparty : dest, dest, t->sttlm_date,
-                          t->original.ccy, orig, cny, rate, t->converted ? d->rate_source : "",
-                          now, NULL};
+    const char *args[] = {key,
+                          d->msg_id,
+                          d->definition,
+                          t->end_to_end_id,
+                          t->tx_id,
+                          t->counterparty[0] ? t->counterparty : dest,
+                          dest,
+                          t->sttlm_date,
+                          t->original.ccy,
+                          orig,
+                          cny,
+                          rate,
+                          t->converted ? d->rate_source : "",
+                          now,
+                          NULL};
     int rc = run(db,
                  "INSERT INTO settlement_ledger(uetr, msg_id, msg_def, end_to_end_id, tx_id,"
                  " counterparty, destination, sttlm_date, orig_ccy, orig_amount, cny_amount, rate,"
@@ -281,11 +293,19 @@ int xb_settle_ledger_set_status(xb_ledger_outcome *out, xb_store *st, const char
 static int add_unmatched(sqlite3 *db, const xb_pacs002_status *r, const char *reason,
                          const char *source, const char *now, xb_error *err)
 {
-    const char *args[] = {r->orgnl_uetr, r->orgnl_msg_id, r->orgnl_end_to_end_id, r->status,
-                          reason, r->orgnl_sttlm_date, source, now, NULL};
+    const char *args[] = {r->orgnl_uetr,
+                          r->orgnl_msg_id,
+                          r->orgnl_end_to_end_id,
+                          r->status,
+                          reason,
+                          r->orgnl_sttlm_date,
+                          source,
+                          now,
+                          NULL};
     return run(db,
                "INSERT INTO settlement_unmatched(uetr, orgnl_msg_id, end_to_end_id, status, reason,"
-               " sttlm_date, source, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               " sttlm_date, source, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+               " ON CONFLICT DO NOTHING", /* the same report read twice is one row */
                args, err);
 }
 
@@ -339,8 +359,8 @@ static int apply_row(apply_counts *c, sqlite3 *db, const xb_pacs002_status *r, c
         size_t n = 0;
         rc = keys_of_msg(&keys, &n, db, r->orgnl_msg_id, err);
         for (size_t i = 0; i < n; i++) {
-            if (rc == 0 && (rc = set_status_tx(&o, db, keys[i], r->status, reason, source, now,
-                                               err)) == 0)
+            if (rc == 0 &&
+                (rc = set_status_tx(&o, db, keys[i], r->status, reason, source, now, err)) == 0)
                 count(c, o);
             free(keys[i]);
         }
@@ -364,8 +384,8 @@ static int apply_row(apply_counts *c, sqlite3 *db, const xb_pacs002_status *r, c
     return rc;
 }
 
-int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *refused,
-                                  xb_store *st, const xb_msg *pacs002, xb_error *err)
+int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *refused, xb_store *st,
+                                  const xb_msg *pacs002, xb_error *err)
 {
     xb_pacs002_status *rows = NULL;
     size_t n = 0;
@@ -401,7 +421,8 @@ int xb_settle_ledger_status(char status[8], xb_store *st, const char *uetr, xb_e
     return rc < 0 ? rc : read_status(status, db, uetr, err);
 }
 
-/* ---- the report -------------------------------------------------------------------------------- */
+/* ---- the report --------------------------------------------------------------------------------
+ */
 
 typedef struct cp_sum {
     char name[64];
@@ -505,8 +526,8 @@ static int report_row(report_state *rs, sqlite3_stmt *s, xb_error *err)
     if (add_to(c, st, &amt) < 0 || add_to(&rs->all, st, &amt) < 0 ||
         xb_dec_add(&rs->grand, &rs->grand, &amt) < 0)
         return xb_error_set(err, XB_EOVERFLOW, NULL, "report totals overflow");
-    json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "uetr", uetr, "counterparty", cp,
-                            "status", status, "cny", cny, "sent_at", sent_at);
+    json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "uetr", uetr, "counterparty", cp, "status",
+                            status, "cny", cny, "sent_at", sent_at);
     if (!strcmp(status, "SENT") || !strcmp(status, "ACSP"))
         json_array_append(rs->pending, row);
     if (!strcmp(status, "RJCT")) {
@@ -544,15 +565,15 @@ static int report_unmatched(json_t *arr, sqlite3 *db, const char *date, xb_error
                      " ELSE substr(at, 1, 10) END) = ?1 ORDER BY seq",
                      args, err);
     while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "uetr",
-                           (const char *)sqlite3_column_text(s, 0), "orgnl_msg_id",
-                           (const char *)sqlite3_column_text(s, 1), "end_to_end_id",
-                           (const char *)sqlite3_column_text(s, 2), "status",
-                           (const char *)sqlite3_column_text(s, 3), "reason",
-                           (const char *)sqlite3_column_text(s, 4), "source",
-                           (const char *)sqlite3_column_text(s, 5), "received_at",
-                           (const char *)sqlite3_column_text(s, 6)));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "uetr",
+                                        (const char *)sqlite3_column_text(s, 0), "orgnl_msg_id",
+                                        (const char *)sqlite3_column_text(s, 1), "end_to_end_id",
+                                        (const char *)sqlite3_column_text(s, 2), "status",
+                                        (const char *)sqlite3_column_text(s, 3), "reason",
+                                        (const char *)sqlite3_column_text(s, 4), "source",
+                                        (const char *)sqlite3_column_text(s, 5), "received_at",
+                                        (const char *)sqlite3_column_text(s, 6)));
     sqlite3_finalize(s);
     return rc;
 }
@@ -570,8 +591,8 @@ static json_t *assemble(report_state *rs, const char *date, json_t *unmatched)
         n_across += rs->cps[i].transfers;
         json_array_append_new(cps, sum_json(&rs->cps[i]));
     }
-    balanced &= xb_dec_cmp(&across, &rs->grand) == 0 && xb_dec_cmp(&rs->all.total, &rs->grand) == 0 &&
-                n_across == rs->all.transfers;
+    balanced &= xb_dec_cmp(&across, &rs->grand) == 0 &&
+                xb_dec_cmp(&rs->all.total, &rs->grand) == 0 && n_across == rs->all.transfers;
     json_t *totals = sum_json(&rs->all);
     json_object_del(totals, "counterparty");
     return json_pack("{s:s, s:s, s:o, s:o, s:O, s:O, s:o, s:b}", "date", date, "currency", "CNY",

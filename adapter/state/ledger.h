@@ -43,8 +43,8 @@ int xb_settle_ledger_set_status(xb_ledger_outcome *out, xb_store *st, const char
 
 /* Applies every status row of a parsed pacs.002 (group-level rows to every transfer of the
  * original message). Counts go to the out parameters (any may be NULL). One transaction. */
-int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *refused,
-                                  xb_store *st, const xb_msg *pacs002, xb_error *err);
+int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *refused, xb_store *st,
+                                  const xb_msg *pacs002, xb_error *err);
 
 /* The report for one interbank settlement date (YYYY-MM-DD):
  *   {"date", "currency":"CNY", "counterparties":[{"counterparty", "transfers", "cny_total",

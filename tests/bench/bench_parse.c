@@ -56,8 +56,8 @@ static void replace_all(xb_buf *dst, const char *src, const char *from, const ch
 
 static void make_corpus(void)
 {
-    static const char *names[] = {"王建华", "李秀英", "Chen Jianguo", "欧阳晓明", "Zhang Wei",
-                                  "Maria Fernandes", "司马光", "Nguyen Thi Lan"};
+    static const char *names[] = {"王建华",    "李秀英",          "Chen Jianguo", "欧阳晓明",
+                                  "Zhang Wei", "Maria Fernandes", "司马光",       "Nguyen Thi Lan"};
     static const struct {
         const char *file, *msg_id, *uetr, *name;
     } bases[] = {
@@ -65,8 +65,8 @@ static void make_corpus(void)
          "3f2b8c1e-6d4a-4e9b-a7c2-91d05e3b7a44", "<Nm>张伟</Nm>"},
         {"pacs.008-cny-cips-corporate.xml", "XB20240318CORP",
          "a8f1c2d3-4b5e-4f60-8a71-b2c3d4e5f601", "<Nm>Lim Engineering Supplies Pte. Ltd.</Nm>"},
-        {"pacs.008-usd-to-settle.xml", "XB20240319USD00007",
-         "c0ffee00-1234-4abc-8def-0123456789ab", "<Nm>张伟</Nm>"},
+        {"pacs.008-usd-to-settle.xml", "XB20240319USD00007", "c0ffee00-1234-4abc-8def-0123456789ab",
+         "<Nm>张伟</Nm>"},
     };
     xb_buf src[3] = {XB_BUF_INIT, XB_BUF_INIT, XB_BUF_INIT};
     for (int i = 0; i < 3; i++)
@@ -96,8 +96,7 @@ static void noop_start(void *ctx, const xmlChar *localname, const xmlChar *prefi
                        int nb_attributes, int nb_defaulted, const xmlChar **attributes)
 {
 }
-static void noop_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                     const xmlChar *uri)
+static void noop_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
 }
 static void noop_chars(void *ctx, const xmlChar *ch, int len) {}
@@ -107,7 +106,8 @@ static int64_t run_dom(void)
     int64_t t0 = now_ns();
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < N_MSGS; i++)
-            xmlFreeDoc(xmlReadMemory(corpus[i].data, (int)corpus[i].len, NULL, NULL, XML_PARSE_NONET));
+            xmlFreeDoc(
+                xmlReadMemory(corpus[i].data, (int)corpus[i].len, NULL, NULL, XML_PARSE_NONET));
     return now_ns() - t0;
 }
 
@@ -149,7 +149,8 @@ static int64_t run_xb(int validate, int *failures)
                     rc = xb_rules_check(msg, &err);
             }
             if (rc && (*failures)++ == 0)
-                fprintf(stderr, "bench_parse: message %d failed: %s %s\n", i, err.message, err.path);
+                fprintf(stderr, "bench_parse: message %d failed: %s %s\n", i, err.message,
+                        err.path);
             xb_msg_free(msg);
         }
     return now_ns() - t0;

@@ -127,7 +127,8 @@ static void test_parameter_entity_no_network(void **state)
 
 static void make_deep(xb_buf *b, int depth)
 {
-    assert_int_equal(xb_buf_puts(b, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">"), 0);
+    assert_int_equal(
+        xb_buf_puts(b, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">"), 0);
     for (int i = 0; i < depth; i++)
         assert_int_equal(xb_buf_puts(b, "<a>"), 0);
     for (int i = 0; i < depth; i++)
@@ -173,8 +174,9 @@ static void make_big(xb_buf *b, size_t target)
     assert_int_equal(xb_buf_append(b, src.data, (size_t)(cut - src.data)), 0);
     assert_int_equal(xb_buf_puts(b, "<SplmtryData><Envlp>"), 0);
     while (b->len < target)
-        assert_int_equal(xb_buf_puts(b, "<x:Line xmlns:x=\"urn:example:big\">上海 Shanghai 0123456789 "
-                                        "abcdefghijklmnopqrstuvwxyz</x:Line>\n"),
+        assert_int_equal(xb_buf_puts(b,
+                                     "<x:Line xmlns:x=\"urn:example:big\">上海 Shanghai 0123456789 "
+                                     "abcdefghijklmnopqrstuvwxyz</x:Line>\n"),
                          0);
     assert_int_equal(xb_buf_puts(b, "</Envlp></SplmtryData>"), 0);
     assert_int_equal(xb_buf_puts(b, cut), 0);

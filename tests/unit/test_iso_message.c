@@ -33,18 +33,37 @@ static void expect_pacs008_with_bah(const char *rel)
     xb_msg_free(msg);
 }
 
-static void test_wrapper_envelope(void **state) { expect_pacs008_with_bah("valid/pacs.008-cny-cips-individual.xml"); }
-static void test_wrapper_prefixed(void **state) { expect_pacs008_with_bah("valid/pacs.008-cny-cips-individual-prefixed.xml"); }
-static void test_wrapper_swiftnet_request(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-swiftnet-request.xml"); }
-static void test_wrapper_saa_datapdu(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-saa-datapdu.xml"); }
-static void test_wrapper_message(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-message.xml"); }
-static void test_wrapper_siblings(void **state) { expect_pacs008_with_bah("valid/pacs.008-wrapper-siblings.xml"); }
+static void test_wrapper_envelope(void **state)
+{
+    expect_pacs008_with_bah("valid/pacs.008-cny-cips-individual.xml");
+}
+static void test_wrapper_prefixed(void **state)
+{
+    expect_pacs008_with_bah("valid/pacs.008-cny-cips-individual-prefixed.xml");
+}
+static void test_wrapper_swiftnet_request(void **state)
+{
+    expect_pacs008_with_bah("valid/pacs.008-wrapper-swiftnet-request.xml");
+}
+static void test_wrapper_saa_datapdu(void **state)
+{
+    expect_pacs008_with_bah("valid/pacs.008-wrapper-saa-datapdu.xml");
+}
+static void test_wrapper_message(void **state)
+{
+    expect_pacs008_with_bah("valid/pacs.008-wrapper-message.xml");
+}
+static void test_wrapper_siblings(void **state)
+{
+    expect_pacs008_with_bah("valid/pacs.008-wrapper-siblings.xml");
+}
 
 static void test_bare_document(void **state)
 {
     xb_msg *msg = NULL;
     xb_error err = {0};
-    assert_int_equal(iso_parse_fixture(&msg, "valid/pacs.008-cny-cips-corporate-nobah.xml", &err), 0);
+    assert_int_equal(iso_parse_fixture(&msg, "valid/pacs.008-cny-cips-corporate-nobah.xml", &err),
+                     0);
     assert_null(xb_msg_apphdr(msg));
     assert_null(xb_msg_hdr_definition(msg));
     assert_ptr_equal(xb_msg_document(msg), xmlDocGetRootElement(xb_msg_doc(msg)));
@@ -115,7 +134,8 @@ static void test_every_supported_definition_identified(void **state)
         assert_int_equal(rc, 0);
         assert_string_equal(xb_msg_definition(msg)->id, cases[i].id);
         assert_int_equal(xb_msg_definition(msg)->kind, cases[i].kind);
-        assert_string_equal((const char *)xb_msg_body(msg)->name, xb_msg_definition(msg)->body_root);
+        assert_string_equal((const char *)xb_msg_body(msg)->name,
+                            xb_msg_definition(msg)->body_root);
         xb_msg_free(msg);
     }
 }
@@ -135,8 +155,9 @@ static void test_registry_identify(void **state)
 {
     const xb_definition *def = NULL;
     xb_error err = {0};
-    assert_int_equal(xb_registry_identify(&def, "urn:iso:std:iso:20022:tech:xsd:camt.053.001.11", &err),
-                     XB_EUNSUPPORTED);
+    assert_int_equal(
+        xb_registry_identify(&def, "urn:iso:std:iso:20022:tech:xsd:camt.053.001.11", &err),
+        XB_EUNSUPPORTED);
     assert_string_equal(err.message, "unsupported definition camt.053.001.11");
     assert_int_equal(xb_registry_identify(&def, "urn:example:foo", &err), XB_EINVAL);
     assert_null(def);
@@ -144,8 +165,8 @@ static void test_registry_identify(void **state)
     assert_false(xb_registry_is_iso_ns("xurn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"));
     assert_true(xb_registry_is_iso_ns("urn:swift:xsd:reda.001.001.04"));
     char buf[16];
-    assert_string_equal(xb_registry_short_name(xb_registry_by_id("pacs.008.001.08"), buf, sizeof buf),
-                        "pacs.008");
+    assert_string_equal(
+        xb_registry_short_name(xb_registry_by_id("pacs.008.001.08"), buf, sizeof buf), "pacs.008");
     unsigned n = 0;
     assert_non_null(xb_registry_all(&n));
     assert_int_equal(n, 12);
@@ -160,8 +181,8 @@ static void test_node_path(void **state)
     /* the corporate fixture has two transactions: the index appears only where names repeat */
     xmlNodePtr tx2 = xb_xml_child(body, "CdtTrfTxInf");
     assert_non_null(tx2);
-    for (tx2 = tx2->next; tx2 && !(tx2->type == XML_ELEMENT_NODE &&
-                                   !strcmp((const char *)tx2->name, "CdtTrfTxInf"));
+    for (tx2 = tx2->next;
+         tx2 && !(tx2->type == XML_ELEMENT_NODE && !strcmp((const char *)tx2->name, "CdtTrfTxInf"));
          tx2 = tx2->next)
         ;
     assert_non_null(tx2);
@@ -202,6 +223,28 @@ static void test_parse_many_reuses_context(void **state)
     xb_buf_free(&b);
 }
 
+/* Hostile streams of fresh names must not grow the per-thread dictionary forever: the context
+ * is replaced after XB_DICT_MAX_ENTRIES names and parsing carries on correctly. */
+static void test_many_unique_names(void **state)
+{
+    xb_buf doc = XB_BUF_INIT;
+    for (int m = 0; m < 300; m++) {
+        xb_buf_reset(&doc);
+        assert_int_equal(xb_buf_puts(&doc, "<w:Batch xmlns:w=\"urn:example:wrap\">"), 0);
+        for (int i = 0; i < 100; i++)
+            assert_int_equal(xb_buf_printf(&doc, "<w:n%d_%d/>", m, i), 0);
+        assert_int_equal(
+            xb_buf_puts(&doc, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10\">"
+                              "<FIToFIPmtStsRpt/></Document></w:Batch>"),
+            0);
+        xb_msg *msg = NULL;
+        assert_int_equal(xb_msg_parse(&msg, doc.data, doc.len, NULL, NULL), 0);
+        assert_string_equal(xb_msg_definition(msg)->id, "pacs.002.001.10");
+        xb_msg_free(msg);
+    }
+    xb_buf_free(&doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_node_path),
         cmocka_unit_test(test_chinese_text_is_utf8),
         cmocka_unit_test(test_parse_many_reuses_context),
+        cmocka_unit_test(test_many_unique_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,13 +38,20 @@ static void expect_rule(const char *rel, int want_rc, const char *message, const
 static void test_valid_fixtures_pass(void **state)
 {
     static const char *ok[] = {
-        "valid/pacs.008-cny-cips-individual.xml",  "valid/pacs.008-cny-cips-corporate.xml",
-        "valid/pacs.008-cny-cips-corporate-nobah.xml", "valid/pacs.008-usd-to-settle.xml",
-        "valid/pacs.009-cny-cips-fi.xml",          "valid/pacs.009-cny-cips-cover.xml",
-        "valid/pacs.002-cny-cips-status.xml",      "valid/pain.001-cny-cips-initiation.xml",
-        "valid/camt.053-cny-statement.xml",        "valid/camt.054-cny-notification.xml",
-        "valid/reda.001-cny-price-report-iso.xml", "valid/reda.001-cny-price-report-swift.xml",
-        "valid/semt.003.001.04-cny-holdings.xml",  "valid/semt.003.001.11-cny-holdings.xml",
+        "valid/pacs.008-cny-cips-individual.xml",
+        "valid/pacs.008-cny-cips-corporate.xml",
+        "valid/pacs.008-cny-cips-corporate-nobah.xml",
+        "valid/pacs.008-usd-to-settle.xml",
+        "valid/pacs.009-cny-cips-fi.xml",
+        "valid/pacs.009-cny-cips-cover.xml",
+        "valid/pacs.002-cny-cips-status.xml",
+        "valid/pain.001-cny-cips-initiation.xml",
+        "valid/camt.053-cny-statement.xml",
+        "valid/camt.054-cny-notification.xml",
+        "valid/reda.001-cny-price-report-iso.xml",
+        "valid/reda.001-cny-price-report-swift.xml",
+        "valid/semt.003.001.04-cny-holdings.xml",
+        "valid/semt.003.001.11-cny-holdings.xml",
         "valid/semt.003.001.12-cny-holdings.xml",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
@@ -59,8 +66,8 @@ static void test_cnh(void **state)
 
 static void test_jpy_decimals(void **state)
 {
-    expect_rule("invalid/rule-jpy-decimals.xml", XB_ERULE, "JPY 1180000.50 has 1 decimal: JPY allows 0",
-                GRP "/TtlIntrBkSttlmAmt");
+    expect_rule("invalid/rule-jpy-decimals.xml", XB_ERULE,
+                "JPY 1180000.50 has 1 decimal: JPY allows 0", GRP "/TtlIntrBkSttlmAmt");
 }
 
 static void test_cny_three_decimals(void **state)
@@ -76,14 +83,16 @@ static void test_xau(void **state)
 
 static void test_bad_uetr(void **state)
 {
-    expect_rule("invalid/rule-bad-uetr.xml", XB_ERULE, "is not a lowercase UUID v4", TX1 "/PmtId/UETR");
+    expect_rule("invalid/rule-bad-uetr.xml", XB_ERULE, "is not a lowercase UUID v4",
+                TX1 "/PmtId/UETR");
 }
 
 static void test_msgdefidr_mismatch(void **state)
 {
-    expect_rule("invalid/rule-msgdefidr-mismatch.xml", XB_ERULE,
-                "BAH MsgDefIdr 'pacs.009.001.08' does not match the Document's definition pacs.008.001.08",
-                "/AppHdr/MsgDefIdr");
+    expect_rule(
+        "invalid/rule-msgdefidr-mismatch.xml", XB_ERULE,
+        "BAH MsgDefIdr 'pacs.009.001.08' does not match the Document's definition pacs.008.001.08",
+        "/AppHdr/MsgDefIdr");
 }
 
 static void test_wrong_nboftxs(void **state)

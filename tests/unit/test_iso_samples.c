@@ -88,7 +88,8 @@ static void test_samples(void **state)
         snprintf(path, sizeof path, "%s/%s", XB_ISO_SAMPLES, e->d_name);
         xb_error err = {0};
         int rc = verdict(path, &err);
-        if (rc != expected[i].code || (expected[i].needle && !strstr(err.message, expected[i].needle)))
+        if (rc != expected[i].code ||
+            (expected[i].needle && !strstr(err.message, expected[i].needle)))
             fail_msg("%s: got %s '%s', want %s '%s'", e->d_name, xb_error_name(rc), err.message,
                      xb_error_name(expected[i].code), expected[i].needle ? expected[i].needle : "");
         seen[i] = 1;

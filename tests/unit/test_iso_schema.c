@@ -26,16 +26,16 @@ static int validate_fixture(const char *rel, xb_error *err)
 }
 
 static const char *valid_fixtures[] = {
-    "valid/pacs.008-cny-cips-individual.xml",  "valid/pacs.008-cny-cips-individual-prefixed.xml",
-    "valid/pacs.008-cny-cips-corporate.xml",   "valid/pacs.008-cny-cips-corporate-nobah.xml",
-    "valid/pacs.008-usd-to-settle.xml",        "valid/pacs.008-wrapper-swiftnet-request.xml",
-    "valid/pacs.008-wrapper-saa-datapdu.xml",  "valid/pacs.008-wrapper-message.xml",
-    "valid/pacs.008-wrapper-siblings.xml",     "valid/pacs.009-cny-cips-fi.xml",
-    "valid/pacs.009-cny-cips-cover.xml",       "valid/pacs.002-cny-cips-status.xml",
-    "valid/pain.001-cny-cips-initiation.xml",  "valid/camt.053-cny-statement.xml",
-    "valid/camt.054-cny-notification.xml",     "valid/reda.001-cny-price-report-iso.xml",
+    "valid/pacs.008-cny-cips-individual.xml",    "valid/pacs.008-cny-cips-individual-prefixed.xml",
+    "valid/pacs.008-cny-cips-corporate.xml",     "valid/pacs.008-cny-cips-corporate-nobah.xml",
+    "valid/pacs.008-usd-to-settle.xml",          "valid/pacs.008-wrapper-swiftnet-request.xml",
+    "valid/pacs.008-wrapper-saa-datapdu.xml",    "valid/pacs.008-wrapper-message.xml",
+    "valid/pacs.008-wrapper-siblings.xml",       "valid/pacs.009-cny-cips-fi.xml",
+    "valid/pacs.009-cny-cips-cover.xml",         "valid/pacs.002-cny-cips-status.xml",
+    "valid/pain.001-cny-cips-initiation.xml",    "valid/camt.053-cny-statement.xml",
+    "valid/camt.054-cny-notification.xml",       "valid/reda.001-cny-price-report-iso.xml",
     "valid/reda.001-cny-price-report-swift.xml", "valid/semt.003.001.04-cny-holdings.xml",
-    "valid/semt.003.001.11-cny-holdings.xml",  "valid/semt.003.001.12-cny-holdings.xml",
+    "valid/semt.003.001.11-cny-holdings.xml",    "valid/semt.003.001.12-cny-holdings.xml",
 };
 #define N_VALID (sizeof valid_fixtures / sizeof valid_fixtures[0])
 
@@ -69,7 +69,8 @@ static void test_apphdr_validated_separately(void **state)
     /* the Document alone is fine: validate it without the header */
     xb_msg *msg = NULL;
     assert_int_equal(iso_parse_fixture(&msg, "invalid/xsd-bad-bic-apphdr.xml", &err), 0);
-    assert_int_equal(xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &err), 0);
+    assert_int_equal(xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &err),
+                     0);
     assert_int_equal(xb_schema_validate_node(xb_msg_hdr_definition(msg), xb_msg_apphdr(msg), &err),
                      XB_ESCHEMA);
     xb_msg_free(msg);

@@ -2,9 +2,9 @@
  *
  * Every expected CNY figure below is computed by hand in the comment next to it: the exact
  * product amount x rate, then one rounding to 2 decimals with the named mode. Rates come from
- * fixtures/rates/cfets-2026-11.csv (invented fixings), options from fixtures/config/settle-test.yaml,
- * messages from fixtures/messages/settle/. Every settled message is serialised, parsed again and
- * re-validated (XSD + ISO rules) by check_valid().
+ * fixtures/rates/cfets-2026-11.csv (invented fixings), options from
+ * fixtures/config/settle-test.yaml, messages from fixtures/messages/settle/. Every settled message
+ * is serialised, parsed again and re-validated (XSD + ISO rules) by check_valid().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,7 +42,8 @@ static void route_opts(xb_settle_opts *o, const char *route)
     json_array_foreach(json_object_get(cfg, "routes"), i, r)
     {
         if (!strcmp(json_string_value(json_object_get(r, "name")), route)) {
-            assert_int_equal(xb_settle_opts_from_tree(o, json_object_get(r, "settle"), "settle", &err), 0);
+            assert_int_equal(
+                xb_settle_opts_from_tree(o, json_object_get(r, "settle"), "settle", &err), 0);
             found = 1;
         }
     }
@@ -69,7 +70,8 @@ static xb_msg *load(const char *name)
 static xmlNodePtr tx_at(xb_msg *m, int n)
 {
     for (xmlNodePtr c = xb_msg_body(m)->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, "CdtTrfTxInf") && n-- == 0)
+        if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, "CdtTrfTxInf") &&
+            n-- == 0)
             return c;
     fail_msg("no transaction %d", n);
     return NULL;
@@ -219,8 +221,8 @@ static void eighteen_digit_limit(void **state)
     /* 9999999999999999.99 x 7.1034 = 71033999999999999.928966 -> 71033999999999999.93: 19 digits,
      * no ISO amount can carry it, so the message cannot settle. */
     xb_settle_details d;
-    xb_msg *m = settle(&d, "pacs008-usd.xml", "payments-to-hk", "USD", "9999999999999999.99",
-                       XB_EOVERFLOW);
+    xb_msg *m =
+        settle(&d, "pacs008-usd.xml", "payments-to-hk", "USD", "9999999999999999.99", XB_EOVERFLOW);
     assert_int_equal(d.verdict, XB_SETTLE_QUARANTINE);
     assert_amount(m, 0, "IntrBkSttlmAmt", "USD", "9999999999999999.99"); /* untouched */
     xb_settle_details_free(&d);
@@ -512,10 +514,10 @@ static void details_json_records_everything(void **state)
     assert_string_equal(json_string_value(json_object_get(tx, "rate_date")), "2026-11-27");
     assert_string_equal(json_string_value(json_object_get(tx, "rate_source")),
                         "CFETS central parity");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(tx, "original"), "amount")),
-                        "1000.00");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(tx, "settled"), "amount")),
-                        "7103.40");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(tx, "original"), "amount")), "1000.00");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(tx, "settled"), "amount")), "7103.40");
     assert_string_equal(json_string_value(json_object_get(tx, "uetr")),
                         "8a562c67-ca16-48ba-b074-65581be6f001");
     json_decref(j);
@@ -531,14 +533,22 @@ static void every_fixture_settles_valid_or_is_refused(void **state)
         const char *name;
         int rc;
     } all[] = {
-        {"pacs008-usd.xml", 0},          {"pacs008-usd-prevday.xml", 0},
-        {"pacs008-multi.xml", 0},        {"pacs008-multi-usd.xml", 0},
-        {"pacs008-cny.xml", 0},          {"pacs008-leasing.xml", 0},
-        {"pacs008-nobah.xml", 0},        {"pacs009-usd.xml", 0},
-        {"pacs009-cov-eur.xml", 0},      {"pacs008-cnh.xml", XB_ERULE},
-        {"pacs008-cny-3dp.xml", XB_ERULE}, {"pacs008-norate.xml", XB_ENOTFOUND},
-        {"pacs008-chf.xml", XB_ENOTFOUND}, {"pacs008-no-bop.xml", XB_ERULE},
-        {"pacs008-leasing-missing.xml", XB_ERULE}, {"pacs008-xccy.xml", XB_EUNSUPPORTED},
+        {"pacs008-usd.xml", 0},
+        {"pacs008-usd-prevday.xml", 0},
+        {"pacs008-multi.xml", 0},
+        {"pacs008-multi-usd.xml", 0},
+        {"pacs008-cny.xml", 0},
+        {"pacs008-leasing.xml", 0},
+        {"pacs008-nobah.xml", 0},
+        {"pacs009-usd.xml", 0},
+        {"pacs009-cov-eur.xml", 0},
+        {"pacs008-cnh.xml", XB_ERULE},
+        {"pacs008-cny-3dp.xml", XB_ERULE},
+        {"pacs008-norate.xml", XB_ENOTFOUND},
+        {"pacs008-chf.xml", XB_ENOTFOUND},
+        {"pacs008-no-bop.xml", XB_ERULE},
+        {"pacs008-leasing-missing.xml", XB_ERULE},
+        {"pacs008-xccy.xml", XB_EUNSUPPORTED},
         {"pacs008-jpy-max.xml", XB_EOVERFLOW},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {

@@ -28,7 +28,8 @@ static void fixture_route_is_read(void **state)
     json_t *cfg = NULL;
     xb_error err = {0};
     assert_int_equal(xb_yaml_load_file(&cfg, XB_FIXTURES "/config/settle-test.yaml", &err), 0);
-    const json_t *settle = json_object_get(json_array_get(json_object_get(cfg, "routes"), 0), "settle");
+    const json_t *settle =
+        json_object_get(json_array_get(json_object_get(cfg, "routes"), 0), "settle");
     xb_settle_opts o;
     assert_int_equal(xb_settle_opts_from_tree(&o, settle, "routes[0].settle", &err), 0);
     assert_string_equal(o.currency, "CNY");

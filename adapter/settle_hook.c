@@ -1,0 +1,389 @@
+/* settle_hook.c — the settlement stage inside the pipeline, and the pacs.002 status flow.
+ *
+ * Owns: the table of settling routes (options, rates, destinations) built from the config, the
+ * pipeline hook, delivery outcomes -> ledger + status topic, and status ingest. See settle_hook.h.
+ * Never: returns 0 for a message it could not settle and record, or produces a status report for
+ * a message it did not settle.
+ */
+#include "adapter/settle_hook.h"
+
+#include <libgen.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adapter/config.h"
+#include "adapter/state/ledger.h"
+#include "iso20022/buf.h"
+#include "iso20022/pacs002.h"
+#include "iso20022/write.h"
+
+#define RATES_TOPIC_TIMEOUT_MS 15000
+#define RELOAD_MIN_INTERVAL_S 60
+#define PRODUCE_FLUSH_MS 10000
+
+typedef struct settle_route {
+    char name[128];
+    char destination[128];
+    json_t *settle; /* the route's settle: subtree, to recognise it in the pipeline's calls */
+    xb_settle_opts opts;
+    xb_fx_table *fx;
+    time_t loaded_at;
+} settle_route;
+
+struct xb_settle_hook {
+    char config_dir[1024];
+    char bootstrap[512]; /* "" when kafka is embedded or absent */
+    settle_route *routes;
+    size_t n_routes;
+    xb_store *store;
+    rd_kafka_t *producer; /* created on the first status report */
+    unsigned seq;
+};
+
+/* ---- building ----------------------------------------------------------------------------------
+ */
+
+static int load_route_rates(xb_settle_hook *h, settle_route *r, xb_error *err)
+{
+    xb_fx_free(r->fx);
+    r->fx = NULL;
+    r->loaded_at = time(NULL);
+    if (r->opts.rates_file[0])
+        return xb_settle_rates_load(&r->fx, &r->opts, h->config_dir, err);
+    if (!r->opts.rates_topic[0])
+        return 0; /* no rates: only CNY transfers can settle on this route */
+    if (!h->bootstrap[0])
+        return xb_error_set(err, XB_ECONFIG, "kafka.bootstrap.servers",
+                            "route %s reads rates from a topic: it needs a real Kafka broker",
+                            r->name);
+    int rc = xb_fx_new(&r->fx, err);
+    return rc < 0 ? rc
+                  : xb_settle_rates_from_topic(r->fx, h->bootstrap, r->opts.rates_topic,
+                                               RATES_TOPIC_TIMEOUT_MS, err);
+}
+
+static int add_route(xb_settle_hook *h, const xb_route *route, size_t i, xb_error *err)
+{
+    char where[64];
+    snprintf(where, sizeof where, "routes[%zu].settle", i);
+    settle_route *r = &h->routes[h->n_routes];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", route->name ? route->name : "");
+    snprintf(r->destination, sizeof r->destination, "%s",
+             route->n_destinations ? route->destinations[0] : "");
+    /* A copy: the pipeline reloads its own config; routes are recognised by equal content. */
+    r->settle = json_deep_copy(route->settle);
+    h->n_routes++;
+    int rc = xb_settle_opts_from_tree(&r->opts, r->settle, where, err);
+    return rc < 0 ? rc : load_route_rates(h, r, err);
+}
+
+/* Reads the config the way the pipeline does (adapter/config.h), so that relative paths and the
+ * state store URL are exactly the ones the pipeline uses. */
+int xb_settle_hook_new(xb_settle_hook **out, const char *config_path, xb_error *err)
+{
+    *out = NULL;
+    xb_config *cfg = NULL;
+    int rc = xb_config_load(&cfg, config_path, err);
+    if (rc < 0)
+        return rc;
+    xb_settle_hook *h = calloc(1, sizeof *h);
+    h->routes = calloc(cfg->n_routes + 1, sizeof *h->routes);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", config_path);
+    snprintf(h->config_dir, sizeof h->config_dir, "%s", dirname(dir));
+    if (!cfg->kafka.embedded && cfg->kafka.bootstrap)
+        snprintf(h->bootstrap, sizeof h->bootstrap, "%s", cfg->kafka.bootstrap);
+    for (size_t i = 0; rc == 0 && i < cfg->n_routes; i++)
+        if (cfg->routes[i].settle)
+            rc = add_route(h, &cfg->routes[i], i, err);
+    if (rc == 0 && h->n_routes && cfg->state.store)
+        rc = xb_store_open(&h->store, cfg->state.store, err);
+    xb_config_free(cfg);
+    if (rc < 0) {
+        xb_settle_hook_free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+void xb_settle_hook_free(xb_settle_hook *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        json_decref(h->routes[i].settle);
+        xb_fx_free(h->routes[i].fx);
+    }
+    free(h->routes);
+    xb_store_close(h->store);
+    if (h->producer) {
+        rd_kafka_flush(h->producer, PRODUCE_FLUSH_MS);
+        rd_kafka_destroy(h->producer);
+    }
+    free(h);
+}
+
+bool xb_settle_hook_needed(const xb_settle_hook *h)
+{
+    return h && h->n_routes > 0;
+}
+
+xb_store *xb_settle_hook_store(xb_settle_hook *h)
+{
+    return h->store;
+}
+
+/* ---- the pipeline hook --------------------------------------------------------------------------
+ */
+
+static settle_route *route_for(xb_settle_hook *h, const json_t *settle)
+{
+    for (size_t i = 0; i < h->n_routes; i++)
+        if (json_equal(h->routes[i].settle, settle))
+            return &h->routes[i];
+    return NULL;
+}
+
+/* Settles once; when a file-sourced rate is missing, re-reads the file (new fixings arrive daily)
+ * at most once a minute and tries again. */
+static int settle_with_reload(xb_settle_details *d, xb_settle_hook *h, settle_route *r, xb_msg *m,
+                              xb_error *err)
+{
+    int rc = xb_settle_message(d, m, &r->opts, r->fx, err);
+    if (rc != XB_ENOTFOUND || !r->opts.rates_file[0] ||
+        time(NULL) - r->loaded_at < RELOAD_MIN_INTERVAL_S)
+        return rc;
+    xb_error e = {0};
+    if (load_route_rates(h, r, &e) < 0)
+        return rc;
+    xb_settle_details_free(d);
+    return xb_settle_message(d, m, &r->opts, r->fx, err);
+}
+
+int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
+                            const char *policy_output, size_t output_len, char **out_xml,
+                            size_t *out_len, json_t **detail, xb_error *err)
+{
+    xb_settle_hook *h = ctx;
+    *out_xml = NULL;
+    *out_len = 0;
+    *detail = NULL;
+    settle_route *r = route_for(h, route_settle);
+    if (!r)
+        return xb_error_set(err, XB_ECONFIG, NULL,
+                            "settle: route options changed since start; restart to settle them");
+    /* What leaves is the policy's output (masked, pseudonymised): settle exactly that. */
+    xb_msg *out = NULL;
+    int rc = xb_msg_parse(&out, policy_output, output_len, NULL, err);
+    if (rc < 0)
+        return rc;
+    xb_settle_details d;
+    rc = settle_with_reload(&d, h, r, out, err);
+    *detail = xb_settle_details_json(&d);
+    if (*detail)
+        json_object_set_new(*detail, "route", json_string(r->name));
+    xb_buf b = XB_BUF_INIT;
+    if (rc == 0)
+        rc = xb_write_message(&b, out, err);
+    /* Recorded SENT before it may leave: a crash can leave a SENT row for a message that is
+     * redelivered later (same UETR, same row), never a sent transfer missing from the ledger. */
+    if (rc == 0 && h->store)
+        rc = xb_settle_ledger_record_sent(h->store, &d, r->destination, err);
+    if (rc == 0) {
+        *out_len = b.len;
+        *out_xml = xb_buf_steal(&b);
+    }
+    xb_buf_free(&b);
+    xb_settle_details_free(&d);
+    xb_msg_free(out);
+    return rc;
+}
+
+/* ---- delivery outcomes and pacs.002 out
+ * ---------------------------------------------------------- */
+
+static settle_route *route_for_destination(xb_settle_hook *h, const char *dest)
+{
+    for (size_t i = 0; i < h->n_routes; i++)
+        if (!strcmp(h->routes[i].destination, dest))
+            return &h->routes[i];
+    return NULL;
+}
+
+static int produce(xb_settle_hook *h, const char *topic, const char *key, const xb_buf *b,
+                   xb_error *err)
+{
+    char errstr[512];
+    if (!h->bootstrap[0])
+        return xb_error_set(err, XB_ECONFIG, "kafka.bootstrap.servers",
+                            "status_topic needs a real Kafka broker");
+    if (!h->producer) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", h->bootstrap, errstr, sizeof errstr) ||
+            rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
+            !(h->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr)))
+            return xb_error_set(err, XB_EIO, NULL, "status producer: %s", errstr);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        h->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(b->data, b->len), RD_KAFKA_V_END);
+    if (!e)
+        e = rd_kafka_flush(h->producer, PRODUCE_FLUSH_MS);
+    return e ? xb_error_set(err, XB_EIO, NULL, "status topic %s: %s", topic, rd_kafka_err2str(e))
+             : 0;
+}
+
+/* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
+static void utf8_cut(char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    s[max] = '\0';
+}
+
+typedef struct outcome_tx {
+    char uetr[37], e2e[36], tx_id[36], instr[36];
+} outcome_tx;
+
+static size_t read_outcome_txs(outcome_tx **out, const xb_msg *m)
+{
+    size_t n = 0;
+    for (xmlNodePtr c = xb_msg_body(m)->children; c; c = c->next)
+        n += c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, "CdtTrfTxInf");
+    *out = calloc(n ? n : 1, sizeof **out);
+    size_t k = 0;
+    for (xmlNodePtr c = xb_msg_body(m)->children; c && *out; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "CdtTrfTxInf"))
+            continue;
+        const char *v;
+        xmlNodePtr pmt = xb_xml_child(c, "PmtId");
+        snprintf((*out)[k].uetr, 37, "%s", (v = xb_xml_text(xb_xml_child(pmt, "UETR"))) ? v : "");
+        snprintf((*out)[k].e2e, 36, "%s",
+                 (v = xb_xml_text(xb_xml_child(pmt, "EndToEndId"))) ? v : "");
+        snprintf((*out)[k].tx_id, 36, "%s", (v = xb_xml_text(xb_xml_child(pmt, "TxId"))) ? v : "");
+        snprintf((*out)[k].instr, 36, "%s",
+                 (v = xb_xml_text(xb_xml_child(pmt, "InstrId"))) ? v : "");
+        k++;
+    }
+    return k;
+}
+
+static int publish_status(xb_settle_hook *h, settle_route *r, const xb_msg *m, outcome_tx *txs,
+                          size_t n, const char *status, const char *reason, xb_error *err)
+{
+    xb_pacs002_tx_status *st = calloc(n ? n : 1, sizeof *st);
+    char info[106];
+    snprintf(info, sizeof info, "%s", reason ? reason : "");
+    utf8_cut(info, 105);
+    for (size_t i = 0; i < n; i++)
+        st[i] = (xb_pacs002_tx_status){.orgnl_instr_id = txs[i].instr[0] ? txs[i].instr : NULL,
+                                       .orgnl_end_to_end_id = txs[i].e2e,
+                                       .orgnl_tx_id = txs[i].tx_id[0] ? txs[i].tx_id : NULL,
+                                       .orgnl_uetr = txs[i].uetr[0] ? txs[i].uetr : NULL,
+                                       .status = status,
+                                       .reason_code = !strcmp(status, "RJCT") ? "NARR" : NULL,
+                                       .reason_info = info[0] ? info : NULL};
+    char msg_id[36];
+    snprintf(msg_id, sizeof msg_id, "XBS-%lx-%u", (unsigned long)time(NULL), ++h->seq);
+    const char *orgnl = xb_xml_text(xb_xml_find(xb_msg_body(m), "GrpHdr/MsgId"));
+    const char *orgnl_dt = xb_xml_text(xb_xml_find(xb_msg_body(m), "GrpHdr/CreDtTm"));
+    xb_pacs002_report rep = {.msg_id = msg_id,
+                             .orgnl_msg_id = orgnl ? orgnl : "",
+                             .orgnl_msg_nm_id = xb_msg_definition(m)->id,
+                             .orgnl_cre_dt_tm = orgnl_dt,
+                             .n_tx = n,
+                             .tx = st};
+    xb_buf b = XB_BUF_INIT;
+    int rc = xb_pacs002_build(&b, &rep, err);
+    if (rc == 0)
+        rc = produce(h, r->opts.status_topic, orgnl ? orgnl : msg_id, &b, err);
+    xb_buf_free(&b);
+    free(st);
+    return rc;
+}
+
+int xb_settle_hook_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
+                           const char *destination, bool accepted, const char *reason,
+                           xb_error *err)
+{
+    settle_route *r = route_for_destination(h, destination);
+    if (!r)
+        return 0; /* not a settling destination: no ledger row, no status report */
+    xb_msg *m = NULL;
+    int rc = xb_msg_parse(&m, sent_xml, sent_len, NULL, err);
+    if (rc < 0)
+        return rc;
+    const char *status = accepted ? "ACSP" : "RJCT";
+    outcome_tx *txs = NULL;
+    size_t n = read_outcome_txs(&txs, m);
+    char source[200];
+    snprintf(source, sizeof source, "destination %s", destination);
+    const char *mid = xb_xml_text(xb_xml_find(xb_msg_body(m), "GrpHdr/MsgId"));
+    for (size_t i = 0; rc == 0 && h->store && i < n; i++) {
+        char key[80];
+        if (txs[i].uetr[0])
+            snprintf(key, sizeof key, "%s", txs[i].uetr);
+        else
+            snprintf(key, sizeof key, "%s/%s", mid ? mid : "", txs[i].e2e);
+        xb_ledger_outcome o;
+        rc = xb_settle_ledger_set_status(&o, h->store, key, status, reason, source, err);
+    }
+    if (rc == 0 && r->opts.status_topic[0])
+        rc = publish_status(h, r, m, txs, n, status, reason, err);
+    free(txs);
+    xb_msg_free(m);
+    return rc;
+}
+
+/* ---- pacs.002 in --------------------------------------------------------------------------------
+ */
+
+int xb_settle_hook_status_bytes(size_t *applied, xb_settle_hook *h, const char *data, size_t len,
+                                xb_error *err)
+{
+    *applied = 0;
+    xb_msg *m = NULL;
+    xb_error e = {0};
+    if (xb_msg_parse(&m, data, len, NULL, &e) < 0)
+        return 0; /* not an ISO message at all: nothing for the ledger */
+    int rc = 0;
+    if (xb_msg_definition(m)->kind == XB_KIND_PACS002 && h->store)
+        rc = xb_settle_ledger_apply_status(applied, NULL, NULL, h->store, m, err);
+    xb_msg_free(m);
+    return rc;
+}
+
+typedef struct ingest_ctx {
+    xb_settle_hook *h;
+    size_t applied;
+} ingest_ctx;
+
+static int ingest_record(void *ctx, const char *data, size_t len, const char *name, xb_error *err)
+{
+    ingest_ctx *c = ctx;
+    size_t n = 0;
+    int rc = xb_settle_hook_status_bytes(&n, c->h, data, len, err);
+    c->applied += n;
+    return rc;
+}
+
+int xb_settle_hook_ingest_topic(size_t *applied, xb_settle_hook *h, const char *topic,
+                                int timeout_ms, xb_error *err)
+{
+    ingest_ctx c = {.h = h};
+    if (!h->bootstrap[0])
+        return xb_error_set(err, XB_ECONFIG, "kafka.bootstrap.servers",
+                            "status topic %s needs a real Kafka broker", topic);
+    int rc = xb_settle_topic_read(h->bootstrap, topic, timeout_ms, ingest_record, &c, err);
+    if (applied)
+        *applied = c.applied;
+    return rc;
+}

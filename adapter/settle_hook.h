@@ -1,0 +1,61 @@
+/* settle_hook.h — the settlement stage as the pipeline runs it, and the status flow around it.
+ *
+ * Owns: per-route settle options and rates loaded once from the config (rates.file relative to the
+ * config, or rates.topic read whole from Kafka), the xb_pipeline_settle_fn implementation
+ * (settle the policy output, record every transfer as SENT in the ledger, return the bytes to
+ * deliver and the details for the decision record), delivery outcomes (acknowledged -> ACSP,
+ * permanently rejected -> RJCT, each also produced as a pacs.002 to the route's status_topic),
+ * and ingest of pacs.002 coming back (a receiver's response body or a status-topic record).
+ * Never: lets an unsettled message through (any failure is returned, and the pipeline parks the
+ * record in the DLQ), or guesses a rate: a missing rate reloads a file source at most once a
+ * minute and otherwise quarantines.
+ */
+#ifndef XB_SETTLE_HOOK_H
+#define XB_SETTLE_HOOK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "adapter/settle.h"
+#include "adapter/state/store.h"
+#include "iso20022/error.h"
+#include "iso20022/message.h"
+
+typedef struct xb_settle_hook xb_settle_hook;
+
+/* Reads config_path (the file the pipeline runs): every route with `settle:`, its rates, the
+ * state store (state.store, for the ledger; optional) and kafka.bootstrap.servers (for rates and
+ * status topics). Errors name the config key. */
+int xb_settle_hook_new(xb_settle_hook **out, const char *config_path, xb_error *err);
+void xb_settle_hook_free(xb_settle_hook *h);
+
+/* True when the config has at least one route with `settle:`. */
+bool xb_settle_hook_needed(const xb_settle_hook *h);
+
+/* xb_pipeline_settle_fn (adapter/pipeline.h): ctx is the hook. */
+int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
+                            const char *policy_output, size_t output_len, char **out_xml,
+                            size_t *out_len, json_t **detail, xb_error *err);
+
+/* A destination answered for a settled message it was sent (the bytes the hook returned):
+ * accepted -> every transfer ACSP; !accepted (permanent rejection) -> RJCT with reason. The
+ * ledger is updated and, when the route has status_topic, a pacs.002 is produced there. */
+int xb_settle_hook_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
+                           const char *destination, bool accepted, const char *reason,
+                           xb_error *err);
+
+/* Bytes that may be a pacs.002 (a receiver's response body, a status-topic record): applied to
+ * the ledger. Returns 0 and *applied = 0 when the bytes are not a pacs.002 (nothing to do). */
+int xb_settle_hook_status_bytes(size_t *applied, xb_settle_hook *h, const char *data, size_t len,
+                                xb_error *err);
+
+/* Reads a whole status topic (from the beginning to its current end) into the ledger. Applying
+ * the same report twice changes nothing. */
+int xb_settle_hook_ingest_topic(size_t *applied, xb_settle_hook *h, const char *topic,
+                                int timeout_ms, xb_error *err);
+
+/* The ledger the hook writes (NULL without state.store). */
+xb_store *xb_settle_hook_store(xb_settle_hook *h);
+
+#endif

@@ -1,0 +1,511 @@
+/* test_pol_decide.c — the worked pacs.008 table (classification.md §3.7) for both example
+ * destinations, fail-closed cases, party typing, transformation and re-validation.
+ *
+ * Owns: assertions on labels, actions, verdicts, bases and the transformed bytes.
+ * Never: touches the state store (test_pol_store.c does) or the CLI (test_pol_cli.sh).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "iso20022/schema.h"
+#include "test_pol_common.h"
+
+#define WHEN "2026-12-15T10:30:00+08:00"
+
+typedef struct state {
+    xb_policy_catalog_set *set;
+    xb_policy_destinations *ex, *thr;
+} state;
+
+static int setup(void **s)
+{
+    state *st = calloc(1, sizeof *st);
+    st->set = pol_default_catalogs();
+    st->ex = pol_destinations(POL_EXAMPLE);
+    st->thr = pol_destinations(POL_THRESH);
+    *s = st;
+    return 0;
+}
+
+static int teardown(void **s)
+{
+    state *st = *s;
+    xb_policy_catalog_set_free(st->set);
+    xb_policy_destinations_free(st->ex);
+    xb_policy_destinations_free(st->thr);
+    free(st);
+    xb_schema_cleanup();
+    return 0;
+}
+
+/* One row of the worked table: a path suffix, labels, and the action for column A and B. */
+typedef struct row {
+    const char *path;
+    xb_pi pi;
+    int pfi, level;
+    xb_action_kind a, b;
+} row;
+
+static const row table[] = {
+    /* GrpHdr/MsgId, CreDtTm, NbOfTxs, SttlmInf/*: general, operational */
+    {"/GrpHdr/MsgId", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    {"/GrpHdr/CreDtTm", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    {"/GrpHdr/NbOfTxs", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    {"/GrpHdr/SttlmInf/SttlmMtd", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    {"/GrpHdr/SttlmInf/ClrSys/Prtry", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    /* agents */
+    {"/GrpHdr/InstgAgt/FinInstnId/BICFI", XB_PI_NONE, 0, 1, XB_ACT_PASS, XB_ACT_PASS},
+    {"/CdtTrfTxInf/DbtrAgt/FinInstnId/BICFI", XB_PI_NONE, 0, 1, XB_ACT_PASS, XB_ACT_PASS},
+    {"/CdtTrfTxInf/CdtrAgt/FinInstnId/BICFI", XB_PI_NONE, 0, 1, XB_ACT_PASS, XB_ACT_PASS},
+    {"/CdtTrfTxInf/IntrmyAgt1/FinInstnId/BICFI", XB_PI_NONE, 0, 1, XB_ACT_PASS, XB_ACT_PASS},
+    /* payment ids: linkable to a person */
+    {"/PmtId/InstrId", XB_PI_PI, 1, 2, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/PmtId/EndToEndId", XB_PI_PI, 1, 2, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/PmtId/TxId", XB_PI_PI, 1, 2, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/PmtId/UETR", XB_PI_PI, 1, 2, XB_ACT_PASS, XB_ACT_PSEUDO},
+    /* transaction information */
+    {"/CdtTrfTxInf/IntrBkSttlmAmt", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/CdtTrfTxInf/InstdAmt", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/CdtTrfTxInf/XchgRate", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/CdtTrfTxInf/IntrBkSttlmDt", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/CdtTrfTxInf/AccptncDtTm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/CdtTrfTxInf/ChrgBr", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    {"/CdtTrfTxInf/ChrgsInf/Amt", XB_PI_NONE, 0, 2, XB_ACT_PASS, XB_ACT_PASS},
+    /* debtor identity */
+    {"/Dbtr/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/Dbtr/PstlAdr/StrtNm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Dbtr/PstlAdr/BldgNb", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Dbtr/PstlAdr/Flr", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Dbtr/PstlAdr/Room", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Dbtr/PstlAdr/PstCd", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Dbtr/PstlAdr/DstrctNm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Dbtr/PstlAdr/TwnNm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/Dbtr/PstlAdr/CtrySubDvsn", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/Dbtr/PstlAdr/Ctry", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/Dbtr/CtryOfRes", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/Dbtr/Id/PrvtId/DtAndPlcOfBirth/BirthDt", XB_PI_PI, 2, 3, XB_ACT_DROP, XB_ACT_DROP},
+    {"/Dbtr/Id/PrvtId/DtAndPlcOfBirth/CityOfBirth", XB_PI_PI, 2, 3, XB_ACT_DROP, XB_ACT_DROP},
+    {"/Dbtr/Id/PrvtId/Othr/Id", XB_PI_SPI, 2, 3, XB_ACT_DROP, XB_ACT_DROP},
+    {"/Dbtr/CtctDtls/MobNb", XB_PI_PI, 2, 3, XB_ACT_DROP, XB_ACT_DROP},
+    {"/Dbtr/CtctDtls/EmailAdr", XB_PI_PI, 2, 3, XB_ACT_DROP, XB_ACT_DROP},
+    /* accounts: SPI (PIPL Art. 28) */
+    {"/DbtrAcct/Id/Othr/Id", XB_PI_SPI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/DbtrAcct/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    /* creditor: as the debtor rows */
+    {"/Cdtr/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/Cdtr/PstlAdr/StrtNm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Cdtr/PstlAdr/TwnNm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_GENERALIZE},
+    {"/CdtrAcct/Id/IBAN", XB_PI_SPI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/CdtrAcct/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    /* ultimate parties and initiating party */
+    {"/UltmtDbtr/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/UltmtCdtr/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/InitgPty/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_PSEUDO},
+    /* purpose, regulatory reporting, tax */
+    {"/Purp/Cd", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/RgltryRptg/Dtls/Cd", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/RgltryRptg/Authrty/Nm", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    {"/Tax/Dbtr/TaxId", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    /* free text: scanned and redacted (MASK) in A, dropped in B */
+    {"/RmtInf/Ustrd[1]", XB_PI_PI, 2, 3, XB_ACT_MASK, XB_ACT_DROP},
+    {"/RmtInf/Ustrd[2]", XB_PI_PI, 2, 3, XB_ACT_MASK, XB_ACT_DROP},
+    {"/InstrForCdtrAgt/InstrInf", XB_PI_PI, 2, 3, XB_ACT_PASS, XB_ACT_DROP},
+    /* commercial references */
+    {"/RmtInf/Strd/RfrdDocInf/Nb", XB_PI_PI, 1, 2, XB_ACT_PASS, XB_ACT_PSEUDO},
+    {"/RmtInf/Strd/CdtrRefInf/Ref", XB_PI_PI, 1, 2, XB_ACT_PASS, XB_ACT_PSEUDO},
+};
+
+static void check_table(const xb_policy_decision *d, bool column_b)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const row *r = &table[i];
+        const xb_policy_field *f = pol_field(d, r->path);
+        if (!f)
+            fail_msg("row %s: no field in the decision", r->path);
+        xb_action_kind want = column_b ? r->b : r->a;
+        if (f->action != want || f->pi != r->pi || f->pfi != r->pfi || f->level != r->level)
+            fail_msg("row %s: got %s %s C%d L%d, want %s %s C%d L%d", r->path,
+                     xb_policy_action_name(f->action), xb_policy_pi_name(f->pi), f->pfi, f->level,
+                     xb_policy_action_name(want), xb_policy_pi_name(r->pi), r->pfi, r->level);
+        assert_int_equal(f->tier, XB_TIER_GENERAL);
+    }
+}
+
+/* Re-parses the output and validates it against the XSD: what leaves must be schema-valid. */
+static void assert_output_valid(const xb_policy_decision *d)
+{
+    xb_msg *m = NULL;
+    xb_error err;
+    assert_true(d->output.len > 0);
+    assert_int_equal(xb_msg_parse(&m, d->output.data, d->output.len, NULL, &err), 0);
+    if (xb_schema_validate_msg(m, &err))
+        fail_msg("output invalid: %s at %s", err.message, err.path);
+    xb_msg_free(m);
+}
+
+static void test_table_payment_chain(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "hk-correspondent", WHEN, NULL),
+                     0);
+    check_table(&d, false);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_int_equal(d.basis, XB_BASIS_EXEMPT_ART5_1_CONTRACT);
+    assert_string_equal(d.scenario, "FIN-XB-REMIT-OUT");
+    assert_string_equal(d.basis_ref, "Cross-border remittance agreement CBA-HK-2024-017");
+    assert_int_equal(d.tier, XB_TIER_GENERAL);
+    assert_int_equal(d.pi, XB_PI_SPI);
+    assert_int_equal(d.level, 3);
+    /* Exempt transfers are not counted. */
+    assert_false(d.counted);
+    assert_int_equal(d.n_subjects, 0);
+    /* Redaction: detector hits gone, the rest of the text kept. */
+    const char *out = d.output.data;
+    assert_non_null(strstr(out, "联系 [CN_MOB]"));
+    assert_non_null(strstr(out, "身份证 [CN_RIC] 卡号 [PAN]"));
+    assert_null(strstr(out, "13812345678"));
+    assert_null(strstr(out, "<Issr>"));
+    /* Minimised but still a payment: names and accounts go to the correspondent. */
+    assert_non_null(strstr(out, "GB82WEST12345698765432"));
+    assert_non_null(strstr(out, "张伟 ZHANG Wei"));
+    /* DROP of the mandatory Othr/Id writes a schema-valid placeholder. */
+    assert_non_null(strstr(out, "<Othr><Id>NOTPROVIDED</Id></Othr>"));
+    assert_null(strstr(out, "310115199003071239</Id>"));
+    assert_output_valid(&d);
+    xb_policy_decision_free(&d);
+}
+
+static void test_table_group_ops(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    check_table(&d, true);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    /* One account number is SPI: the SCC is needed, and it is what the record names. */
+    assert_int_equal(d.basis, XB_BASIS_SCC_FILED);
+    assert_string_equal(d.basis_ref, "SH-CAC-SCC-2025-0142");
+    assert_true(d.counted);
+    /* Debtor and creditor each add one SPI subject. */
+    assert_int_equal(d.spi_after, 2);
+    assert_true(d.pi_after >= 2);
+    const char *out = d.output.data;
+    assert_null(strstr(out, "张伟"));
+    assert_null(strstr(out, "6222021001123456789"));
+    assert_null(strstr(out, "GB82WEST12345698765432"));
+    assert_null(strstr(out, "世纪大道"));
+    assert_null(strstr(out, "<Ustrd>"));
+    assert_null(strstr(out, "EDUC"));
+    assert_non_null(strstr(out, "<IBAN>GB")); /* pseudonym keeps the IBAN shape and country */
+    assert_non_null(strstr(out, "<IntrBkSttlmAmt Ccy=\"CNY\">10000</IntrBkSttlmAmt>"));
+    assert_non_null(strstr(out, "<IntrBkSttlmDt>2026-12-01</IntrBkSttlmDt>"));
+    assert_non_null(strstr(out, "<PstlAdr><Ctry>CN</Ctry></PstlAdr>"));
+    /* A pseudonymised, generalised message still validates against its XSD. */
+    assert_output_valid(&d);
+    xb_policy_decision_free(&d);
+}
+
+static char *pseudonym_of(const xb_policy_decision *d, const char *open, const char *close)
+{
+    const char *p = strstr(d->output.data, open);
+    assert_non_null(p);
+    p += strlen(open);
+    const char *e = strstr(p, close);
+    return strndup(p, (size_t)(e - p));
+}
+
+static void test_pseudonyms_keyed_and_stable(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d1, d2, d3;
+    assert_int_equal(pol_decide(&d1, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    assert_int_equal(pol_decide(&d2, POL_MSG("pacs.008-remit-prefixed.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    /* A different key (the next epoch) gives different pseudonyms. */
+    xb_msg *m = pol_message(POL_MSG("pacs.008-remit-individual.xml"));
+    xb_policy_keys k2 = {pol_counter_key, 32, pol_pseudo_key2, 32};
+    xb_policy_counters zero = {.year = 2026};
+    assert_int_equal(xb_policy_decide(&d3, m, st->set,
+                                      xb_policy_destination_find(st->ex, "sg-group-ops"),
+                                      pol_time(WHEN), &zero, &k2, NULL, NULL),
+                     0);
+    xb_msg_free(m);
+    char *a = pseudonym_of(&d1, "<Dbtr><Nm>", "<");
+    char *b = pseudonym_of(&d2, "<x9:Dbtr><x9:Nm>", "<");
+    char *c = pseudonym_of(&d3, "<Dbtr><Nm>", "<");
+    assert_int_equal(strlen(a), 16);
+    assert_string_equal(a, b);    /* same key, same person: joins keep working */
+    assert_string_not_equal(a, c); /* rotation changes them */
+    char *u = pseudonym_of(&d1, "<UETR>", "<");
+    assert_int_equal(strlen(u), 36);
+    assert_int_equal(u[14], '4'); /* still a UUID v4 */
+    free(a);
+    free(b);
+    free(c);
+    free(u);
+    xb_policy_decision_free(&d1);
+    xb_policy_decision_free(&d2);
+    xb_policy_decision_free(&d3);
+}
+
+static void test_prefix_does_not_matter(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-prefixed.xml"), st->set, st->ex,
+                                "hk-correspondent", WHEN, NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    const xb_policy_field *f = pol_field(&d, "/CdtrAcct/Id/IBAN");
+    assert_non_null(f);
+    assert_int_equal(f->pi, XB_PI_SPI);
+    assert_string_equal(f->rule_id, "pacs.008:FIToFICstmrCdtTrf/CdtTrfTxInf/CdtrAcct/Id/IBAN");
+    xb_policy_decision_free(&d);
+}
+
+static void test_organisation_parties(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-corporate.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    const xb_policy_field *f = pol_field(&d, "/Dbtr/Id/OrgId/LEI");
+    assert_non_null(f);
+    assert_int_equal(f->action, XB_ACT_PASS);
+    f = pol_field(&d, "/DbtrAcct/Id/Othr/Id");
+    assert_non_null(f);
+    assert_true(f->organisation);
+    assert_int_equal(f->pi, XB_PI_NONE);
+    f = pol_field(&d, "/CdtTrfTxInf/IntrBkSttlmAmt"); /* no person: not PI */
+    assert_int_equal(f->pi, XB_PI_NONE);
+    /* Free text is PI, assumed; group ops drops it, so nothing personal leaves. */
+    assert_int_equal(d.pi, XB_PI_NONE);
+    assert_int_equal(d.basis, XB_BASIS_NOT_PI);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_false(d.counted);
+    xb_policy_decision_free(&d);
+}
+
+static void test_secret_blocks(void **s)
+{
+    state *st = *s;
+    const char *dests[] = {"hk-correspondent", "sg-group-ops"};
+    for (int i = 0; i < 2; i++) {
+        xb_policy_decision d;
+        assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-secret.xml"), st->set, st->ex,
+                                    dests[i], WHEN, NULL),
+                         0);
+        assert_int_equal(d.verdict, XB_VERDICT_BLOCK);
+        assert_int_equal(pol_field(&d, "/RmtInf/Ustrd[1]")->action, XB_ACT_BLOCK);
+        assert_int_equal(d.output.len, 0);
+        assert_int_equal(d.n_subjects, 0);
+        xb_policy_decision_free(&d);
+    }
+}
+
+static void test_uncovered_supplementary_data_quarantines(void **s)
+{
+    state *st = *s;
+    const char *dests[] = {"hk-correspondent", "sg-group-ops"};
+    for (int i = 0; i < 2; i++) {
+        xb_policy_decision d;
+        assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-splmtry.xml"), st->set, st->ex,
+                                    dests[i], WHEN, NULL),
+                         0);
+        assert_int_equal(d.verdict, XB_VERDICT_QUARANTINE);
+        const xb_policy_field *f = pol_field(&d, "/SplmtryData/Envlp/Note");
+        assert_non_null(f);
+        assert_null(f->rule_id);
+        assert_int_equal(f->action, XB_ACT_QUARANTINE);
+        assert_non_null(strstr(d.reason, "no rule covers"));
+        assert_int_equal(d.output.len, 0);
+        xb_policy_decision_free(&d);
+    }
+}
+
+/* A catalog that names the supplementary data's content lets it through (by namespace URI). */
+static void test_catalogued_supplementary_data_passes(void **s)
+{
+    state *st = *s;
+    xb_buf cat = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&cat, POL_CATALOG, 0), 0);
+    const char *anchor = "    base: FIToFICstmrCdtTrf\n    fields:\n";
+    char *at = strstr(cat.data, anchor);
+    assert_non_null(at);
+    char path[] = "/tmp/xb-pol-splmtry-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    size_t head = (size_t)(at - cat.data) + strlen(anchor);
+    /* The alias "bankx" is resolved to its URI; the message uses no prefix at all. */
+    char *ns = strstr(cat.data, "namespaces:\n");
+    fwrite(cat.data, 1, (size_t)(ns - cat.data) + 12, f);
+    fputs("  bankx: urn:example:bank:extension:1\n", f);
+    fwrite(ns + 12, 1, head - (size_t)(ns + 12 - cat.data), f);
+    fputs("      - {path: CdtTrfTxInf/SplmtryData/PlcAndNm, class: ops}\n"
+          "      - {path: CdtTrfTxInf/SplmtryData/Envlp/bankx:Note, class: freetext, scan: true}\n",
+          f);
+    fputs(cat.data + head, f);
+    fclose(f);
+    xb_buf_free(&cat);
+    xb_policy_catalog_set *set = NULL;
+    xb_error err;
+    assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
+    if (xb_policy_catalog_set_load(set, path, NULL, &err))
+        fail_msg("%s", err.message);
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-splmtry.xml"), set, st->ex,
+                                "hk-correspondent", WHEN, NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_non_null(pol_field(&d, "/SplmtryData/Envlp/Note")->rule_id);
+    xb_policy_decision_free(&d);
+    xb_policy_catalog_set_free(set);
+    unlink(path);
+}
+
+static void test_unknown_scenario_and_message_quarantine(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    /* reda.001 is not in the payment-chain scenario's message list. */
+    xb_msg *m = NULL;
+    xb_buf b = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&b, POL_MSG("pacs.008-corporate.xml"), 0), 0);
+    xb_buf_free(&b);
+    json_t *tree = json_pack("{s:{s:s, s:[s]}}", "nowhere", "scenario", "NO-SUCH-SCENARIO",
+                             "bases", "SCC_FILED");
+    xb_policy_destinations *ds = NULL;
+    xb_error err;
+    /* A filed contract without its reference is refused. */
+    assert_int_equal(xb_policy_destinations_from_tree(&ds, tree, "destinations", &err),
+                     XB_ECONFIG);
+    assert_non_null(strstr(err.message, "filing reference"));
+    json_decref(tree);
+    tree = json_pack("{s:{s:s}}", "nowhere", "scenario", "NO-SUCH-SCENARIO");
+    assert_int_equal(xb_policy_destinations_from_tree(&ds, tree, "destinations", &err), 0);
+    json_decref(tree);
+    m = pol_message(POL_MSG("pacs.008-corporate.xml"));
+    xb_policy_keys k = pol_keys();
+    xb_policy_counters zero = {.year = 2026};
+    assert_int_equal(xb_policy_decide(&d, m, st->set, xb_policy_destination_find(ds, "nowhere"),
+                                      pol_time(WHEN), &zero, &k, NULL, &err),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_QUARANTINE);
+    assert_non_null(strstr(d.reason, "scenario"));
+    xb_policy_decision_free(&d);
+    xb_msg_free(m);
+    xb_policy_destinations_free(ds);
+}
+
+static void test_destination_unknown_key_named(void **s)
+{
+    (void)s;
+    json_t *tree = json_pack("{s:{s:s, s:s}}", "hk", "scenario", "X", "sceanrio", "typo");
+    xb_policy_destinations *ds = NULL;
+    xb_error err;
+    assert_int_equal(xb_policy_destinations_from_tree(&ds, tree, "destinations", &err),
+                     XB_ECONFIG);
+    assert_non_null(strstr(err.path, "destinations.hk.sceanrio"));
+    json_decref(tree);
+}
+
+static void test_no_pseudo_key_quarantines(void **s)
+{
+    state *st = *s;
+    xb_msg *m = pol_message(POL_MSG("pacs.008-remit-individual.xml"));
+    xb_policy_keys k = {pol_counter_key, 32, NULL, 0};
+    xb_policy_counters zero = {.year = 2026};
+    xb_policy_decision d;
+    assert_int_equal(xb_policy_decide(&d, m, st->set,
+                                      xb_policy_destination_find(st->ex, "sg-group-ops"),
+                                      pol_time(WHEN), &zero, &k, NULL, NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_QUARANTINE);
+    assert_non_null(strstr(d.reason, "pseudonymisation key"));
+    assert_int_equal(d.n_subjects, 0);
+    xb_policy_decision_free(&d);
+    xb_msg_free(m);
+}
+
+static void test_basis_validity_dates(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    /* The SCC of sg-group-ops is valid from 2025-05-06: the day before, SPI cannot leave. */
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-one-spi.xml"), st->set, st->ex,
+                                "sg-group-ops", "2025-05-05T23:59:59+08:00", NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_QUARANTINE);
+    assert_non_null(strstr(d.reason, "standard contract"));
+    xb_policy_decision_free(&d);
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-one-spi.xml"), st->set, st->ex,
+                                "sg-group-ops", "2025-05-06T00:00:00+08:00", NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_int_equal(d.basis, XB_BASIS_SCC_FILED);
+    xb_policy_decision_free(&d);
+}
+
+static void test_decision_record_json(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    json_t *j = xb_policy_decision_to_json(&d);
+    assert_string_equal(json_string_value(json_object_get(j, "verdict")), "DELIVER");
+    assert_string_equal(json_string_value(json_object_get(j, "uetr")),
+                        "8a562c67-ca16-48ba-b074-65581be6f001");
+    assert_string_equal(json_string_value(json_object_get(j, "msg_id")), "XB-POL-20261215-0001");
+    assert_string_equal(json_string_value(json_object_get(j, "definition")), "pacs.008.001.08");
+    assert_string_equal(json_string_value(json_object_get(j, "transfer_time")), WHEN);
+    json_t *cat = json_object_get(j, "catalog");
+    assert_string_equal(json_string_value(json_object_get(cat, "ref")), "cn-finance@2025.04.17");
+    assert_int_equal(strlen(json_string_value(json_object_get(cat, "sha256"))), 64);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "message_sha256"))), 64);
+    assert_string_equal(json_string_value(json_object_get(j, "filing_ref")),
+                        "SH-CAC-SCC-2025-0142");
+    assert_int_equal(json_array_size(json_object_get(j, "fields")), d.n_fields);
+    json_t *ctr = json_object_get(j, "counters");
+    assert_int_equal(json_integer_value(json_object_get(ctr, "new_spi_subjects")), 2);
+    /* The record carries no personal values. */
+    char *text = json_dumps(j, 0);
+    assert_null(strstr(text, "张伟"));
+    assert_null(strstr(text, "6222021001123456789"));
+    free(text);
+    json_decref(j);
+    xb_policy_decision_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_payment_chain),
+        cmocka_unit_test(test_table_group_ops),
+        cmocka_unit_test(test_pseudonyms_keyed_and_stable),
+        cmocka_unit_test(test_prefix_does_not_matter),
+        cmocka_unit_test(test_organisation_parties),
+        cmocka_unit_test(test_secret_blocks),
+        cmocka_unit_test(test_uncovered_supplementary_data_quarantines),
+        cmocka_unit_test(test_catalogued_supplementary_data_passes),
+        cmocka_unit_test(test_unknown_scenario_and_message_quarantine),
+        cmocka_unit_test(test_destination_unknown_key_named),
+        cmocka_unit_test(test_no_pseudo_key_quarantines),
+        cmocka_unit_test(test_basis_validity_dates),
+        cmocka_unit_test(test_decision_record_json),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
