@@ -16,10 +16,9 @@
 #include "adapter/yaml_tree.h"
 
 /* Sections a config may have. Others' sections are listed so a typo at top level is refused. */
-static const char *const top_keys[] = {"kafka",    "routes", "destinations", "policy",
-                                       "audit",    "dlq",    "metrics",      "log",
-                                       "pipeline", "state",  "settle",       "store",
-                                       "valuation", "receiver", NULL};
+static const char *const top_keys[] = {"kafka",  "routes",  "destinations", "policy",   "audit",
+                                       "dlq",    "metrics", "log",          "pipeline", "state",
+                                       "settle", "store",   "valuation",    "receiver", NULL};
 
 /* librdkafka properties xborder owns: overriding them would break the no-loss guarantee. */
 static const char *const owned_kafka_keys[] = {"enable.auto.commit", "enable.auto.offset.store",
@@ -100,8 +99,8 @@ static int check_kafka_prop(const char *key, const json_t *val, const char *wher
         return 0;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[256];
-    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, json_string_value(val), errstr,
-                                                sizeof errstr);
+    rd_kafka_conf_res_t res =
+        rd_kafka_conf_set(conf, key, json_string_value(val), errstr, sizeof errstr);
     rd_kafka_conf_destroy(conf);
     if (res == RD_KAFKA_CONF_UNKNOWN)
         return cfg_err(err, path, "unknown librdkafka property");
@@ -164,11 +163,11 @@ static int load_kafka(xb_config *cfg, xb_error *err)
     if ((rc = xb_yaml_object_opt(&c, k, "consumer", "kafka", err)) < 0 ||
         (rc = xb_yaml_object_opt(&p, k, "producer", "kafka", err)) < 0)
         return rc;
-    if (c && (rc = collect_props(&cfg->kafka.consumer, &cfg->kafka.n_consumer, c,
-                                 "kafka.consumer", 0, err)) < 0)
+    if (c && (rc = collect_props(&cfg->kafka.consumer, &cfg->kafka.n_consumer, c, "kafka.consumer",
+                                 0, err)) < 0)
         return rc;
-    if (p && (rc = collect_props(&cfg->kafka.producer, &cfg->kafka.n_producer, p,
-                                 "kafka.producer", 0, err)) < 0)
+    if (p && (rc = collect_props(&cfg->kafka.producer, &cfg->kafka.n_producer, p, "kafka.producer",
+                                 0, err)) < 0)
         return rc;
     return 0;
 }
@@ -264,8 +263,7 @@ static int load_route(xb_config *cfg, xb_route *r, const json_t *obj, const char
     const char *one = NULL;
     if ((rc = xb_yaml_str_opt(&one, obj, "destination", where, err)) < 0)
         return rc;
-    if ((rc = str_list(&r->destinations, &r->n_destinations, obj, "destinations", where, err)) <
-        0)
+    if ((rc = str_list(&r->destinations, &r->n_destinations, obj, "destinations", where, err)) < 0)
         return rc;
     if (one && r->n_destinations) {
         snprintf(path, sizeof path, "%s.destination", where);
@@ -288,7 +286,9 @@ static int load_route(xb_config *cfg, xb_route *r, const json_t *obj, const char
                 snprintf(path, sizeof path, "%s.destination", where);
             else
                 snprintf(path, sizeof path, "%s.destinations[%zu]", where, i);
-            return cfg_err(err, path, "unknown destination '%s' (not under destinations:)",
+            return cfg_err(err, path,
+                           "unknown destination '%s' (not under destinations:; add it there or "
+                           "correct the name)",
                            r->destinations[i]);
         }
     r->settle = json_object_get(obj, "settle");
@@ -315,8 +315,7 @@ static int load_routes(xb_config *cfg, xb_error *err)
     for (size_t i = 0; i < cfg->n_routes; i++) {
         char where[64];
         snprintf(where, sizeof where, "routes[%zu]", i);
-        if ((rc = load_route(cfg, &cfg->routes[i], json_array_get(arr, i), where, dests, err)) <
-            0)
+        if ((rc = load_route(cfg, &cfg->routes[i], json_array_get(arr, i), where, dests, err)) < 0)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cfg->routes[j].name, cfg->routes[i].name)) {
@@ -337,15 +336,13 @@ static int get_uint(unsigned *out, const json_t *obj, const char *key, const cha
     if (v < min || v > max) {
         char path[128];
         snprintf(path, sizeof path, "%s.%s", where, key);
-        return cfg_err(err, path, "must be between %lld and %lld", (long long)min,
-                       (long long)max);
+        return cfg_err(err, path, "must be between %lld and %lld", (long long)min, (long long)max);
     }
     *out = (unsigned)v;
     return 0;
 }
 
-static int get_bool(bool *out, const json_t *obj, const char *key, const char *where,
-                    xb_error *err)
+static int get_bool(bool *out, const json_t *obj, const char *key, const char *where, xb_error *err)
 {
     return xb_yaml_bool_opt(out, obj, key, where, err);
 }
@@ -425,6 +422,38 @@ static int load_dest_http(xb_config *cfg, xb_dest_http *d, const json_t *o, cons
     return 0;
 }
 
+/* `type: sftp` (issue #12): the destination takes batch files; its `sftp:` subtree belongs to the
+ * SFTP sink (adapter/transport/sink_sftp.h). No type (or https): the HTTPS sink above. */
+static int load_dest_any(xb_config *cfg, xb_dest_http *d, const json_t *o, const char *where,
+                         xb_error *err)
+{
+    const char *type = NULL;
+    char w[256];
+    int rc = xb_yaml_str_opt(&type, o, "type", where, err);
+    if (rc < 0)
+        return rc;
+    if (!type || !strcmp(type, "https"))
+        return load_dest_http(cfg, d, o, where, err);
+    snprintf(w, sizeof w, "%s.type", where);
+    if (strcmp(type, "sftp") != 0)
+        return cfg_err(err, w, "must be https or sftp");
+    snprintf(w, sizeof w, "%s.sftp", where);
+    if (!json_object_get(o, "sftp"))
+        return cfg_err(err, w, "a type: sftp destination needs an sftp: mapping");
+    d->sftp = true;
+    xb_sink_sftp_options_init(&d->sftp_opts);
+    if ((rc = xb_sink_sftp_opts_from_tree(&d->sftp_opts, json_object_get(o, "sftp"), w, err)) < 0)
+        return rc;
+    d->sftp_opts.name = d->name;
+    d->url = d->sftp_opts.url;
+    d->sftp_opts.known_hosts = resolve(cfg, d->sftp_opts.known_hosts);
+    d->sftp_opts.key_file = resolve(cfg, d->sftp_opts.key_file);
+    d->sftp_opts.pub_file = resolve(cfg, d->sftp_opts.pub_file);
+    d->sftp_opts.manifest_key_file = resolve(cfg, d->sftp_opts.manifest_key_file);
+    d->sftp_opts.spool_dir = resolve(cfg, d->sftp_opts.spool_dir);
+    return 0;
+}
+
 static int load_dests(xb_config *cfg, xb_error *err)
 {
     const json_t *dests = json_object_get(cfg->tree, "destinations");
@@ -445,7 +474,7 @@ static int load_dests(xb_config *cfg, xb_error *err)
             const json_t *o = json_object_get(dests, name);
             if (!json_is_object(o))
                 return cfg_err(err, where, "expected a mapping");
-            int rc = load_dest_http(cfg, d, o, where, err);
+            int rc = load_dest_any(cfg, d, o, where, err);
             if (rc < 0)
                 return rc;
         }
@@ -528,8 +557,8 @@ static int load_policy_state(xb_config *cfg, xb_error *err)
 
 static int load_audit(xb_config *cfg, xb_error *err)
 {
-    static const char *const keys[] = {"file", "topic", "fsync", "fsync_every",
-                                       "fsync_interval_ms", NULL};
+    static const char *const keys[] = {"file", "topic", "fsync", "fsync_every", "fsync_interval_ms",
+                                       "checkpoint_key", "checkpoint_every", NULL};
     const json_t *a = NULL;
     int rc = xb_yaml_object_opt(&a, cfg->tree, "audit", "", err);
     if (rc < 0)
@@ -558,6 +587,14 @@ static int load_audit(xb_config *cfg, xb_error *err)
         (rc = get_uint(&cfg->audit.interval_ms, a, "fsync_interval_ms", "audit", 1, 60000, err)) <
             0)
         return rc;
+    /* issue #7: signed checkpoints (adapter/state/audit_checkpoint.h) */
+    cfg->audit.checkpoint_every = 1000;
+    if ((rc = xb_yaml_str_opt(&cfg->audit.checkpoint_key, a, "checkpoint_key", "audit", err)) < 0 ||
+        (rc = get_uint(&cfg->audit.checkpoint_every, a, "checkpoint_every", "audit", 1, 10000000,
+                       err)) < 0)
+        return rc;
+    if (cfg->audit.checkpoint_key)
+        cfg->audit.checkpoint_key = resolve(cfg, cfg->audit.checkpoint_key);
     return 0;
 }
 
@@ -640,10 +677,10 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
     if ((rc = xb_yaml_object_opt(&p, cfg->tree, "pipeline", "", err)) < 0 || !p)
         return rc;
     if ((rc = xb_yaml_only_keys(p, pipe_keys, "pipeline", err)) < 0 ||
-        (rc = get_uint(&cfg->pipeline.max_outstanding, p, "max_outstanding", "pipeline", 1,
-                       1000000, err)) < 0 ||
-        (rc = get_uint(&cfg->pipeline.commit_interval_ms, p, "commit_interval_ms", "pipeline",
-                       10, 60000, err)) < 0 ||
+        (rc = get_uint(&cfg->pipeline.max_outstanding, p, "max_outstanding", "pipeline", 1, 1000000,
+                       err)) < 0 ||
+        (rc = get_uint(&cfg->pipeline.commit_interval_ms, p, "commit_interval_ms", "pipeline", 10,
+                       60000, err)) < 0 ||
         (rc = get_uint(&cfg->pipeline.drain_timeout_ms, p, "drain_timeout_ms", "pipeline", 0,
                        3600000, err)) < 0)
         return rc;

@@ -17,6 +17,7 @@
 
 #include "adapter/log.h"
 #include "adapter/state/audit.h"
+#include "adapter/transport/sink_sftp.h"
 #include "iso20022/error.h"
 
 /* One librdkafka property (name and value as written). */
@@ -50,16 +51,21 @@ typedef struct xb_dest_http {
     const char *sign_key_id;   /* sign.key_id */
     unsigned batch_max_messages, batch_linger_ms; /* batch.max_messages, batch.linger_ms */
     unsigned backoff_initial_ms, backoff_max_ms;  /* retry.initial_ms, retry.max_ms */
-    unsigned breaker_threshold, breaker_open_ms;  /* retry.breaker_threshold, retry.breaker_open_ms */
-    unsigned timeout_ms;                          /* whole request */
-    unsigned max_in_flight;                       /* sink.max_in_flight */
-    bool http2;                                   /* sink.http2 (default true) */
-    bool allow_plain_http;                        /* sink.allow_plain_http (tests only) */
+    unsigned breaker_threshold,
+        breaker_open_ms;    /* retry.breaker_threshold, retry.breaker_open_ms */
+    unsigned timeout_ms;    /* whole request */
+    unsigned max_in_flight; /* sink.max_in_flight */
+    bool http2;             /* sink.http2 (default true) */
+    bool allow_plain_http;  /* sink.allow_plain_http (tests only) */
+    /* type: sftp (issue #12): batch files over SFTP instead of HTTPS; sftp_opts is the parsed
+     * `sftp:` subtree (adapter/transport/sink_sftp.h) with its file paths resolved. */
+    bool sftp;
+    xb_sink_sftp_options sftp_opts;
 } xb_dest_http;
 
 typedef struct xb_config {
     char *path;
-    char *dir; /* folder of path (NULL when loaded from a buffer) */
+    char *dir;    /* folder of path (NULL when loaded from a buffer) */
     json_t *tree; /* the whole file; strings below point into it */
 
     struct {
@@ -87,6 +93,8 @@ typedef struct xb_config {
         xb_audit_fsync fsync;
         unsigned every_n;
         unsigned interval_ms;
+        const char *checkpoint_key; /* issue #7: PEM Ed25519 private key; NULL: no checkpoints */
+        unsigned checkpoint_every;  /* entries between signed checkpoints (default 1000) */
     } audit;
 
     struct {
@@ -118,7 +126,7 @@ typedef struct xb_config {
     size_t n_owned;
 
     struct {
-        unsigned max_outstanding;  /* per partition before it is paused (default 2000) */
+        unsigned max_outstanding;    /* per partition before it is paused (default 2000) */
         unsigned commit_interval_ms; /* default 1000 */
         unsigned drain_timeout_ms;   /* SIGTERM drain bound (default 30000) */
     } pipeline;

@@ -42,9 +42,9 @@ void xb_log_set_stream(FILE *stream)
 
 int xb_log_is_secret_name(const char *name)
 {
-    static const char *const secret_words[] = {"key",  "password",   "passwd", "secret", "token",
-                                               "pin",  "passphrase", "credential", "authorization",
-                                               NULL};
+    static const char *const secret_words[] = {
+        "key", "password",   "passwd",     "secret",        "token",
+        "pin", "passphrase", "credential", "authorization", NULL};
     if (!name)
         return 0;
     /* Idempotency-Key and key ids are identifiers, not secrets: allow-listed by exact name. */

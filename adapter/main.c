@@ -14,6 +14,11 @@ static const xb_cli_command commands[] = {
     {"valuate", xb_cli_valuate, "value a fund (semt.003 + prices + FX) into a reda.001 report"},
     {"settle", xb_cli_settle, "settle a pacs.008/pacs.009 in CNY for a route (rate, CIPS)"},
     {"settlement-report", xb_cli_settlement_report, "per-counterparty CNY settlement report for a date"},
+    {"settlement-status", xb_cli_settlement_status,
+     "apply pacs.002 status reports (topic or files) to the settlement ledger"},
+    {"replay", xb_cli_replay, "regulator replay of a topic window against the audit log; JSON + HTML report"},
+    {"verify-audit", xb_cli_verify_audit, "check the audit chain and every signed checkpoint (exit 1 at the first fault)"},
+    {"audit-proof", xb_cli_audit_proof, "Merkle inclusion proof of one audit entry, or check one"},
     {"receive", xb_cli_receive, "reference overseas HTTPS receiver (mutual TLS, signatures, dedupe)"},
 };
 
@@ -24,7 +29,10 @@ static void print_usage(FILE *out)
                  "and delivers what may leave to overseas endpoints.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`xborder COMMAND --help` describes one command.\n");
+    fprintf(
+        out,
+        "\n`xborder COMMAND --help` describes one command; `man xborder-COMMAND` too.\n"
+        "`xborder --version [--config FILE]` prints the version and the rule catalogs in force.\n");
 }
 
 int main(int argc, char **argv)
@@ -37,10 +45,8 @@ int main(int argc, char **argv)
         print_usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("xborder %s\n", XB_VERSION);
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version"))
+        return xb_cli_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

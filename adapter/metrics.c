@@ -41,10 +41,19 @@ static const fam_def families[] = {
     {"paused_partitions", FAM_GAUGE, NULL, "Partitions paused for backpressure"},
     {"audit_records_total", FAM_COUNTER, NULL, "Decision records written to the audit log"},
     {"config_reloads_total", FAM_COUNTER, "result", "SIGHUP reloads, by result"},
+    /* issue #11: what the alerting rules in docs/ops/alerts.yaml watch */
+    {"circuit_open", FAM_GAUGE, "destination",
+     "1 while the circuit breaker to a destination is open"},
+    {"audit_write_failures_total", FAM_COUNTER, NULL,
+     "Audit records that could not be written or sent"},
+    {"subjects_counted", FAM_GAUGE, "",
+     "Distinct persons counted this calendar year (Asia/Shanghai)"},
+    {"subjects_threshold", FAM_GAUGE, "",
+     "CAC threshold of the catalog in force, by class and kind"},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
-static const uint64_t bucket_us[] = {1000,   2500,   5000,    10000,   25000,   50000,  100000,
+static const uint64_t bucket_us[] = {1000,   2500,   5000,    10000,   25000,   50000,   100000,
                                      250000, 500000, 1000000, 2500000, 5000000, 10000000};
 #define N_BUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 

@@ -21,10 +21,13 @@
 #include "adapter/config.h"
 #include "adapter/log.h"
 #include "adapter/metrics.h"
+#include "adapter/ops_metrics.h"
 #include "adapter/policy/policy.h"
 #include "adapter/state/audit.h"
+#include "adapter/state/audit_checkpoint.h"
 #include "adapter/state/store.h"
 #include "adapter/transport/sink_http.h"
+#include "adapter/transport/sink_sftp.h"
 #include "adapter/transport/sink_kafka.h"
 #include "adapter/transport/source_kafka.h"
 #include "adapter/yaml_tree.h"
@@ -40,6 +43,7 @@ typedef struct dest_rt {
     const xb_dest_http *http;
     const xb_policy_destination *pd;
     xb_sink_http *sink;
+    xb_sink_sftp *sftp; /* type: sftp destinations (issue #12) have this instead of sink */
     xb_buf pseudo_key;
     struct xb_pipeline *p;
     int stats_slot;
@@ -79,7 +83,10 @@ typedef struct job {
     int tries;
 } job;
 
+#define XB_LAT_BUCKETS 10001 /* end-to-end latency in whole ms, the last bucket is ">= 10 s" */
+
 struct xb_pipeline {
+    uint32_t *lat_ms; /* Kafka record timestamp -> last acknowledgement, per finished record */
     runtime *rt;
     runtime *retired;
     char *config_path;
@@ -88,6 +95,7 @@ struct xb_pipeline {
     xb_source *src;
     xb_sink_kafka *sk;
     xb_audit *audit;
+    xb_audit_ckpt *ckpt; /* issue #7: signed checkpoints (audit.checkpoint_key), or NULL */
     xb_store *store;
     xb_metrics *metrics;
     xb_pipeline_opts opts;
@@ -111,7 +119,7 @@ static void set_fatal(xb_pipeline *p, const xb_error *e)
     p->fatal = true;
     p->fatal_err = *e;
     xb_log_event(XB_LOG_ERROR, "pipeline.fatal",
-                 json_pack("{ss,ss,ss}", "code", xb_error_name(e->code), "key", e->path, "msg",
+                 json_pack("{ss,ss,ss}", "code", xb_error_name(e->code), "setting", e->path, "msg",
                            e->message));
     xb_metrics_set_health(p->metrics, false, e->message);
 }
@@ -141,6 +149,7 @@ static void runtime_free(runtime *rt)
         return;
     for (size_t i = 0; i < rt->n_dests; i++) {
         xb_sink_http_free(rt->dests[i].sink);
+        xb_sink_sftp_free(rt->dests[i].sftp);
         xb_buf_free(&rt->dests[i].pseudo_key);
     }
     free(rt->dests);
@@ -184,6 +193,28 @@ static void sink_options(xb_sink_http_options *o, const xb_dest_http *d)
         o->batch_linger_ms = d->batch_linger_ms;
 }
 
+/* A sink names its own option ("signing.key", "tls.pin"); the operator needs the config key. */
+static void sink_error_path(xb_error *err, const char *dest)
+{
+    static const char *const map[][2] = {
+        {"signing.key", "sign.key"}, {"signing.keyid", "sign.key_id"},
+        {"tls.pin", "tls.pinned_pubkey"}, {"max_in_flight", "sink.max_in_flight"},
+        {"batch.max_messages", "batch.max_messages"}, {"url", "url"},
+    };
+    if (!strncmp(err->path, "destinations.", 13))
+        return;
+    const char *key = err->path;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(err->path, map[i][0]))
+            key = map[i][1];
+    char path[sizeof err->path];
+    if (*key)
+        snprintf(path, sizeof path, "destinations.%.100s.%.200s", dest, key);
+    else
+        snprintf(path, sizeof path, "destinations.%.100s", dest);
+    memcpy(err->path, path, sizeof path);
+}
+
 /* Builds a complete runtime from a config file. p may be NULL (check-config: no sinks' owner). */
 static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool make_sinks,
                          xb_error *err)
@@ -203,14 +234,17 @@ static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool m
     for (size_t i = 0; i < cfg->policy.n_catalogs; i++)
         if ((rc = xb_policy_catalog_set_load(rt->catalogs, cfg->policy.catalogs[i], &copts, err)) <
             0) {
-            if (!err || !err->path[0])
+            if (!err || !err->path[0]) {
+                /* copy first: formatting err->message into itself is undefined (and garbled) */
+                char why[sizeof err->message];
+                snprintf(why, sizeof why, "%s", err ? err->message : "");
                 xb_error_set(err, rc, "policy.catalogs", "policy.catalogs[%zu] (%s): %s", i,
-                             cfg->policy.catalogs[i], err ? err->message : "");
+                             cfg->policy.catalogs[i], why);
+            }
             goto fail;
         }
-    if ((rc = xb_policy_destinations_from_tree(&rt->pdests, json_object_get(cfg->tree,
-                                                                             "destinations"),
-                                               "destinations", err)) < 0)
+    if ((rc = xb_policy_destinations_from_tree(
+             &rt->pdests, json_object_get(cfg->tree, "destinations"), "destinations", err)) < 0)
         goto fail;
     if (cfg->policy.counter_key)
         rc = read_key_file(&rt->counter_key, NULL, cfg->policy.counter_key, "policy.counter_key",
@@ -244,9 +278,11 @@ static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool m
         xb_sink_http_options o;
         sink_options(&o, d->http);
         if (make_sinks) {
-            if ((rc = xb_sink_http_new(&d->sink, &o, on_http_done, d, err)) < 0) {
-                if (err && !err->path[0])
-                    snprintf(err->path, sizeof err->path, "destinations.%s", d->http->name);
+            if ((rc = d->http->sftp
+                          ? xb_sink_sftp_new(&d->sftp, &d->http->sftp_opts, on_http_done, d, err)
+                          : xb_sink_http_new(&d->sink, &o, on_http_done, d, err)) < 0) {
+                if (err)
+                    sink_error_path(err, d->http->name);
                 goto fail;
             }
         }
@@ -284,14 +320,40 @@ static int dest_stats_slot(xb_pipeline *p, const char *name)
 
 /* ---- records ------------------------------------------------------------------------------ */
 
+static void record_latency(xb_pipeline *p, const rd_kafka_message_t *km)
+{
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(km, &tt);
+    if (ts <= 0 || !p->lat_ms)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ts;
+    if (ms < 0)
+        ms = 0;
+    p->lat_ms[ms < XB_LAT_BUCKETS - 1 ? ms : XB_LAT_BUCKETS - 1]++;
+}
+
+static int64_t latency_percentile(const xb_pipeline *p, uint64_t total, unsigned permille)
+{
+    uint64_t want = (total * permille + 999) / 1000, seen = 0;
+    for (int64_t i = 0; i < XB_LAT_BUCKETS; i++) {
+        seen += p->lat_ms[i];
+        if (seen >= want && want > 0)
+            return i;
+    }
+    return -1;
+}
+
 static void rec_done_one(rec *r)
 {
     if (--r->pending > 0)
         return;
     xb_pipeline *p = r->p;
     if (!r->poisoned) {
-        xb_source_finish(p->src, rd_kafka_topic_name(r->km->rkt), r->km->partition,
-                         r->km->offset, r->gen);
+        record_latency(p, r->km);
+        xb_source_finish(p->src, rd_kafka_topic_name(r->km->rkt), r->km->partition, r->km->offset,
+                         r->gen);
         p->stats.finished++;
     }
     p->stats.outstanding--;
@@ -354,19 +416,26 @@ static void on_kafka_done(void *ctx, void *opaque, rd_kafka_resp_err_t e)
     xb_pipeline *p = ctx;
     job *j = opaque;
     rec *r = j->r;
+    if (!r) { /* the shutdown checkpoint (issue #7): no record waits for it */
+        if (e)
+            xb_log(XB_LOG_WARN, "audit.checkpoint_not_on_topic", "%s", rd_kafka_err2str(e));
+        job_free(j);
+        return;
+    }
     if (e) {
         char buf[256];
         xb_error err;
         if (xb_sink_kafka_fatal(p->sk, buf, sizeof buf) || ++j->tries >= XB_DLQ_MAX_TRIES) {
             xb_error_set(&err, XB_EIO, NULL, "%s producer failed for %s: %s",
                          j->kind == JOB_DLQ ? "DLQ" : "audit", r->id, rd_kafka_err2str(e));
+            if (j->kind != JOB_DLQ)
+                xb_metrics_add(p->metrics, "audit_write_failures_total", NULL, 1);
             set_fatal(p, &err);
             r->poisoned = true;
         } else {
-            int rc = j->kind == JOB_DLQ
-                         ? produce_dlq(p, j)
-                         : xb_sink_kafka_audit(p->sk, p->rt->cfg->audit.topic, j->line,
-                                               j->line_len, r->id, j, &err);
+            int rc = j->kind == JOB_DLQ ? produce_dlq(p, j)
+                                        : xb_sink_kafka_audit(p->sk, p->rt->cfg->audit.topic,
+                                                              j->line, j->line_len, r->id, j, &err);
             if (rc == 0)
                 return; /* the job lives on */
             r->poisoned = true;
@@ -413,9 +482,10 @@ static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *re
     }
     case XB_SINK_HTTP_CONFIG_ERROR: {
         xb_error err;
-        const char *why = xb_sink_http_config_error(d->sink);
+        const char *why =
+            d->sftp ? xb_sink_sftp_config_error(d->sftp) : xb_sink_http_config_error(d->sink);
         char key[160];
-        snprintf(key, sizeof key, "destinations.%s.tls", name);
+        snprintf(key, sizeof key, "destinations.%s.%s", name, d->sftp ? "sftp" : "tls");
         xb_error_set(&err, XB_ECONFIG, key, "%s", why ? why : (res->reason ? res->reason : name));
         set_fatal(p, &err);
         r->poisoned = true;
@@ -443,11 +513,20 @@ static void count_actions(xb_pipeline *p, const xb_policy_decision *d)
 {
     for (size_t i = 0; i < d->n_fields; i++)
         switch (d->fields[i].action) {
-        case XB_ACT_MASK: p->stats.masked++; break;
-        case XB_ACT_PSEUDO: p->stats.pseudonymised++; break;
-        case XB_ACT_GENERALIZE: p->stats.generalised++; break;
-        case XB_ACT_DROP: p->stats.dropped++; break;
-        default: break;
+        case XB_ACT_MASK:
+            p->stats.masked++;
+            break;
+        case XB_ACT_PSEUDO:
+            p->stats.pseudonymised++;
+            break;
+        case XB_ACT_GENERALIZE:
+            p->stats.generalised++;
+            break;
+        case XB_ACT_DROP:
+            p->stats.dropped++;
+            break;
+        default:
+            break;
         }
 }
 
@@ -472,6 +551,36 @@ static void plan_reason(plan *pl, const char *reason, const char *text)
     pl->text = strdup(text ? text : "");
 }
 
+/* xb_store_decide calls this once or twice (issue #10); a second call decides from a fresh
+ * parse of the record's bytes, since xb_policy_decide transforms its message in place. */
+typedef struct decide_args {
+    const rec *r;
+    runtime *rt;
+    dest_rt *d;
+    int64_t now;
+    const xb_policy_keys *keys;
+    const xb_policy_opts *popts;
+    xb_msg *msg;   /* the message the latest decision transformed */
+    xb_msg *extra; /* our own parse, when there was a second call */
+    int calls;
+} decide_args;
+
+static int decide_cb(void *ctx, const xb_policy_counters *snap, xb_policy_decision *out,
+                     xb_error *err)
+{
+    decide_args *a = ctx;
+    if (a->calls++ > 0) {
+        xb_msg_free(a->extra);
+        a->extra = NULL;
+        int rc = xb_msg_parse(&a->extra, a->r->km->payload, a->r->km->len, NULL, err);
+        if (rc < 0)
+            return rc;
+        a->msg = a->extra;
+    }
+    return xb_policy_decide(out, a->msg, a->rt->catalogs, a->d->pd, a->now, snap, a->keys, a->popts,
+                            err);
+}
+
 /* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. */
 static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon, plan *pl,
                        json_t *outcomes)
@@ -484,30 +593,27 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon,
     xb_error err;
     xb_error_clear(&err);
     json_t *o = json_pack("{ss}", "destination", d->http->name);
-    xb_policy_counters counters;
-    memset(&counters, 0, sizeof counters);
-    if (xb_store_subjects_snapshot(&counters, p->store, year, &err) < 0) {
-        plan_reason(pl, "STATE_ERROR", err.message);
-        p->stats.policy_errors++;
-        json_object_set_new(o, "error", json_string(err.message));
-        json_array_append_new(outcomes, o);
-        return;
-    }
     xb_policy_keys keys = {.counter_key = (const uint8_t *)rt->counter_key.data,
                            .counter_key_len = rt->counter_key.len,
-                           .pseudo_key = d->pseudo_key.len ? (const uint8_t *)d->pseudo_key.data
-                                                           : NULL,
+                           .pseudo_key =
+                               d->pseudo_key.len ? (const uint8_t *)d->pseudo_key.data : NULL,
                            .pseudo_key_len = d->pseudo_key.len};
     xb_policy_opts popts = {.warn_permille = rt->cfg->policy.warn_permille};
+    /* Counters: decided on the committed count and applied with a durable decision row in one
+     * store transaction (issue #10, xb_store_decide), before anything can leave. */
+    decide_args da = {
+        .r = r, .rt = rt, .d = d, .now = now, .keys = &keys, .popts = &popts, .msg = msg};
     xb_policy_decision dec;
-    memset(&dec, 0, sizeof dec);
-    int rc = xb_policy_decide(&dec, msg, rt->catalogs, d->pd, now, &counters, &keys, &popts, &err);
+    int rc =
+        xb_store_decide(&dec, NULL, p->store, year, r->id, d->http->name, decide_cb, &da, &err);
+    msg = da.msg;
     if (rc < 0) {
-        plan_reason(pl, "POLICY_ERROR", err.message);
+        plan_reason(pl, err.code == XB_ESTATE ? "STATE_ERROR" : "POLICY_ERROR", err.message);
         p->stats.policy_errors++;
         json_object_set_new(o, "error", json_string(err.message));
         json_array_append_new(outcomes, o);
         xb_policy_decision_free(&dec);
+        xb_msg_free(da.extra);
         return;
     }
     json_object_set_new(o, "decision", xb_policy_decision_to_json(&dec));
@@ -540,12 +646,6 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon,
         } else {
             xb_buf_append(&pl->body, dec.output.data, dec.output.len);
         }
-        /* Counter deltas are applied before the message can leave: a crash over-counts, never
-         * under-counts (store.h). */
-        if (!pl->reason[0] && dec.counted && dec.n_subjects &&
-            xb_store_subjects_apply(NULL, p->store, dec.year, dec.subjects, dec.n_subjects,
-                                    d->http->name, &err) < 0)
-            plan_reason(pl, "STATE_ERROR", err.message);
         if (!pl->reason[0] &&
             xb_sink_http_idempotency_key(pl->key, dec.uetr[0] ? dec.uetr : NULL, canon->data,
                                          canon->len, d->http->name, &err) < 0)
@@ -557,22 +657,23 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon,
         json_object_set_new(o, "dlq", json_string(pl->reason));
     json_array_append_new(outcomes, o);
     xb_policy_decision_free(&dec);
+    xb_msg_free(da.extra);
 }
 
-/* Appends the decision record to the audit file and sends it to the audit topic. */
-static int write_audit(xb_pipeline *p, rec *r, json_t *record)
+/* issue #7: a signed checkpoint every audit.checkpoint_every entries, in the file and on the
+ * audit topic (held by record r like its own line). */
+static int write_checkpoint(xb_pipeline *p, rec *r)
 {
     char *line = NULL;
     xb_error err;
-    uint64_t seq;
-    if (xb_audit_append(&line, &seq, p->audit, record, &err) < 0) {
+    if (!p->ckpt)
+        return 0;
+    if (xb_audit_ckpt_tick(&line, p->ckpt, &err) < 0) {
         set_fatal(p, &err);
         return -1;
     }
-    p->stats.audit_records++;
-    xb_metrics_add(p->metrics, "audit_records_total", NULL, 1);
     const char *topic = p->rt->cfg->audit.topic;
-    if (!topic) {
+    if (!line || !topic) {
         free(line);
         return 0;
     }
@@ -589,6 +690,39 @@ static int write_audit(xb_pipeline *p, rec *r, json_t *record)
         return -1;
     }
     return 0;
+}
+
+/* Appends the decision record to the audit file and sends it to the audit topic. */
+static int write_audit(xb_pipeline *p, rec *r, json_t *record)
+{
+    char *line = NULL;
+    xb_error err;
+    uint64_t seq;
+    if (xb_audit_append(&line, &seq, p->audit, record, &err) < 0) {
+        xb_metrics_add(p->metrics, "audit_write_failures_total", NULL, 1);
+        set_fatal(p, &err);
+        return -1;
+    }
+    p->stats.audit_records++;
+    xb_metrics_add(p->metrics, "audit_records_total", NULL, 1);
+    const char *topic = p->rt->cfg->audit.topic;
+    if (!topic) {
+        free(line);
+        return write_checkpoint(p, r);
+    }
+    job *j = calloc(1, sizeof *j);
+    j->kind = JOB_AUDIT;
+    j->r = r;
+    j->line = line;
+    j->line_len = strlen(line);
+    r->pending++;
+    if (xb_sink_kafka_audit(p->sk, topic, j->line, j->line_len, r->id, j, &err) < 0) {
+        set_fatal(p, &err);
+        r->pending--;
+        job_free(j);
+        return -1;
+    }
+    return write_checkpoint(p, r);
 }
 
 static size_t find_dests(runtime *rt, const char *topic, const char *def_id, size_t *idx,
@@ -705,8 +839,11 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
             j->r = r;
             j->dest = pl->dest;
             r->pending++;
-            if (xb_sink_http_submit(r->rt->dests[pl->dest].sink, pl->body.data, pl->body.len,
-                                    pl->key, j, &err) < 0) {
+            dest_rt *dd = &r->rt->dests[pl->dest];
+            if ((dd->sftp
+                     ? xb_sink_sftp_submit(dd->sftp, pl->body.data, pl->body.len, pl->key, j, &err)
+                     : xb_sink_http_submit(dd->sink, pl->body.data, pl->body.len, pl->key, j,
+                                           &err)) < 0) {
                 r->pending--;
                 job_free(j);
                 park(p, r, pl->dest, "INVALID", err.message);
@@ -731,24 +868,54 @@ static int pre_commit(void *ctx)
     xb_pipeline *p = ctx;
     xb_error err;
     if (xb_audit_sync(p->audit, &err) < 0) {
+        xb_metrics_add(p->metrics, "audit_write_failures_total", NULL, 1);
         set_fatal(p, &err);
         return -1;
     }
     return 0;
 }
 
-static bool any_backlogged(const runtime *rt)
+/* Global brake: stop taking records while the sinks hold more than this many messages. A single
+ * message waiting for a retry must not stop the others (a 30% failing receiver would throttle the
+ * whole pipeline to its retry cadence); per-partition pauses (source_kafka: max_outstanding) are
+ * what keeps a partition behind an unfinished record bounded. */
+static bool sinks_overloaded(const runtime *rt)
 {
-    for (size_t i = 0; i < rt->n_dests; i++)
-        if (xb_sink_http_backlogged(rt->dests[i].sink))
-            return true;
-    return false;
+    uint64_t pending = 0;
+    for (size_t i = 0; i < rt->n_dests; i++) {
+        if (rt->dests[i].sftp) {
+            xb_sink_sftp_stats ss;
+            xb_sink_sftp_stats_get(rt->dests[i].sftp, &ss);
+            pending += ss.pending;
+            continue;
+        }
+        xb_sink_http_stats st;
+        xb_sink_http_stats_get(rt->dests[i].sink, &st);
+        pending += st.pending;
+    }
+    return pending > (uint64_t)rt->cfg->pipeline.max_outstanding * 2;
+}
+
+/* An SFTP destination (issue #12): same contract, its own stats type. */
+static unsigned poll_sftp(xb_pipeline *p, xb_sink_sftp *s, int wait_ms)
+{
+    xb_error err;
+    xb_sink_sftp_stats st;
+    xb_sink_sftp_stats_get(s, &st);
+    if (st.pending > 0 && xb_sink_sftp_poll(s, wait_ms, &err) < 0)
+        set_fatal(p, &err);
+    xb_sink_sftp_stats_get(s, &st);
+    return st.pending;
 }
 
 static unsigned poll_sinks(xb_pipeline *p, runtime *rt, int wait_ms)
 {
     unsigned pending = 0;
     for (size_t i = 0; i < rt->n_dests; i++) {
+        if (rt->dests[i].sftp) {
+            pending += poll_sftp(p, rt->dests[i].sftp, pending == 0 ? wait_ms : 0);
+            continue;
+        }
         xb_error err;
         xb_sink_http_stats st;
         xb_sink_http_stats_get(rt->dests[i].sink, &st);
@@ -771,10 +938,19 @@ static void update_gauges(xb_pipeline *p)
     xb_source_foreach_lag(p->src, lag_cb, p->metrics);
     xb_metrics_set(p->metrics, "paused_partitions", NULL, xb_source_paused_count(p->src));
     for (size_t i = 0; i < p->rt->n_dests; i++) {
+        if (p->rt->dests[i].sftp) {
+            xb_sink_sftp_stats ss;
+            xb_sink_sftp_stats_get(p->rt->dests[i].sftp, &ss);
+            xb_metrics_set(p->metrics, "in_flight", p->rt->dests[i].http->name, ss.pending);
+            continue;
+        }
         xb_sink_http_stats st;
         xb_sink_http_stats_get(p->rt->dests[i].sink, &st);
         xb_metrics_set(p->metrics, "in_flight", p->rt->dests[i].http->name, st.pending);
+        xb_metrics_set(p->metrics, "circuit_open", p->rt->dests[i].http->name,
+                       st.breaker == XB_SINK_HTTP_BREAKER_OPEN);
     }
+    xb_ops_metrics_update(p->metrics, p->store, p->rt->catalogs, (int64_t)time(NULL));
 }
 
 static bool same_subtree(const xb_config *a, const xb_config *b, const char *key)
@@ -794,7 +970,7 @@ static void do_reload(xb_pipeline *p)
     xb_error_clear(&err);
     if (runtime_build(&nrt, p->config_path, p, true, &err) < 0) {
         xb_log_event(XB_LOG_ERROR, "config.reload_refused",
-                     json_pack("{ss,ss,ss}", "file", p->config_path, "key", err.path, "msg",
+                     json_pack("{ss,ss,ss}", "file", p->config_path, "setting", err.path, "msg",
                                err.message));
         xb_metrics_add(p->metrics, "config_reloads_total", "refused", 1);
         return;
@@ -853,7 +1029,7 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
             do_reload(p);
         }
         if (!draining)
-            xb_source_hold(p->src, any_backlogged(p->rt));
+            xb_source_hold(p->src, sinks_overloaded(p->rt));
         int got = 0;
         uint64_t gen;
         rd_kafka_message_t *m;
@@ -892,6 +1068,12 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
     for (int i = 0; i < 100 && xb_sink_kafka_outq(p->sk) > 0 && !p->fatal; i++)
         xb_sink_kafka_poll(p->sk, 10);
     xb_source_commit(p->src, true);
+    if (p->stats.finished > 0)
+        xb_log_event(XB_LOG_WARN, "pipeline.latency",
+                     json_pack("{sI,sI,sI,ss}", "count", (json_int_t)p->stats.finished, "p50_ms",
+                               (json_int_t)latency_percentile(p, p->stats.finished, 500), "p99_ms",
+                               (json_int_t)latency_percentile(p, p->stats.finished, 990), "msg",
+                               "Kafka record timestamp to acknowledgement, ms"));
     xb_log_event(XB_LOG_INFO, "pipeline.stopped",
                  json_pack("{sI,sI,sI,sI}", "consumed", (json_int_t)p->stats.consumed, "finished",
                            (json_int_t)p->stats.finished, "delivered",
@@ -916,6 +1098,7 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
     if (opts)
         p->opts = *opts;
     p->config_path = strdup(config_path);
+    p->lat_ms = calloc(XB_LAT_BUCKETS, sizeof *p->lat_ms);
     int rc = xb_metrics_new(&p->metrics, err);
     if (rc < 0 || (rc = runtime_build(&p->rt, config_path, p, true, err)) < 0)
         goto fail;
@@ -927,6 +1110,13 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
                         .interval_ms = cfg->audit.interval_ms};
     if ((rc = xb_audit_open(&p->audit, &ao, err)) < 0)
         goto fail;
+    if (cfg->audit.checkpoint_key) {
+        xb_audit_ckpt_opts co = {.audit_path = cfg->audit.file,
+                                 .key_path = cfg->audit.checkpoint_key,
+                                 .every_n = cfg->audit.checkpoint_every};
+        if ((rc = xb_audit_ckpt_new(&p->ckpt, p->audit, &co, err)) < 0)
+            goto fail;
+    }
     if ((rc = xb_store_open(&p->store, cfg->state.store, err)) < 0) {
         if (err && !err->path[0])
             snprintf(err->path, sizeof err->path, "state.store");
@@ -948,9 +1138,8 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
     }
     if ((rc = xb_sink_kafka_new(&p->sk, cfg, p->env, on_kafka_done, p, err)) < 0)
         goto fail;
-    xb_source_opts so = {.max_outstanding = cfg->pipeline.max_outstanding,
-                         .pre_commit = pre_commit,
-                         .ctx = p};
+    xb_source_opts so = {
+        .max_outstanding = cfg->pipeline.max_outstanding, .pre_commit = pre_commit, .ctx = p};
     if ((rc = xb_source_new(&p->src, cfg, p->env, &so, err)) < 0)
         goto fail;
     if (cfg->metrics.enabled && !p->opts.no_metrics &&
@@ -972,12 +1161,35 @@ void xb_pipeline_free(xb_pipeline *p)
         for (size_t i = 0; i < p->rt->n_dests; i++) {
             xb_sink_http_free(p->rt->dests[i].sink);
             p->rt->dests[i].sink = NULL;
+            xb_sink_sftp_free(p->rt->dests[i].sftp);
+            p->rt->dests[i].sftp = NULL;
         }
     for (runtime *rt = p->retired; rt; rt = rt->next_retired)
         for (size_t i = 0; i < rt->n_dests; i++) {
             xb_sink_http_free(rt->dests[i].sink);
             rt->dests[i].sink = NULL;
+            xb_sink_sftp_free(rt->dests[i].sftp);
+            rt->dests[i].sftp = NULL;
         }
+    if (p->ckpt) { /* issue #7: a signed checkpoint at shutdown, in the file and on the topic */
+        char *line = NULL;
+        xb_error cerr;
+        const char *topic = p->rt ? p->rt->cfg->audit.topic : NULL;
+        if (xb_audit_ckpt_write(&line, p->ckpt, &cerr) < 0)
+            xb_log(XB_LOG_ERROR, "audit.checkpoint_failed", "%s", cerr.message);
+        job *j = line && topic && p->sk ? calloc(1, sizeof *j) : NULL;
+        if (j) {
+            j->kind = JOB_AUDIT;
+            j->line = line;
+            j->line_len = strlen(line);
+            if (xb_sink_kafka_audit(p->sk, topic, j->line, j->line_len, "checkpoint", j, &cerr) < 0)
+                job_free(j);
+        } else {
+            free(line);
+        }
+        xb_audit_ckpt_free(p->ckpt);
+        p->ckpt = NULL;
+    }
     if (p->sk) {
         xb_sink_kafka_close(p->sk, 5000); /* remaining reports run on_kafka_done */
         p->sk = NULL;
@@ -995,6 +1207,7 @@ void xb_pipeline_free(xb_pipeline *p)
     if (p->own_env)
         xb_kafka_env_free(p->env);
     free(p->config_path);
+    free(p->lat_ms);
     free(p);
 }
 

@@ -57,9 +57,8 @@ typedef struct xb_pipeline_stats {
  * parked in the DLQ with reason SETTLE (fail closed). Without a hook, a route with `settle:`
  * parks its messages with reason SETTLE_UNAVAILABLE rather than sending them unsettled. */
 typedef int (*xb_pipeline_settle_fn)(void *ctx, const json_t *route_settle, xb_msg *msg,
-                                     const char *policy_output, size_t output_len,
-                                     char **out_xml, size_t *out_len, json_t **detail,
-                                     xb_error *err);
+                                     const char *policy_output, size_t output_len, char **out_xml,
+                                     size_t *out_len, json_t **detail, xb_error *err);
 
 /* Stop condition checked by the loop (demo, tests): true -> drain and return. */
 typedef bool (*xb_pipeline_until_fn)(void *ctx, const xb_pipeline_stats *stats);

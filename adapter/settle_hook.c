@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "adapter/config.h"
+#include "adapter/log.h"
 #include "adapter/state/ledger.h"
 #include "iso20022/buf.h"
 #include "iso20022/pacs002.h"
@@ -31,6 +32,7 @@ typedef struct settle_route {
     xb_settle_opts opts;
     xb_fx_table *fx;
     time_t loaded_at;
+    char rates_error[512]; /* why the rates could not be loaded ("" when they were) */
 } settle_route;
 
 struct xb_settle_hook {
@@ -46,11 +48,8 @@ struct xb_settle_hook {
 /* ---- building ----------------------------------------------------------------------------------
  */
 
-static int load_route_rates(xb_settle_hook *h, settle_route *r, xb_error *err)
+static int read_route_rates(xb_settle_hook *h, settle_route *r, xb_error *err)
 {
-    xb_fx_free(r->fx);
-    r->fx = NULL;
-    r->loaded_at = time(NULL);
     if (r->opts.rates_file[0])
         return xb_settle_rates_load(&r->fx, &r->opts, h->config_dir, err);
     if (!r->opts.rates_topic[0])
@@ -63,6 +62,28 @@ static int load_route_rates(xb_settle_hook *h, settle_route *r, xb_error *err)
     return rc < 0 ? rc
                   : xb_settle_rates_from_topic(r->fx, h->bootstrap, r->opts.rates_topic,
                                                RATES_TOPIC_TIMEOUT_MS, err);
+}
+
+/* Rates that cannot be loaded do not stop the pipeline: like a catalog that fails, they make
+ * every transfer that needs them quarantine (fail closed, with the reason), and a file source is
+ * tried again at most once a minute. The failure is logged once per attempt. */
+static int load_route_rates(xb_settle_hook *h, settle_route *r, xb_error *err)
+{
+    xb_fx_free(r->fx);
+    r->fx = NULL;
+    r->loaded_at = time(NULL);
+    r->rates_error[0] = '\0';
+    xb_error e = {0};
+    if (read_route_rates(h, r, &e) == 0)
+        return 0;
+    xb_fx_free(r->fx);
+    r->fx = NULL;
+    snprintf(r->rates_error, sizeof r->rates_error, "%s", e.message);
+    xb_log_event(XB_LOG_ERROR, "settle.rates_unavailable",
+                 json_pack("{ss,ss,ss}", "route", r->name, "error", xb_error_name(e.code), "msg",
+                           e.message));
+    (void)err;
+    return 0;
 }
 
 static int add_route(xb_settle_hook *h, const xb_route *route, size_t i, xb_error *err)
@@ -149,20 +170,62 @@ static settle_route *route_for(xb_settle_hook *h, const json_t *settle)
     return NULL;
 }
 
+/* A settle: subtree the hook has not seen (the pipeline reloaded a changed config): its options
+ * and rates are loaded now and kept. The pipeline calls the hook from one worker thread. */
+static settle_route *adopt_route(xb_settle_hook *h, const json_t *settle, xb_error *err)
+{
+    settle_route *grown = realloc(h->routes, (h->n_routes + 1) * sizeof *h->routes);
+    if (!grown) {
+        xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    h->routes = grown;
+    settle_route *r = &h->routes[h->n_routes];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "(reloaded)");
+    r->settle = json_deep_copy(settle);
+    h->n_routes++;
+    if (xb_settle_opts_from_tree(&r->opts, r->settle, "settle", err) < 0 ||
+        load_route_rates(h, r, err) < 0) {
+        json_decref(r->settle);
+        xb_fx_free(r->fx);
+        h->n_routes--;
+        return NULL;
+    }
+    return r;
+}
+
+/* Copies src into dst, cutting what does not fit (messages only). */
+static void copy_cut(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Settles once; when a file-sourced rate is missing, re-reads the file (new fixings arrive daily)
  * at most once a minute and tries again. */
 static int settle_with_reload(xb_settle_details *d, xb_settle_hook *h, settle_route *r, xb_msg *m,
                               xb_error *err)
 {
     int rc = xb_settle_message(d, m, &r->opts, r->fx, err);
-    if (rc != XB_ENOTFOUND || !r->opts.rates_file[0] ||
-        time(NULL) - r->loaded_at < RELOAD_MIN_INTERVAL_S)
-        return rc;
-    xb_error e = {0};
-    if (load_route_rates(h, r, &e) < 0)
-        return rc;
-    xb_settle_details_free(d);
-    return xb_settle_message(d, m, &r->opts, r->fx, err);
+    bool retry = rc == XB_ENOTFOUND && (r->opts.rates_file[0] || r->rates_error[0]) &&
+                 time(NULL) - r->loaded_at >= RELOAD_MIN_INTERVAL_S;
+    if (retry) {
+        xb_error e = {0};
+        load_route_rates(h, r, &e);
+        xb_settle_details_free(d);
+        rc = xb_settle_message(d, m, &r->opts, r->fx, err);
+    }
+    if (rc == XB_ENOTFOUND && r->rates_error[0] && err) {
+        char why[1100];
+        snprintf(why, sizeof why, "%s (rates unavailable: %s)", err->message, r->rates_error);
+        copy_cut(err->message, sizeof err->message, why);
+        copy_cut(d->reason, sizeof d->reason, why);
+    }
+    return rc;
 }
 
 int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
@@ -174,9 +237,8 @@ int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
     *out_len = 0;
     *detail = NULL;
     settle_route *r = route_for(h, route_settle);
-    if (!r)
-        return xb_error_set(err, XB_ECONFIG, NULL,
-                            "settle: route options changed since start; restart to settle them");
+    if (!r && (r = adopt_route(h, route_settle, err)) == NULL)
+        return err && err->code ? err->code : XB_ECONFIG;
     /* What leaves is the policy's output (masked, pseudonymised): settle exactly that. */
     xb_msg *out = NULL;
     int rc = xb_msg_parse(&out, policy_output, output_len, NULL, err);
@@ -222,6 +284,8 @@ static int produce(xb_settle_hook *h, const char *topic, const char *key, const 
     if (!h->bootstrap[0])
         return xb_error_set(err, XB_ECONFIG, "kafka.bootstrap.servers",
                             "status_topic needs a real Kafka broker");
+    char keybuf[64]; /* librdkafka's key macro takes a non-const pointer; it copies the key */
+    snprintf(keybuf, sizeof keybuf, "%s", key);
     if (!h->producer) {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         if (rd_kafka_conf_set(conf, "bootstrap.servers", h->bootstrap, errstr, sizeof errstr) ||
@@ -231,7 +295,7 @@ static int produce(xb_settle_hook *h, const char *topic, const char *key, const 
     }
     rd_kafka_resp_err_t e = rd_kafka_producev(
         h->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(b->data, b->len), RD_KAFKA_V_END);
+        RD_KAFKA_V_KEY(keybuf, strlen(keybuf)), RD_KAFKA_V_VALUE(b->data, b->len), RD_KAFKA_V_END);
     if (!e)
         e = rd_kafka_flush(h->producer, PRODUCE_FLUSH_MS);
     return e ? xb_error_set(err, XB_EIO, NULL, "status topic %s: %s", topic, rd_kafka_err2str(e))
@@ -386,4 +450,19 @@ int xb_settle_hook_ingest_topic(size_t *applied, xb_settle_hook *h, const char *
     if (applied)
         *applied = c.applied;
     return rc;
+}
+
+void xb_settle_pipeline_outcome(void *ctx, const char *destination, const char *sent,
+                                size_t sent_len, bool accepted, const char *reason,
+                                const char *response, size_t response_len)
+{
+    xb_settle_hook *h = ctx;
+    xb_error err = {0};
+    size_t applied = 0;
+    if (xb_settle_hook_outcome(h, sent, sent_len, destination, accepted, reason, &err) < 0 ||
+        (response && response_len &&
+         xb_settle_hook_status_bytes(&applied, h, response, response_len, &err) < 0))
+        xb_log_event(XB_LOG_ERROR, "settle.status_failed",
+                     json_pack("{ss,ss,ss}", "destination", destination, "error",
+                               xb_error_name(err.code), "msg", err.message));
 }

@@ -1,7 +1,8 @@
 /* settle_hook.h — the settlement stage as the pipeline runs it, and the status flow around it.
  *
- * Owns: per-route settle options and rates loaded once from the config (rates.file relative to the
- * config, or rates.topic read whole from Kafka), the xb_pipeline_settle_fn implementation
+ * Owns: per-route settle options and rates loaded once from the config (rates.file relative to
+ * the config, or rates.topic read whole from Kafka; a settle: subtree first seen after a pipeline
+ * reload is adopted when first met), the xb_pipeline_settle_fn implementation
  * (settle the policy output, record every transfer as SENT in the ledger, return the bytes to
  * deliver and the details for the decision record), delivery outcomes (acknowledged -> ACSP,
  * permanently rejected -> RJCT, each also produced as a pacs.002 to the route's status_topic),
@@ -54,6 +55,14 @@ int xb_settle_hook_status_bytes(size_t *applied, xb_settle_hook *h, const char *
  * the same report twice changes nothing. */
 int xb_settle_hook_ingest_topic(size_t *applied, xb_settle_hook *h, const char *topic,
                                 int timeout_ms, xb_error *err);
+
+/* For the pipeline's delivery callback (to be wired in adapter/pipeline.c, see the issue #5 note):
+ * one copy of a settled message reached its end at `destination`. accepted = 2xx/409; otherwise a
+ * permanent rejection with reason. response (may be NULL) is the receiver's body: when it is a
+ * pacs.002 it is applied to the ledger too. Errors are logged (a delivery is never undone). */
+void xb_settle_pipeline_outcome(void *ctx, const char *destination, const char *sent,
+                                size_t sent_len, bool accepted, const char *reason,
+                                const char *response, size_t response_len);
 
 /* The ledger the hook writes (NULL without state.store). */
 xb_store *xb_settle_hook_store(xb_settle_hook *h);

@@ -182,8 +182,11 @@ static int build_document(json_t **out, builder *b)
             break;
         if (ev.type == YAML_STREAM_END_EVENT) {
             yaml_event_delete(&ev);
-            root = json_object(); /* an empty file is an empty mapping */
-            break;
+            /* an empty file is an empty mapping; the stream has ended, so return now: libyaml
+             * answers every later parse with YAML_NO_EVENT, and waiting for a second
+             * STREAM_END would spin forever (found by tests/fuzz/fuzz_catalog) */
+            *out = json_object();
+            return *out ? 0 : xb_error_set(b->err, XB_ENOMEM, NULL, "out of memory");
         }
         if (ev.type != YAML_STREAM_START_EVENT && ev.type != YAML_DOCUMENT_START_EVENT)
             rc = build_node(&root, b, &ev);
@@ -198,7 +201,7 @@ static int build_document(json_t **out, builder *b)
         if (t == YAML_DOCUMENT_START_EVENT)
             rc = event_error(b, &ev, "only one YAML document per file");
         yaml_event_delete(&ev);
-        if (t == YAML_STREAM_END_EVENT)
+        if (t == YAML_STREAM_END_EVENT || t == YAML_NO_EVENT)
             break;
     }
     if (rc) {
@@ -227,7 +230,10 @@ int xb_yaml_load_file(json_t **out, const char *path, xb_error *err)
     if (rc == XB_ELIMIT)
         rc = xb_error_set(err, XB_ECONFIG, NULL, "%s: larger than 16 MiB", path);
     else if (rc)
-        rc = xb_error_set(err, XB_EIO, NULL, "%s: cannot read: %s", path, strerror(errno));
+        rc = xb_error_set(
+            err, XB_EIO, NULL,
+            "%s: cannot read: %s (check the path, and that the user running xborder may read it)",
+            path, strerror(errno));
     else
         rc = xb_yaml_load_buffer(out, data.data, data.len, path, err);
     xb_buf_free(&data);

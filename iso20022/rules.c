@@ -138,7 +138,26 @@ static int check_amount(const xmlNode *el, const char *code, int payment, xb_err
     return 0;
 }
 
-/* Walks the Document (iterative pre-order) and checks every Ccy attribute and UETR. */
+/* An element whose local name ends in "Ccy" (Ccy, SrcCcy, TrgtCcy, UnitCcy, DnmtnCcy ...) and whose
+ * whole text is a three-letter code names a currency: it must be ISO 4217 too, or a CNH account
+ * currency would slip past the attribute check. Complex *Ccy elements (ValInInvstmtCcy) have
+ * element children and are skipped. */
+static int check_currency_element(const xmlNode *n, int payment, xb_error *err)
+{
+    size_t len = strlen((const char *)n->name);
+    if (len < 3 || strcmp((const char *)n->name + len - 3, "Ccy"))
+        return 0;
+    const xmlNode *text = n->children;
+    if (!text || text->type != XML_TEXT_NODE || text->next || !text->content)
+        return 0;
+    const char *code = (const char *)text->content;
+    if (strlen(code) != 3)
+        return 0;
+    return check_currency_code(code, n, payment, err);
+}
+
+/* Walks the Document (iterative pre-order) and checks every Ccy attribute, every currency-code
+ * element and every UETR. */
 static int check_elements(const xb_msg *msg, xb_error *err)
 {
     int payment = is_payment(xb_msg_definition(msg)->kind);
@@ -152,6 +171,9 @@ static int check_elements(const xb_msg *msg, xb_error *err)
                 if (rc)
                     return rc;
             }
+            int rc = check_currency_element(n, payment, err);
+            if (rc)
+                return rc;
             if (!strcmp((const char *)n->name, "UETR") ||
                 !strcmp((const char *)n->name, "OrgnlUETR")) {
                 const char *u = trimmed_text(n, buf, sizeof buf);

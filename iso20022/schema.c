@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef XB_SCHEMA_DIR_DEFAULT
 #define XB_SCHEMA_DIR_DEFAULT "iso20022/schemas"
@@ -63,7 +64,14 @@ static void init_once(void)
 const char *xb_schema_dir(void)
 {
     const char *env = getenv("XB_SCHEMA_DIR");
-    return env && *env ? env : XB_SCHEMA_DIR_DEFAULT;
+    if (env && *env)
+        return env;
+#ifdef XB_SCHEMA_DIR_INSTALLED
+    /* An installed binary whose build tree is gone uses the copy `cmake --install` put in place. */
+    if (access(XB_SCHEMA_DIR_DEFAULT, R_OK) != 0 && access(XB_SCHEMA_DIR_INSTALLED, R_OK) == 0)
+        return XB_SCHEMA_DIR_INSTALLED;
+#endif
+    return XB_SCHEMA_DIR_DEFAULT;
 }
 
 static int def_index(const xb_definition *def)

@@ -206,8 +206,9 @@ int xb_fx_lookup(xb_dec *out, const xb_fx_table *t, const char *date, const char
     size_t i = t ? lower_bound(t, date, ccy) : 0;
     if (!t || i >= t->n || key_cmp(&t->e[i], date, ccy))
         return xb_error_set(err, XB_ENOTFOUND, NULL,
-                            "no CNY central parity for %s on %s (rates are never guessed)", ccy,
-                            date);
+                            "no CNY central parity for %s on %s (rates are never guessed: add a "
+                            "row \"%s,%s,CNY_PER_UNIT\" to the rates file)",
+                            ccy, date, date, ccy);
     *out = t->e[i].cny_per_unit;
     return 0;
 }

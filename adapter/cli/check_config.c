@@ -12,10 +12,12 @@
 int xb_cli_check_config(int argc, char **argv)
 {
     if (xb_cli_wants_help(argc, argv)) {
-        printf("usage: xborder check-config FILE\n\n"
-               "Checks a configuration file as `xborder run` would load it (sections, librdkafka\n"
-               "properties, routes, destinations, catalogs, keys, TLS files) without connecting to\n"
-               "anything. Exit 0 when valid; 1 naming the exact key that is wrong; 2 usage.\n");
+        printf(
+            "usage: xborder check-config FILE\n\n"
+            "Checks a configuration file as `xborder run` would load it (sections, librdkafka\n"
+            "properties, routes, destinations, catalogs, keys, TLS files) without connecting to\n"
+            "anything. Exit 0 when valid; 1 naming the exact key that is wrong; 2 usage.\n"
+            "example: xborder check-config /etc/xborder/xborder.yaml\n");
         return 0;
     }
     if (argc != 2) {

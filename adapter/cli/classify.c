@@ -7,6 +7,7 @@
  * deltas are durable in the state store (when --state is given).
  */
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "iso20022/message.h"
 #include "iso20022/rules.h"
 #include "iso20022/schema.h"
+#include "iso20022/write.h"
 
 enum { EXIT_DELIVER = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_QUARANTINE = 10, EXIT_BLOCK = 11 };
 
@@ -40,15 +42,18 @@ typedef struct classify_env {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xborder classify --config FILE --dest NAME [--at ISO8601] [--decision OUT.json]\n"
-            "                        [--state DIR] MESSAGE.xml\n\n"
-            "Classifies MESSAGE.xml for destination NAME under the rule catalog in force at the\n"
-            "transfer time (--at, default now). Writes the transformed message to stdout when the\n"
-            "verdict is DELIVER, a table of fields -> labels -> action to stderr, and the decision\n"
-            "record to --decision. With --state DIR the subject counters are read from and written\n"
-            "to DIR/state.db (SQLite) before the message is released; without it they start at 0.\n\n"
-            "exit status: 0 DELIVER, 10 QUARANTINE, 11 BLOCK, 1 invalid message, 2 usage/config\n");
+    fprintf(
+        out,
+        "usage: xborder classify --config FILE --dest NAME [--at ISO8601] [--decision OUT.json]\n"
+        "                        [--state DIR] MESSAGE.xml\n\n"
+        "Classifies MESSAGE.xml for destination NAME under the rule catalog in force at the\n"
+        "transfer time (--at, default now). Writes the transformed message to stdout when the\n"
+        "verdict is DELIVER, a table of fields -> labels -> action to stderr, and the decision\n"
+        "record to --decision. With --state DIR the subject counters are read from and written\n"
+        "to DIR/state.db (SQLite) before the message is released; without it they start at 0.\n\n"
+        "exit status: 0 DELIVER, 10 QUARANTINE, 11 BLOCK, 1 invalid message, 2 usage/config\n"
+        "example: xborder classify --config /etc/xborder/xborder.yaml \\\n"
+        "           --dest hk-correspondent --decision decision.json payment.xml\n");
 }
 
 static int parse_args(classify_args *a, int argc, char **argv)
@@ -64,12 +69,23 @@ static int parse_args(classify_args *a, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:d:a:o:s:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->config = optarg; break;
-        case 'd': a->dest = optarg; break;
-        case 'a': a->at = optarg; break;
-        case 'o': a->decision = optarg; break;
-        case 's': a->state = optarg; break;
-        default: return -1;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'd':
+            a->dest = optarg;
+            break;
+        case 'a':
+            a->at = optarg;
+            break;
+        case 'o':
+            a->decision = optarg;
+            break;
+        case 's':
+            a->state = optarg;
+            break;
+        default:
+            return -1;
         }
     }
     if (optind != argc - 1 || !a->config || !a->dest)
@@ -80,7 +96,8 @@ static int parse_args(classify_args *a, int argc, char **argv)
 
 static void resolve(char *out, size_t cap, const char *dir, const char *path)
 {
-    int n = path[0] == '/' ? snprintf(out, cap, "%s", path) : snprintf(out, cap, "%s/%s", dir, path);
+    int n =
+        path[0] == '/' ? snprintf(out, cap, "%s", path) : snprintf(out, cap, "%s/%s", dir, path);
     if (n < 0 || (size_t)n >= cap)
         out[0] = '\0'; /* too long: the open fails and names the key */
 }
@@ -114,8 +131,8 @@ static int read_key(xb_buf *out, const char *path, const char *what, xb_error *e
 
 static int load_policy(classify_env *env, const char *dest_name, xb_error *err)
 {
-    static const char *const keys[] = {"catalogs", "keys", "counter_key", "warn_fraction",
-                                       "catalog_pubkey", NULL};
+    static const char *const keys[] = {"catalogs",      "keys",           "counter_key",
+                                       "warn_fraction", "catalog_pubkey", NULL};
     const json_t *pol = NULL, *cats = NULL;
     const char *keydir = NULL, *counter = NULL, *frac = NULL, *pub = NULL;
     char path[2048], pubpath[2048];
@@ -161,7 +178,9 @@ static int load_policy(classify_env *env, const char *dest_name, xb_error *err)
     const xb_policy_destination *d = xb_policy_destination_find(env->dests, dest_name);
     if (!d)
         return xb_error_set(err, XB_ECONFIG, "destinations",
-                            "destination '%s' is not in the config", dest_name);
+                            "destination '%s' is not in the config (--dest takes a name under "
+                            "destinations:)",
+                            dest_name);
     /* A missing pseudonym key is not a config error here: a destination whose profile never
      * pseudonymises needs none, and one that does is quarantined by the policy (fail closed). */
     if (keydir && xb_policy_destination_key_file(d)) {
@@ -196,7 +215,7 @@ static int write_decision(const char *path, const json_t *rec)
 }
 
 /* Parses and checks the input; returns an exit status when it is not a message we can decide. */
-static int read_message(xb_msg **msg, const char *path, const char *out_decision)
+static int read_message(xb_msg **msg, char sha_hex[65], const char *path, const char *out_decision)
 {
     xb_buf bytes = XB_BUF_INIT;
     xb_error err;
@@ -205,6 +224,10 @@ static int read_message(xb_msg **msg, const char *path, const char *out_decision
         fprintf(stderr, "xborder classify: cannot read %s\n", path);
         return EXIT_USAGE;
     }
+    uint8_t md[32];
+    unsigned mdlen = 0;
+    if (EVP_Digest(bytes.data, bytes.len, md, &mdlen, EVP_sha256(), NULL) == 1)
+        xb_hex(sha_hex, md, 32);
     int rc = xb_msg_parse(msg, bytes.data, bytes.len, NULL, &err);
     xb_buf_free(&bytes);
     if (rc == XB_EUNSUPPORTED) {
@@ -240,7 +263,8 @@ static int run(classify_env *env, const classify_args *a)
     if (load_policy(env, a->dest, &err))
         return config_error(&err);
     xb_msg *msg = NULL;
-    int status = read_message(&msg, a->message, a->decision);
+    char sha[65] = "";
+    int status = read_message(&msg, sha, a->message, a->decision);
     if (status >= 0)
         return status;
     xb_policy_counters snap = {.year = xb_policy_year_cn(t)};
@@ -255,7 +279,7 @@ static int run(classify_env *env, const classify_args *a)
     }
     xb_policy_keys keys = {(const uint8_t *)env->counter_key.data, env->counter_key.len,
                            (const uint8_t *)env->pseudo_key.data, env->pseudo_key.len};
-    xb_policy_opts popts = {.warn_permille = env->warn_permille};
+    xb_policy_opts popts = {.warn_permille = env->warn_permille, .msg_sha256 = sha};
     xb_policy_decision d;
     const xb_policy_destination *dest = xb_policy_destination_find(env->dests, a->dest);
     if (xb_policy_decide(&d, msg, env->catalogs, dest, t, &snap, &keys, &popts, &err)) {

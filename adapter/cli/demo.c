@@ -26,6 +26,7 @@
 #include "adapter/config.h"
 #include "adapter/log.h"
 #include "adapter/pipeline.h"
+#include "adapter/settle_hook.h"
 #include "adapter/transport/kafka_env.h"
 #include "adapter/transport/receiver.h"
 #include "adapter/yaml_tree.h"
@@ -66,7 +67,8 @@ typedef struct demo {
     char fixtures[1024];
     char path[1200];
     unsigned total;
-    xb_receiver *rx;
+    xb_receiver *rx[8]; /* one reference receiver per destination */
+    size_t n_rx;
 } demo;
 
 static const char *join(char *buf, size_t cap, const char *a, const char *b)
@@ -125,35 +127,63 @@ static char *abs_from_example(const demo *d, const char *p)
     return strdup(buf);
 }
 
+/* A receiver on a free loopback port, storing under received/<destination>/. */
+static int start_receiver(demo *d, const char *dest, unsigned *port, xb_error *err)
+{
+    char cert[1200], key[1200], ca[1200], store[1200], pub[1200], sub[300];
+    if (d->n_rx == sizeof d->rx / sizeof d->rx[0])
+        return xb_error_set(err, XB_ELIMIT, "destinations", "demo: at most 8 destinations");
+    snprintf(sub, sizeof sub, "received/%.200s", dest);
+    xb_receiver_options o;
+    xb_receiver_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.cert_file = join(cert, sizeof cert, d->dir, "pki/server.crt");
+    o.key_file = join(key, sizeof key, d->dir, "pki/server.key");
+    o.ca_file = join(ca, sizeof ca, d->dir, "pki/ca.crt");
+    o.store_dir = join(store, sizeof store, d->dir, sub);
+    o.verify_key_file = join(pub, sizeof pub, d->dir, "pki/sign.pub");
+    o.quiet = 1;
+    int rc = xb_receiver_start(&d->rx[d->n_rx], &o, err);
+    if (rc < 0)
+        return rc;
+    *port = xb_receiver_port(d->rx[d->n_rx++]);
+    return 0;
+}
+
 /* The demo config: the project's example (policy, destinations, routes) with Kafka embedded,
  * every destination pointed at the local receiver, and all state under the demo folder. Written as
  * JSON, which is YAML too. */
-static int write_config(demo *d, unsigned port, xb_error *err)
+static int write_config(demo *d, xb_error *err)
 {
     char p[1200], q[1200];
     json_t *tree = NULL;
     int rc = xb_yaml_load_file(&tree, join(p, sizeof p, d->fixtures, "config/example.yaml"), err);
     if (rc < 0)
         return rc;
-    json_object_set_new(tree, "kafka", json_pack("{ss,ss,ss}", "bootstrap.servers", "embedded",
-                                                 "group.id", "xborder-demo", "session.timeout.ms",
-                                                 "6000"));
+    json_object_set_new(tree, "kafka",
+                        json_pack("{ss,ss,ss}", "bootstrap.servers", "embedded", "group.id",
+                                  "xborder-demo", "session.timeout.ms", "6000"));
     json_t *dests = json_object_get(tree, "destinations");
     const char *name;
     json_t *dest;
     char url[128];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u/iso20022", port);
     json_object_foreach(dests, name, dest)
     {
+        unsigned port = 0;
+        if ((rc = start_receiver(d, name, &port, err)) < 0) {
+            json_decref(tree);
+            return rc;
+        }
+        snprintf(url, sizeof url, "https://127.0.0.1:%u/iso20022", port);
         json_object_set_new(dest, "url", json_string(url));
-        json_object_set_new(
-            dest, "tls",
-            json_pack("{ss,ss,ss}", "ca", join(p, sizeof p, d->dir, "pki/ca.crt"), "cert",
-                      join(q, sizeof q, d->dir, "pki/client.crt"), "key",
-                      join(d->path, sizeof d->path, d->dir, "pki/client.key")));
-        json_object_set_new(dest, "sign", json_pack("{ss,ss}", "key",
-                                                    join(p, sizeof p, d->dir, "pki/sign.key"),
-                                                    "key_id", "xborder-demo"));
+        json_object_set_new(dest, "tls",
+                            json_pack("{ss,ss,ss}", "ca", join(p, sizeof p, d->dir, "pki/ca.crt"),
+                                      "cert", join(q, sizeof q, d->dir, "pki/client.crt"), "key",
+                                      join(d->path, sizeof d->path, d->dir, "pki/client.key")));
+        json_object_set_new(dest, "sign",
+                            json_pack("{ss,ss}", "key", join(p, sizeof p, d->dir, "pki/sign.key"),
+                                      "key_id", "xborder-demo"));
         json_t *pseudo = json_object_get(dest, "pseudo");
         const char *kid = json_string_value(json_object_get(pseudo, "key_id"));
         const char *epoch = json_string_value(json_object_get(pseudo, "epoch"));
@@ -180,6 +210,18 @@ static int write_config(demo *d, unsigned port, xb_error *err)
         json_object_set_new(policy, "catalog_pubkey", json_string(abs));
         free(abs);
     }
+    /* issue #5: a route's settle.rates.file is relative to the example too. */
+    json_t *route;
+    json_array_foreach(json_object_get(tree, "routes"), i, route)
+    {
+        json_t *rates = json_object_get(json_object_get(route, "settle"), "rates");
+        const char *rf = json_string_value(json_object_get(rates, "file"));
+        if (rf) {
+            char *abs = abs_from_example(d, rf);
+            json_object_set_new(rates, "file", json_string(abs));
+            free(abs);
+        }
+    }
     json_object_set_new(policy, "keys", json_string(join(p, sizeof p, d->dir, "keys")));
     json_object_set_new(policy, "counter_key",
                         json_string(join(p, sizeof p, d->dir, "keys/counter.key")));
@@ -199,22 +241,6 @@ static int write_config(demo *d, unsigned port, xb_error *err)
     if (rc < 0)
         return xb_error_set(err, XB_EIO, NULL, "demo: cannot write %s", d->path);
     return 0;
-}
-
-static int start_receiver(demo *d, xb_error *err)
-{
-    char cert[1200], key[1200], ca[1200], store[1200], pub[1200];
-    xb_receiver_options o;
-    xb_receiver_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.cert_file = join(cert, sizeof cert, d->dir, "pki/server.crt");
-    o.key_file = join(key, sizeof key, d->dir, "pki/server.key");
-    o.ca_file = join(ca, sizeof ca, d->dir, "pki/ca.crt");
-    o.store_dir = join(store, sizeof store, d->dir, "received");
-    o.verify_key_file = join(pub, sizeof pub, d->dir, "pki/sign.pub");
-    o.quiet = 1;
-    return xb_receiver_start(&d->rx, &o, err);
 }
 
 /* The fixtures the demo sends: every valid message, plus three that must be parked. */
@@ -307,7 +333,7 @@ static void print_summary(const demo *d, const xb_pipeline_stats *s, double secs
         printf("  delivered       %-20s %llu", s->dest[i].name,
                (unsigned long long)s->dest[i].delivered);
         if (s->dest[i].duplicates)
-            printf(" (+%llu the receiver already had: same UETR, answered 409)",
+            printf(" (+%llu duplicates: UETR already received, answered 409)",
                    (unsigned long long)s->dest[i].duplicates);
         printf("\n");
     }
@@ -323,17 +349,20 @@ static void print_summary(const demo *d, const xb_pipeline_stats *s, double secs
            (unsigned long long)s->dlq);
     printf("  audit log       %s/state/audit.log (%llu hash-chained decision records)\n", d->dir,
            (unsigned long long)s->audit_records);
-    printf("  received files  %s/received/\n", d->dir);
+    printf("  received files  %s/received/<destination>/messages/\n", d->dir);
     printf("  config          %s/xborder.yaml\n", d->dir);
     printf("  logs            %s/xborder.log\n", d->dir);
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: xborder demo [--state DIR] [--fixtures DIR]\n\n"
-                 "Runs the whole pipeline on this machine: librdkafka's embedded mock cluster, the\n"
-                 "reference HTTPS receiver on loopback with a throwaway PKI, and the project's fixture\n"
-                 "messages. Everything it writes goes under DIR (default ./xborder-demo).\n");
+    fprintf(out,
+            "usage: xborder demo [--state DIR] [--fixtures DIR]\n\n"
+            "Runs the whole pipeline on this machine: librdkafka's embedded mock cluster, the\n"
+            "reference HTTPS receiver on loopback with a throwaway PKI, and the project's fixture\n"
+            "messages. Everything it writes goes under DIR (default ./xborder-demo).\n\n"
+            "exit: 0 the demo ran and its checks passed, 1 a step failed (named), 2 usage.\n"
+            "example: xborder demo --state /tmp/xborder-demo\n");
 }
 
 int xb_cli_demo(int argc, char **argv)
@@ -378,6 +407,7 @@ int xb_cli_demo(int argc, char **argv)
     xb_config *cfg = NULL;
     xb_kafka_env *env = NULL;
     xb_pipeline *pl = NULL;
+    xb_settle_hook *settle = NULL;
     if (make_pki(join(p, sizeof p, d.dir, "pki")) < 0) {
         fprintf(stderr, "xborder demo: making the test PKI with the openssl CLI failed\n");
         goto out;
@@ -386,7 +416,7 @@ int xb_cli_demo(int argc, char **argv)
         fprintf(stderr, "xborder demo: cannot write %s\n", p);
         goto out;
     }
-    if (start_receiver(&d, &err) < 0 || write_config(&d, xb_receiver_port(d.rx), &err) < 0 ||
+    if (write_config(&d, &err) < 0 ||
         xb_config_load(&cfg, d.path, &err) < 0 || xb_kafka_env_new(&env, cfg, &err) < 0)
         goto fail;
     for (size_t i = 0; i < cfg->n_topics; i++)
@@ -395,6 +425,12 @@ int xb_cli_demo(int argc, char **argv)
         goto fail;
     until_ctx u = {.total = d.total, .deadline = time(NULL) + DEMO_TIMEOUT_S};
     xb_pipeline_opts po = {.env = env, .until = all_done, .until_ctx = &u, .no_metrics = true};
+    if (xb_settle_hook_new(&settle, d.path, &err) < 0) /* issue #5: the CNY settlement stage */
+        goto fail;
+    if (xb_settle_hook_needed(settle)) {
+        po.settle = xb_settle_pipeline_hook;
+        po.settle_ctx = settle;
+    }
     if (xb_pipeline_new(&pl, d.path, &po, &err) < 0 || xb_pipeline_run(pl, &err) < 0)
         goto fail;
     xb_pipeline_stats s;
@@ -409,13 +445,15 @@ int xb_cli_demo(int argc, char **argv)
     rc = 0;
     goto out;
 fail:
-    fprintf(stderr, "xborder demo: %s%s%s\n", err.path[0] ? err.path : "",
-            err.path[0] ? ": " : "", err.message);
+    fprintf(stderr, "xborder demo: %s%s%s\n", err.path[0] ? err.path : "", err.path[0] ? ": " : "",
+            err.message);
 out:
     xb_pipeline_free(pl);
+    xb_settle_hook_free(settle);
     xb_kafka_env_free(env);
     xb_config_free(cfg);
-    xb_receiver_stop(d.rx);
+    for (size_t i = 0; i < d.n_rx; i++)
+        xb_receiver_stop(d.rx[i]);
     xb_log_set_stream(NULL);
     if (logf)
         fclose(logf);

@@ -13,25 +13,42 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xborder receive --listen HOST:PORT --cert FILE --key FILE --ca FILE --store DIR\n"
-            "                       [--verify-key PUB] [--keyid ID] [--fail-rate R] [--latency-ms N]\n"
-            "                       [--reset-rate R] [--retry-after S] [--max-body BYTES] [--quiet]\n\n"
-            "The reference overseas receiver: HTTPS (TLS 1.2+) with required client certificates from --ca,\n"
-            "POST /iso20022 (one application/xml message, or a multipart/mixed batch), durable dedupe on\n"
-            "Idempotency-Key (DIR/receiver.sqlite), messages stored as DIR/messages/<key>.xml.\n"
-            "Answers 200 stored, 409 duplicate, 400 bad request, 401 bad signature, 403 no/unknown client\n"
-            "certificate, 413 too large, 415 wrong type, 503 injected failure. GET /stats, GET /healthz.\n\n"
-            "  --listen HOST:PORT   address to bind (PORT 0 = any free port; printed when ready)\n"
-            "  --verify-key PUB     Ed25519 public key (PEM): require valid RFC 9421 signatures\n"
-            "  --keyid ID           accept only signatures with this keyid\n"
-            "  --fail-rate R        answer 503 to a fraction R (0..1) of POSTs, storing nothing\n"
-            "  --retry-after S      send Retry-After: S with injected 503s\n"
-            "  --latency-ms N       wait N ms before answering each POST\n"
-            "  --reset-rate R       store, then drop the connection unanswered for a fraction R of POSTs\n"
-            "  --max-body BYTES     largest request body (default 16 MiB)\n"
-            "  --quiet              no per-request log lines\n\n"
-            "Prints `listening on https://HOST:PORT` on stderr when ready; SIGTERM stops cleanly.\n");
+    fprintf(
+        out,
+        "usage: xborder receive --listen HOST:PORT --cert FILE --key FILE --ca FILE --store DIR\n"
+        "                       [--verify-key PUB] [--keyid ID] [--fail-rate R] [--latency-ms N]\n"
+        "                       [--reset-rate R] [--retry-after S] [--max-body BYTES]\n"
+        "                       [--no-fsync] [--store-in-db] [--quiet] [--dedupe-store URL]\n\n"
+        "The reference overseas receiver: HTTPS (TLS 1.2+) with required client certificates from "
+        "--ca,\n"
+        "POST /iso20022 (one application/xml message, or a multipart/mixed batch), durable dedupe "
+        "on\n"
+        "Idempotency-Key (DIR/receiver.sqlite), messages stored as DIR/messages/<key>.xml.\n"
+        "Answers 200 stored, 409 duplicate, 400 bad request, 401 bad signature, 403 no/unknown "
+        "client\n"
+        "certificate, 413 too large, 415 wrong type, 503 injected failure. GET /stats, GET "
+        "/healthz.\n\n"
+        "  --listen HOST:PORT   address to bind (PORT 0 = any free port; printed when ready)\n"
+        "  --verify-key PUB     Ed25519 public key (PEM): require valid RFC 9421 signatures\n"
+        "  --keyid ID           accept only signatures with this keyid\n"
+        "  --fail-rate R        answer 503 to a fraction R (0..1) of POSTs, storing nothing\n"
+        "  --retry-after S      send Retry-After: S with injected 503s\n"
+        "  --latency-ms N       wait N ms before answering each POST\n"
+        "  --reset-rate R       store, then drop the connection unanswered for a fraction R of "
+        "POSTs\n"
+        "  --max-body BYTES     largest request body (default 16 MiB)\n"
+        "  --dedupe-store URL   claim keys in a state store shared by every receiver behind one\n"
+        "                       endpoint (postgresql://USER@HOST:PORT/DB; issue #10)\n"
+        "  --store-in-db        keep message bytes in DIR/receiver.sqlite (table bodies) instead "
+        "of\n"
+        "                       one file each (benchmarks)\n"
+        "  --no-fsync           don't fsync stored files and dedupe rows: survives kill -9, not a\n"
+        "                       power cut (benchmarks)\n"
+        "  --quiet              no per-request log lines\n\n"
+        "Prints `listening on https://HOST:PORT` on stderr when ready; SIGTERM stops cleanly.\n"
+        "exit: 0 stopped by SIGTERM/SIGINT, 1 could not start (cause named), 2 usage.\n"
+        "example: xborder receive --listen 127.0.0.1:8443 --cert server.crt \\\n"
+        "           --key server.key --ca ca.crt --store /tmp/received\n");
 }
 
 static int parse_rate(double *out, const char *s)
@@ -92,6 +109,14 @@ int xb_cli_receive(int argc, char **argv)
             o.quiet = 1;
             continue;
         }
+        if (!strcmp(a, "--store-in-db")) {
+            o.bodies_in_db = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-fsync")) {
+            o.no_fsync = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "xborder receive: %s needs a value (see --help)\n", a);
             return 2;
@@ -109,6 +134,8 @@ int xb_cli_receive(int argc, char **argv)
             o.ca_file = v;
         else if (!strcmp(a, "--store"))
             o.store_dir = v;
+        else if (!strcmp(a, "--dedupe-store"))
+            o.dedupe_store = v;
         else if (!strcmp(a, "--verify-key"))
             o.verify_key_file = v;
         else if (!strcmp(a, "--keyid"))
@@ -133,7 +160,8 @@ int xb_cli_receive(int argc, char **argv)
         }
     }
     if (!host[0] || !o.cert_file || !o.key_file || !o.ca_file || !o.store_dir) {
-        fprintf(stderr, "xborder receive: --listen, --cert, --key, --ca and --store are required\n");
+        fprintf(stderr,
+                "xborder receive: --listen, --cert, --key, --ca and --store are required\n");
         usage(stderr);
         return 2;
     }
@@ -154,7 +182,8 @@ int xb_cli_receive(int argc, char **argv)
         return 1;
     }
     int v6 = strchr(host, ':') != NULL;
-    fprintf(stderr, "listening on https://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "", xb_receiver_port(rx));
+    fprintf(stderr, "listening on https://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
+            xb_receiver_port(rx));
     fflush(stderr);
     int sig = 0;
     sigwait(&stop, &sig);

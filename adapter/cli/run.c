@@ -28,14 +28,16 @@ static void on_hup(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: xborder run --config FILE\n\n"
-                 "Consumes the configured Kafka topics, classifies every ISO 20022 message, delivers\n"
-                 "what may leave over HTTPS and parks the rest in the DLQ. Offsets are committed only\n"
-                 "when every record up to them is delivered or parked and its decision is in the\n"
-                 "audit log.\n\n"
-                 "signals: SIGTERM/SIGINT drain and commit; SIGHUP reloads the config and catalogs\n"
-                 "(a bad file is refused and the running one stays).\n"
-                 "exit: 0 clean stop, 1 fatal error (logged as JSON on stderr), 2 usage.\n");
+    fprintf(out,
+            "usage: xborder run --config FILE\n\n"
+            "Consumes the configured Kafka topics, classifies every ISO 20022 message, delivers\n"
+            "what may leave over HTTPS and parks the rest in the DLQ. Offsets are committed only\n"
+            "when every record up to them is delivered or parked and its decision is in the\n"
+            "audit log.\n\n"
+            "signals: SIGTERM/SIGINT drain and commit; SIGHUP reloads the config and catalogs\n"
+            "(a bad file is refused and the running one stays).\n"
+            "exit: 0 clean stop, 1 fatal error (logged as JSON on stderr), 2 usage.\n"
+            "example: xborder run --config /etc/xborder/xborder.yaml\n");
 }
 
 int xb_cli_run(int argc, char **argv)
@@ -68,8 +70,9 @@ int xb_cli_run(int argc, char **argv)
         po.settle_ctx = settle;
     }
     if (err.code || xb_pipeline_new(&p, config, &po, &err) < 0) {
-        xb_log_event(XB_LOG_ERROR, "run.start_failed",
-                     json_pack("{ss,ss,ss}", "config", config, "key", err.path, "msg", err.message));
+        xb_log_event(
+            XB_LOG_ERROR, "run.start_failed",
+            json_pack("{ss,ss,ss}", "config", config, "setting", err.path, "msg", err.message));
         xb_settle_hook_free(settle);
         return 1;
     }

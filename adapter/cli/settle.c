@@ -38,7 +38,9 @@ static void usage(FILE *out)
             "                  route's rates.file / rates.topic\n\n"
             "stdout: the settled message; stderr: the settlement details (JSON).\n"
             "exit: 0 settled, 1 invalid message, 10 quarantine (missing rate, unsettleable),\n"
-            "      2 usage or configuration error.\n");
+            "      2 usage or configuration error.\n"
+            "example: xborder settle --config /etc/xborder/xborder.yaml --route payments-to-hk \\\n"
+            "           --rates cfets.csv payment.xml > settled.xml\n");
 }
 
 typedef struct args {

@@ -19,12 +19,15 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: xborder settlement-report (--state DIR | --store sqlite:PATH) --date D [--json]\n\n"
+        "usage: xborder settlement-report (--state DIR | --store URL) --date D [--json]\n\n"
         "Prints, per counterparty, the transfers settled on interbank settlement date D\n"
         "(YYYY-MM-DD): their number, CNY totals, statuses (SENT, ACSP, ACSC, ACCC, RJCT),\n"
         "what is still pending, what was rejected and why, and pacs.002 statuses that\n"
-        "matched no transfer. --state DIR reads DIR/xborder.db.\n\n"
-        "exit: 0 the report balances, 1 it does not (or the store cannot be read), 2 usage.\n");
+        "matched no transfer. --state DIR reads DIR/xborder.db; --store takes a state-store URL\n"
+        "(sqlite:PATH, or postgresql://... when instances share a PostgreSQL store).\n\n"
+        "exit: 0 the report balances, 1 it does not (or the store cannot be read), 2 usage.\n"
+        "example: xborder settlement-report --store sqlite:/var/lib/xborder/xborder.db "
+        "--date 2026-03-31\n");
 }
 
 typedef struct args {

@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "  --json   one JSON object per line instead\n"
             "  -h, --help\n\n"
             "Exit status: 0 all valid, 1 any invalid, 2 usage error.\n"
+            "Example: xborder validate --json incoming/*.xml\n"
             "Schemas are read from $XB_SCHEMA_DIR (default: %s).\n",
             xb_schema_dir());
 }

@@ -13,6 +13,7 @@
 
 #include "adapter/cli/cli.h"
 #include "adapter/fund_file.h"
+#include "adapter/progress.h"
 #include "iso20022/buf.h"
 #include "iso20022/message.h"
 #include "valuation/valuation.h"
@@ -46,7 +47,9 @@ static void usage(FILE *f)
             "  --function F      NEWP or REPL; default NEWP, or REPL when --out already holds\n"
             "                    this fund's report for the same date (a re-run)\n"
             "  --force           publish as official even when a NAV moved beyond tolerance\n\n"
-            "exit status: 0 written, 1 invalid input, 2 usage, 3 a price or rate is missing\n");
+            "exit status: 0 written, 1 invalid input, 2 usage, 3 a price or rate is missing\n"
+            "example: xborder valuate --fund fund.yaml --holdings semt003.xml \\\n"
+            "           --rates cfets.csv --date 2026-03-31 --out reda001.xml\n");
 }
 
 static int parse_args(valuate_args *a, int argc, char **argv)
@@ -137,11 +140,17 @@ static int fail(const char *what, const xb_error *err)
     return exit_for(err->code);
 }
 
+/* adapter/progress: throttled, on a terminal only (XB_PROGRESS=0/1 overrides), quiet in pipes. */
 static void progress(void *ctx, size_t done, size_t total)
 {
-    (void)ctx;
-    if (total >= 1000)
-        fprintf(stderr, "\rvaluing holdings: %zu/%zu%s", done, total, done == total ? "\n" : "");
+    xb_progress *p = ctx;
+    if (total < 1000)
+        return;
+    p->total = total;
+    if (done == total)
+        xb_progress_finish(p, done);
+    else
+        xb_progress_update(p, done);
 }
 
 /* A re-run: --out already holds a reda.001 whose PricRptId is this fund's for this date. */
@@ -233,7 +242,10 @@ static int run(const valuate_args *a)
     o.function = a->function ? a->function : is_rerun(a->out, rpt_id) ? "REPL" : "NEWP";
     o.force = a->force;
     o.explain = a->explain ? &explain : NULL;
-    o.progress = isatty(STDERR_FILENO) ? progress : NULL;
+    xb_progress prog;
+    xb_progress_start(&prog, "valuing holdings", "holdings", 0);
+    o.progress = prog.on ? progress : NULL;
+    o.progress_ctx = &prog;
     xb_nav_result nav;
     xb_error err;
     xb_error_clear(&err);

@@ -9,7 +9,7 @@
  * than the one it replaces would be allowed to be (pseudonyms are 16 base32 characters).
  */
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +44,7 @@ static int parse_edges(pol_action *a, const char *list, const char *where, const
 
 int pol_action_parse(pol_action *a, const char *text, const char *where, xb_error *err)
 {
-    static const char *const kinds[] = {"PASS", "MASK", "PSEUDO", "GENERALIZE",
+    static const char *const kinds[] = {"PASS", "MASK",       "PSEUDO", "GENERALIZE",
                                         "DROP", "QUARANTINE", "BLOCK"};
     memset(a, 0, sizeof *a);
     snprintf(a->text, sizeof a->text, "%s", text);
@@ -56,8 +56,9 @@ int pol_action_parse(pol_action *a, const char *text, const char *where, xb_erro
         if (strlen(kinds[i]) == klen && !strncmp(text, kinds[i], klen))
             k = i;
     if (k < 0)
-        return bad(err, where, text, "expected PASS, MASK, PSEUDO, GENERALIZE, DROP, QUARANTINE "
-                                     "or BLOCK");
+        return bad(err, where, text,
+                   "expected PASS, MASK, PSEUDO, GENERALIZE, DROP, QUARANTINE "
+                   "or BLOCK");
     a->kind = (xb_action_kind)k;
     switch (a->kind) {
     case XB_ACT_MASK:
@@ -112,21 +113,99 @@ static size_t normalise(char *out, size_t cap, const char *v, bool drop_spaces)
     return n;
 }
 
+/* HMAC-SHA-256 (RFC 2104) with the keyed inner and outer states computed once per key and
+ * thread, then copied per value: a message pseudonymises a dozen fields with the same key, and
+ * OpenSSL's one-shot HMAC() fetches the algorithm and allocates on every call. */
+typedef struct mac_state {
+    uint8_t k0[64]; /* the key as HMAC uses it (hashed when longer than a block) */
+    size_t k0len;
+    EVP_MD_CTX *inner, *outer, *tmp;
+} mac_state;
+
+static __thread mac_state mac_cache[2];
+static __thread unsigned mac_next;
+static pthread_key_t mac_key;
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+
+/* Frees a thread's HMAC states when the thread ends (worker threads come and go). */
+static void mac_release(void *p)
+{
+    mac_state *cache = p;
+    for (unsigned i = 0; i < 2; i++) {
+        EVP_MD_CTX_free(cache[i].inner);
+        EVP_MD_CTX_free(cache[i].outer);
+        EVP_MD_CTX_free(cache[i].tmp);
+        memset(&cache[i], 0, sizeof cache[i]); /* the key block goes too */
+    }
+}
+
+static void mac_make_key(void)
+{
+    pthread_key_create(&mac_key, mac_release);
+}
+
+static int key_block(uint8_t k0[64], size_t *k0len, const uint8_t *key, size_t klen)
+{
+    if (klen <= 64) {
+        memcpy(k0, key, klen);
+        *k0len = klen;
+        return 0;
+    }
+    unsigned len = 0;
+    *k0len = 32;
+    return EVP_Digest(key, klen, k0, &len, EVP_sha256(), NULL) == 1 ? 0 : XB_ECRYPTO;
+}
+
+static mac_state *mac_for(const uint8_t *key, size_t klen)
+{
+    uint8_t k0[64];
+    size_t k0len;
+    if (key_block(k0, &k0len, key, klen))
+        return NULL;
+    for (unsigned i = 0; i < 2; i++)
+        if (mac_cache[i].inner && mac_cache[i].k0len == k0len &&
+            !memcmp(mac_cache[i].k0, k0, k0len))
+            return &mac_cache[i];
+    mac_state *m = &mac_cache[mac_next++ % 2];
+    if (!m->inner) {
+        pthread_once(&mac_once, mac_make_key);
+        pthread_setspecific(mac_key, mac_cache);
+    }
+    if (!m->inner && (!(m->inner = EVP_MD_CTX_new()) || !(m->outer = EVP_MD_CTX_new()) ||
+                      !(m->tmp = EVP_MD_CTX_new())))
+        return NULL;
+    uint8_t ipad[64], opad[64];
+    for (size_t i = 0; i < 64; i++) {
+        uint8_t b = i < k0len ? k0[i] : 0;
+        ipad[i] = b ^ 0x36;
+        opad[i] = b ^ 0x5c;
+    }
+    if (EVP_DigestInit_ex(m->inner, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(m->inner, ipad, 64) != 1 ||
+        EVP_DigestInit_ex(m->outer, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(m->outer, opad, 64) != 1) {
+        m->k0len = (size_t)-1; /* never matches: rebuilt next time */
+        return NULL;
+    }
+    memcpy(m->k0, k0, k0len);
+    m->k0len = k0len;
+    return m;
+}
+
 static int hmac(uint8_t out[32], const uint8_t *key, size_t klen, const char *domain,
                 const char *value, size_t vlen)
 {
     /* domain || 0x00 || value: the separator keeps ("ab","c") and ("a","bc") apart. */
-    size_t dlen = strlen(domain);
-    uint8_t *msg = malloc(dlen + 1 + vlen);
+    mac_state *m = mac_for(key, klen);
+    uint8_t inner[32];
     unsigned len = 0;
-    if (!msg)
-        return XB_ENOMEM;
-    memcpy(msg, domain, dlen);
-    msg[dlen] = 0;
-    memcpy(msg + dlen + 1, value, vlen);
-    uint8_t *r = HMAC(EVP_sha256(), key, (int)klen, msg, dlen + 1 + vlen, out, &len);
-    free(msg);
-    return r && len == 32 ? 0 : XB_ECRYPTO;
+    if (!m || EVP_MD_CTX_copy_ex(m->tmp, m->inner) != 1 ||
+        EVP_DigestUpdate(m->tmp, domain, strlen(domain) + 1) != 1 ||
+        EVP_DigestUpdate(m->tmp, value, vlen) != 1 ||
+        EVP_DigestFinal_ex(m->tmp, inner, &len) != 1 || EVP_MD_CTX_copy_ex(m->tmp, m->outer) != 1 ||
+        EVP_DigestUpdate(m->tmp, inner, 32) != 1 || EVP_DigestFinal_ex(m->tmp, out, &len) != 1)
+        return XB_ECRYPTO;
+    return 0;
 }
 
 static void base32(char *out, const uint8_t *b, size_t nchars)
@@ -167,8 +246,8 @@ static int pseudonym(xb_buf *out, const pol_action *a, const pol_rule *r, const 
         mac[8] = (uint8_t)((mac[8] & 0x3f) | 0x80); /* RFC 4122 variant */
         return xb_buf_printf(out,
                              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7],
-                             mac[8], mac[9], mac[10], mac[11], mac[12], mac[13], mac[14], mac[15]);
+                             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7], mac[8],
+                             mac[9], mac[10], mac[11], mac[12], mac[13], mac[14], mac[15]);
     default:
         return xb_buf_puts(out, b32);
     }
@@ -262,8 +341,8 @@ static int generalise(xb_buf *out, bool *remove, const pol_action *a, const xmlN
                       const char *v)
 {
     static const char *const country[] = {"Ctry", "CtryOfRes", "CtryOfBirth", NULL};
-    static const char *const town[] = {"Ctry",        "CtryOfRes", "CtryOfBirth",
-                                       "TwnNm",       "CtrySubDvsn", NULL};
+    static const char *const town[] = {"Ctry",  "CtryOfRes",   "CtryOfBirth",
+                                       "TwnNm", "CtrySubDvsn", NULL};
     switch (a->gen) {
     case GEN_CTRY_ONLY:
         if (!name_in(node, country))

@@ -17,7 +17,7 @@ static const char *const dest_keys[] = {
     /* policy */
     "country", "recipient", "role", "scenario", "catalog", "bases", "pseudo", "note",
     /* transport (pipeline, issue #4) */
-    "url", "tls", "batch", "retry", "timeout_ms", "headers", "auth", "sign", "sink", "sftp",
+    "url", "tls", "batch", "retry", "timeout_ms", "headers", "auth", "sign", "sink", "sftp", "type",
     NULL};
 
 static void free_dest(xb_policy_destination *d)
@@ -55,15 +55,15 @@ static int parse_date(int64_t *out, const json_t *o, const char *key, const char
     if (rc || !s)
         return rc;
     if (xb_policy_parse_time(out, s, NULL))
-        return xb_error_set(err, XB_ECONFIG, where, "%s.%s: '%s' is not a date (YYYY-MM-DD)",
-                            where, key, s);
+        return xb_error_set(err, XB_ECONFIG, where, "%s.%s: '%s' is not a date (YYYY-MM-DD)", where,
+                            key, s);
     return 0;
 }
 
 static int parse_basis(pol_basis *b, const json_t *v, const char *where, xb_error *err)
 {
-    static const char *const keys[] = {"type", "ref", "valid_from", "valid_to", "pi_types",
-                                       "note", NULL};
+    static const char *const keys[] = {"type",     "ref",  "valid_from", "valid_to",
+                                       "pi_types", "note", NULL};
     const char *type = NULL, *ref = NULL;
     int rc;
     b->from = INT64_MIN;
@@ -92,15 +92,13 @@ static int parse_basis(pol_basis *b, const json_t *v, const char *where, xb_erro
         return xb_error_set(err, XB_ECONFIG, where, "%s: %s needs its filing reference (ref)",
                             where, type);
     if (b->to <= b->from)
-        return xb_error_set(err, XB_ECONFIG, where, "%s: valid_to must be after valid_from",
-                            where);
+        return xb_error_set(err, XB_ECONFIG, where, "%s: valid_to must be after valid_from", where);
     if (ref && !(b->ref = strdup(ref)))
         return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
     return 0;
 }
 
-static int parse_pseudo(xb_policy_destination *d, const json_t *o, const char *where,
-                        xb_error *err)
+static int parse_pseudo(xb_policy_destination *d, const json_t *o, const char *where, xb_error *err)
 {
     static const char *const keys[] = {"key_id", "epoch", NULL};
     const json_t *p = NULL;
@@ -111,16 +109,14 @@ static int parse_pseudo(xb_policy_destination *d, const json_t *o, const char *w
     int rc = xb_yaml_object_opt(&p, o, "pseudo", where, err);
     if (rc || !p)
         return rc;
-    if ((rc = xb_yaml_only_keys(p, keys, w, err)) ||
-        (rc = xb_yaml_str(&id, p, "key_id", w, err)) ||
+    if ((rc = xb_yaml_only_keys(p, keys, w, err)) || (rc = xb_yaml_str(&id, p, "key_id", w, err)) ||
         (rc = xb_yaml_str(&epoch, p, "epoch", w, err)))
         return rc;
     /* The name becomes a file name under the keys directory: no separators, no dots. */
     for (const char *s = id; *s; s++)
         if (!(*s == '-' || *s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
               (*s >= 'A' && *s <= 'Z')))
-            return xb_error_set(err, XB_ECONFIG, w, "%s.key_id: use letters, digits, - and _",
-                                w);
+            return xb_error_set(err, XB_ECONFIG, w, "%s.key_id: use letters, digits, - and _", w);
     for (const char *s = epoch; *s; s++)
         if (!(*s == '-' || *s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
               (*s >= 'A' && *s <= 'Z')))

@@ -18,8 +18,8 @@
 #include "iso20022/error.h"
 
 const char *const xb_detect_default_secret_words[] = {
-    "PIN", "CVV", "CVV2", "CVC", "CVC2", "CVN", "CVN2", "PASSWORD", "PASSWD", "PASSCODE",
-    "密码", "口令", "支付密码", "交易密码", "验证码", NULL};
+    "PIN",    "CVV",      "CVV2", "CVC",  "CVC2",     "CVN",      "CVN2",   "PASSWORD",
+    "PASSWD", "PASSCODE", "密码", "口令", "支付密码", "交易密码", "验证码", NULL};
 
 const char *xb_detect_name(xb_detector d)
 {
@@ -228,16 +228,17 @@ void xb_detect_hits_free(xb_detect_hits *h)
 /* ---- numeric tokens ----------------------------------------------------------------------- */
 
 #define MAX_GROUPS 8
-#define MAX_DIGITS 40
+#define MAX_GROUP_DIGITS 24 /* no detected number has a group longer than 19 digits */
 
 typedef struct numtok {
-    char d[MAX_DIGITS + 2]; /* ASCII digits (plus a trailing X for an ID number) */
+    char d[MAX_GROUPS * MAX_GROUP_DIGITS + 2]; /* ASCII digits (+ X of an ID number) */
     size_t nd;
-    bool overflow;
+    bool overflow; /* some group is longer than any number */
     int ngroups;
     size_t gstart[MAX_GROUPS], gend[MAX_GROUPS]; /* byte spans of the groups */
     size_t gdig[MAX_GROUPS];                     /* index in d where the group starts */
     bool has_x;                                  /* last group ends with X */
+    bool more;                                   /* stopped at MAX_GROUPS before a separator */
     size_t end;                                  /* byte after the token */
 } numtok;
 
@@ -266,24 +267,20 @@ static void read_numtok(numtok *t, const scan *sc, size_t i)
     memset(t, 0, sizeof *t);
     size_t pos = i, l = 0;
     for (;;) {
-        if (t->ngroups == MAX_GROUPS) {
-            t->overflow = true;
-            break;
-        }
         int g = t->ngroups++;
         t->gstart[g] = pos;
         t->gdig[g] = t->nd;
         int v;
         while ((v = digit_at(sc, pos, &l)) >= 0) {
-            if (t->nd < MAX_DIGITS)
+            if (t->nd - t->gdig[g] < MAX_GROUP_DIGITS)
                 t->d[t->nd++] = (char)('0' + v);
             else
                 t->overflow = true;
             pos += l;
         }
         /* GB 11643 allows X as the check character of an 18-character number. */
-        if (pos < sc->len && (sc->s[pos] == 'X' || sc->s[pos] == 'x') &&
-            t->nd - t->gdig[g] == 17 && !word_at(sc, pos + 1)) {
+        if (pos < sc->len && (sc->s[pos] == 'X' || sc->s[pos] == 'x') && t->nd - t->gdig[g] == 17 &&
+            !word_at(sc, pos + 1)) {
             t->d[t->nd++] = 'X';
             t->has_x = true;
             pos++;
@@ -293,6 +290,12 @@ static void read_numtok(numtok *t, const scan *sc, size_t i)
         t->gend[g] = pos;
         if (pos + 1 < sc->len && (sc->s[pos] == ' ' || sc->s[pos] == '-') &&
             digit_at(sc, pos + 1, &l) >= 0) {
+            if (t->ngroups == MAX_GROUPS) {
+                /* More groups follow: no number has this many, so the groups are read one by
+                 * one and the rest starts a new token after the separator. */
+                t->more = true;
+                break;
+            }
             pos++;
             continue;
         }
@@ -315,8 +318,7 @@ static bool groups_are(const numtok *t, int from, const int *lens, int n)
 }
 
 /* The whole multi-group token as one number (grouped phone, card, ID), or 0. */
-static xb_detector classify_grouped(const numtok *t, const scan *sc, size_t *start,
-                                    unsigned mask)
+static xb_detector classify_grouped(const numtok *t, const scan *sc, size_t *start, unsigned mask)
 {
     static const int mob[] = {3, 4, 4}, ric[] = {6, 8, 4};
     int from = 0;
@@ -325,8 +327,8 @@ static xb_detector classify_grouped(const numtok *t, const scan *sc, size_t *sta
     /* +86 / 0086 country prefix in front of a mobile number. */
     bool plus = *start > 0 && sc->s[*start - 1] == '+';
     size_t g0 = t->ngroups > 1 ? t->gdig[1] : t->nd;
-    if (t->ngroups > 1 && ((plus && g0 == 2 && !memcmp(d, "86", 2)) ||
-                           (g0 == 4 && !memcmp(d, "0086", 4)))) {
+    if (t->ngroups > 1 &&
+        ((plus && g0 == 2 && !memcmp(d, "86", 2)) || (g0 == 4 && !memcmp(d, "0086", 4)))) {
         from = 1;
         d += g0;
         n -= g0;
@@ -365,16 +367,13 @@ static xb_detector classify_single(const char *d, size_t n, bool has_x, const sc
     return classify_digits(d, n, has_x, mask);
 }
 
-static int scan_number(xb_detect_hits *out, const scan *sc, size_t i, unsigned mask,
-                       size_t *next)
+static int scan_number(xb_detect_hits *out, const scan *sc, size_t i, unsigned mask, size_t *next)
 {
     numtok t;
     read_numtok(&t, sc, i);
     *next = t.end;
-    if (t.overflow)
-        return 0; /* a run longer than any number we detect is not one of them */
-    bool right_ok = !word_at(sc, t.end);
-    if (t.ngroups > 1 && right_ok) {
+    bool right_ok = t.more || !word_at(sc, t.end);
+    if (t.ngroups > 1 && right_ok && !t.more && !t.overflow) {
         size_t start = i;
         xb_detector k = classify_grouped(&t, sc, &start, mask);
         if (k)
@@ -386,8 +385,10 @@ static int scan_number(xb_detect_hits *out, const scan *sc, size_t i, unsigned m
         if (last && !right_ok)
             break;
         size_t n = (last ? t.nd : t.gdig[g + 1]) - t.gdig[g];
+        if (n >= MAX_GROUP_DIGITS)
+            continue; /* a run longer than any number we detect is not one of them */
         bool has_x = last && t.has_x;
-        char d[MAX_DIGITS + 2];
+        char d[MAX_GROUP_DIGITS + 2];
         memcpy(d, t.d + t.gdig[g], n);
         d[n] = '\0';
         size_t start = t.gstart[g];
@@ -417,8 +418,7 @@ static bool digit(unsigned char c)
 static size_t match_iban(const scan *sc, size_t i)
 {
     const unsigned char *s = sc->s;
-    if (i + 4 > sc->len || !upper(s[i]) || !upper(s[i + 1]) || !digit(s[i + 2]) ||
-        !digit(s[i + 3]))
+    if (i + 4 > sc->len || !upper(s[i]) || !upper(s[i + 1]) || !digit(s[i + 2]) || !digit(s[i + 3]))
         return 0;
     char buf[40];
     size_t n = 0, pos = i;
@@ -458,14 +458,48 @@ static bool is_ascii_word(const char *w)
     return true;
 }
 
-static size_t match_secret(const scan *sc, size_t i, const char *const *words)
+#define MAX_WORDS 64
+
+/* Secret words prepared once per scan: lengths, and which bytes can start one, so that the
+ * common position (no word starts here) costs one table lookup. */
+struct xb_detect_words {
+    const char *w[MAX_WORDS];
+    size_t len[MAX_WORDS];
+    bool ascii[MAX_WORDS];
+    size_t n;
+    bool first[256];
+};
+typedef struct xb_detect_words words_ix;
+
+static void index_words(words_ix *ix, const char *const *words)
+{
+    memset(ix, 0, sizeof *ix);
+    for (const char *const *w = words; *w && ix->n < MAX_WORDS; w++) {
+        size_t l = strlen(*w);
+        if (!l)
+            continue;
+        unsigned char c = (unsigned char)(*w)[0];
+        ix->w[ix->n] = *w;
+        ix->len[ix->n] = l;
+        ix->ascii[ix->n] = is_ascii_word(*w);
+        ix->first[c] = true;
+        if (ix->ascii[ix->n] && ascii_alpha(c))
+            ix->first[c ^ 0x20] = true; /* the other case */
+        ix->n++;
+    }
+}
+
+static size_t match_secret(const scan *sc, size_t i, const words_ix *ix)
 {
     const unsigned char *s = sc->s;
-    for (const char *const *w = words; *w; w++) {
-        size_t wl = strlen(*w);
-        if (wl == 0 || i + wl > sc->len)
+    if (!ix->first[s[i]])
+        return 0;
+    for (size_t k = 0; k < ix->n; k++) {
+        const char *const *w = &ix->w[k];
+        size_t wl = ix->len[k];
+        if (i + wl > sc->len)
             continue;
-        if (is_ascii_word(*w)) {
+        if (ix->ascii[k]) {
             if (!ascii_alpha(s[i]) || (i > 0 && ascii_alpha(s[i - 1])))
                 continue;
             if (strncasecmp((const char *)s + i, *w, wl) != 0)
@@ -482,15 +516,45 @@ static size_t match_secret(const scan *sc, size_t i, const char *const *words)
 
 /* ---- the pass ---------------------------------------------------------------------------- */
 
+static int scan_with(xb_detect_hits *out, const char *text, size_t len, unsigned mask,
+                     const words_ix *ix);
+
 int xb_detect_scan(xb_detect_hits *out, const char *text, size_t len, unsigned mask,
                    const char *const *secret_words)
 {
+    words_ix ix;
+    index_words(&ix, secret_words ? secret_words : xb_detect_default_secret_words);
+    return scan_with(out, text, len, mask, &ix);
+}
+
+xb_detect_words *xb_detect_words_new(const char *const *words)
+{
+    xb_detect_words *w = malloc(sizeof *w);
+    if (w)
+        index_words(w, words ? words : xb_detect_default_secret_words);
+    return w;
+}
+
+void xb_detect_words_free(xb_detect_words *w)
+{
+    free(w);
+}
+
+int xb_detect_scan_prepared(xb_detect_hits *out, const char *text, size_t len, unsigned mask,
+                            const xb_detect_words *words)
+{
+    return scan_with(out, text, len, mask, words);
+}
+
+static int scan_with(xb_detect_hits *out, const char *text, size_t len, unsigned mask,
+                     const words_ix *ixp)
+{
     scan sc = {(const unsigned char *)text, len};
-    const char *const *words = secret_words ? secret_words : xb_detect_default_secret_words;
+    const words_ix *ix = ixp;
     size_t i = 0, l;
     while (i < len) {
         size_t end;
-        if ((mask & XB_DET_SECRET) && (end = match_secret(&sc, i, words)) != 0) {
+        if ((mask & XB_DET_SECRET) && (end = match_secret(&sc, i, ix)) != 0) {
             int rc = push(out, XB_DET_SECRET, i, end);
             if (rc)
                 return rc;

@@ -45,14 +45,22 @@ int xb_detect_scan(xb_detect_hits *out, const char *text, size_t len, unsigned m
                    const char *const *secret_words);
 void xb_detect_hits_free(xb_detect_hits *h);
 
+/* A secret-word list indexed once (a catalog does this at load), for the hot path. The words
+ * must outlive it. */
+typedef struct xb_detect_words xb_detect_words;
+xb_detect_words *xb_detect_words_new(const char *const *secret_words);
+void xb_detect_words_free(xb_detect_words *w);
+int xb_detect_scan_prepared(xb_detect_hits *out, const char *text, size_t len, unsigned mask,
+                            const xb_detect_words *words);
+
 /* Writes text with every non-secret hit replaced by "[KIND]" into out (appends). */
 int xb_detect_redact(xb_buf *out, const char *text, size_t len, const xb_detect_hits *hits);
 
 const char *xb_detect_name(xb_detector d); /* "CN_RIC", "CN_MOB", "PAN", "IBAN", "SECRET" */
 
 /* Check digits, exposed for tests and for the catalog's own use. */
-bool xb_detect_gb11643_ok(const char *id18);           /* 17 digits + digit or X/x */
-bool xb_detect_luhn_ok(const char *digits, size_t n);   /* ASCII digits only */
-bool xb_detect_iban_ok(const char *iban, size_t n);     /* compact, upper or lower case */
+bool xb_detect_gb11643_ok(const char *id18);          /* 17 digits + digit or X/x */
+bool xb_detect_luhn_ok(const char *digits, size_t n); /* ASCII digits only */
+bool xb_detect_iban_ok(const char *iban, size_t n);   /* compact, upper or lower case */
 
 #endif

@@ -10,6 +10,9 @@
 
 #include <jansson.h>
 #include <libxml/tree.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 #include "adapter/policy/policy.h"
 #include "iso20022/amount.h"
@@ -27,15 +30,16 @@ typedef enum pol_subject { SUBJ_NONE = 0, SUBJ_ACCOUNT, SUBJ_NAME, SUBJ_BIRTH } 
 typedef enum pol_format { FMT_TEXT = 0, FMT_IBAN, FMT_UUID } pol_format;
 
 typedef struct pol_rule {
+    size_t ix;            /* position in pol_file.rules: index of per-profile action tables */
     char *id;             /* "pacs.008:CdtTrfTxInf/Dbtr/Nm" */
     const pol_class *cls; /* labels; the rule's own overrides below */
     xb_tier tier;
     xb_pi pi;
     int pfi, level;
-    bool subtree;     /* path ends in "**": this element and everything under it */
-    bool scan;        /* free text: detectors run and redact */
-    char *role;       /* party role ("DBTR") or NULL */
-    int up_to_scope;  /* levels from the matched element up to the party's scope element */
+    bool subtree;    /* path ends in "**": this element and everything under it */
+    bool scan;       /* free text: detectors run and redact */
+    char *role;      /* party role ("DBTR") or NULL */
+    int up_to_scope; /* levels from the matched element up to the party's scope element */
     pol_subject subject;
     char *placeholder; /* DROP of an XSD-mandatory element writes this text instead */
     pol_format format; /* pseudonym shape that keeps the XSD pattern */
@@ -44,8 +48,8 @@ typedef struct pol_rule {
 /* Trie of (namespace URI, local name) steps. Children are few (an ISO complex type has a few
  * dozen elements at most), so a linear scan over interned pointers is as fast as a hash. */
 typedef struct pol_node {
-    const char *ns;   /* interned URI */
-    char *local;      /* "*" matches any local name in ns */
+    const char *ns; /* interned URI */
+    char *local;    /* "*" matches any local name in ns */
     pol_rule *rule;
     pol_rule *subtree;
     char *anchor_role; /* a party element: probe Id/OrgId, register (role, scope) */
@@ -62,18 +66,24 @@ typedef struct pol_msgmap {
 
 /* ---- actions, profiles, scenarios ---------------------------------------------------------- */
 
-typedef enum pol_gen { GEN_NONE = 0, GEN_CTRY_ONLY, GEN_TOWN_CTRY, GEN_DATE_MONTH, GEN_AMOUNT } pol_gen;
+typedef enum pol_gen {
+    GEN_NONE = 0,
+    GEN_CTRY_ONLY,
+    GEN_TOWN_CTRY,
+    GEN_DATE_MONTH,
+    GEN_AMOUNT
+} pol_gen;
 
 #define POL_MAX_EDGES 16
 
 typedef struct pol_action {
     xb_action_kind kind;
-    int keep_last;  /* MASK */
+    int keep_last;   /* MASK */
     char domain[24]; /* PSEUDO domain separation ("party", "acct", "txid") */
     pol_gen gen;
     xb_dec edges[POL_MAX_EDGES]; /* GENERALIZE amount_bucket, ascending */
     int nedges;
-    char text[96];   /* as written in the catalog, for records */
+    char text[96]; /* as written in the catalog, for records */
 } pol_action;
 
 typedef struct pol_profile_entry {
@@ -86,6 +96,7 @@ typedef struct pol_profile {
     pol_action dflt;
     pol_profile_entry *by;
     size_t nby;
+    const pol_action **by_rule; /* resolved at load: one entry per rule, never NULL */
 } pol_profile;
 
 typedef struct pol_scenario {
@@ -117,7 +128,8 @@ typedef struct pol_file {
     size_t nrules, caprules;
     pol_profile *profiles;
     size_t nprofiles;
-    char **secret_words; /* NULL-terminated */
+    char **secret_words;               /* NULL-terminated */
+    struct xb_detect_words *secret_ix; /* secret_words indexed for scanning */
 } pol_file;
 
 struct xb_policy_catalog {
@@ -128,7 +140,7 @@ struct xb_policy_catalog {
     pol_scenario *scenarios;
     size_t nscenarios;
     char **important, **core, **negative; /* class names or rule ids */
-    size_t nimportant, ncore, nnegative;   /* negative: FTZ negative list (Art. 6) */
+    size_t nimportant, ncore, nnegative;  /* negative: FTZ negative list (Art. 6) */
 };
 
 struct xb_policy_catalog_set {
@@ -181,5 +193,35 @@ int pol_action_apply(xb_buf *out, bool *remove, const pol_action *a, const pol_r
 /* Keyed digest for counting: HMAC-SHA-256(counter key, kind || 0 || value), first 16 bytes. */
 int pol_subject_digest(uint8_t out[XB_POLICY_DIGEST_LEN], const xb_policy_keys *keys,
                        const char *kind, const char *value, size_t len);
+
+/* ---- catalog plumbing (catalog.c, compile.c, versions.c) ------------------------------------ */
+
+/* jansson's iteration macros take non-const objects; the catalog only reads. */
+#define UNCONST(p) ((json_t *)(uintptr_t)(p))
+
+int pol_oom(xb_error *err);
+int pol_cfg(xb_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline int pol_parse_enum(int *out, const char *text, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (text && !strcasecmp(text, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
+int pol_load_classes(pol_file *f, xb_error *err);      /* compile.c */
+int pol_load_messages(pol_file *f, xb_error *err);     /* compile.c */
+int pol_load_profiles(pol_file *f, xb_error *err);     /* versions.c */
+int pol_resolve_profiles(pol_file *f, xb_error *err);  /* versions.c */
+int pol_load_secret_words(pol_file *f, xb_error *err); /* versions.c */
+int pol_load_version(xb_policy_catalog **out, pol_file *f, const json_t *v, const char *where,
+                     xb_error *err); /* versions.c */
+void pol_free_node(pol_node *n);
+void pol_free_file(pol_file *f);
+void pol_free_catalog(xb_policy_catalog *c);
 
 #endif

@@ -55,8 +55,8 @@ typedef enum xb_basis {
     XB_BASIS_SEC_ASSESSMENT_APPROVED,
 } xb_basis;
 
-const char *xb_policy_tier_name(xb_tier t);       /* "GENERAL" ... */
-const char *xb_policy_pi_name(xb_pi p);           /* "NONE", "PI", "SPI" */
+const char *xb_policy_tier_name(xb_tier t); /* "GENERAL" ... */
+const char *xb_policy_pi_name(xb_pi p);     /* "NONE", "PI", "SPI" */
 const char *xb_policy_action_name(xb_action_kind a);
 const char *xb_policy_verdict_name(xb_verdict v); /* "DELIVER", "QUARANTINE", "BLOCK" */
 const char *xb_policy_basis_name(xb_basis b);
@@ -105,6 +105,13 @@ int64_t xb_policy_catalog_effective_from(const xb_policy_catalog *cat);
 int64_t xb_policy_catalog_effective_to(const xb_policy_catalog *cat); /* INT64_MAX: open */
 size_t xb_policy_catalog_set_count(const xb_policy_catalog_set *set);
 
+/* The CAC thresholds of a catalog version (distinct persons per calendar year): `scc` needs a
+ * filed standard contract, `sa` a security assessment; for PI and for SPI. For /metrics. */
+typedef struct xb_policy_thresholds {
+    int64_t scc_pi, sa_pi, scc_spi, sa_spi;
+} xb_policy_thresholds;
+void xb_policy_catalog_thresholds(xb_policy_thresholds *out, const xb_policy_catalog *cat);
+
 /* ---- destinations (config `destinations:`) ------------------------------------------------ */
 
 typedef struct xb_policy_destinations xb_policy_destinations;
@@ -133,8 +140,8 @@ typedef int (*xb_policy_seen_fn)(void *ctx, int year, xb_pi cls,
                                  xb_error *err);
 
 typedef struct xb_policy_counters {
-    int year;         /* must equal xb_policy_year_cn(transfer time) */
-    int64_t pi, spi;  /* distinct natural persons counted so far this year, institution-wide */
+    int year;        /* must equal xb_policy_year_cn(transfer time) */
+    int64_t pi, spi; /* distinct natural persons counted so far this year, institution-wide */
     xb_policy_seen_fn seen;
     void *ctx;
 } xb_policy_counters;
@@ -155,20 +162,24 @@ typedef struct xb_policy_keys {
 typedef struct xb_policy_opts {
     /* Warn at this fraction of each threshold, as per-mille (800 = 80%). 0 means 800. */
     int warn_permille;
-    /* Re-validate the transformed message against its XSD (always on outside benchmarks). */
+    /* Re-validate the transformed message against its XSD. Only tests of the engine itself may
+     * turn this off; nothing that leaves may skip it. */
     bool skip_revalidate;
+    /* Lowercase hex SHA-256 of the message bytes as received, when the caller has them; NULL:
+     * the SHA-256 of the canonical form (exclusive C14N) is recorded instead. */
+    const char *msg_sha256;
 } xb_policy_opts;
 
 /* ---- the decision ------------------------------------------------------------------------ */
 
 typedef struct xb_policy_field {
-    char path[256];       /* /Document/FIToFICstmrCdtTrf/CdtTrfTxInf/Dbtr/Nm */
-    const char *rule_id;  /* catalog rule ("pacs.008:CdtTrfTxInf/Dbtr/Nm"); NULL if uncovered */
-    const char *cls;      /* catalog class ("party.name") */
+    char path[256];      /* /Document/FIToFICstmrCdtTrf/CdtTrfTxInf/Dbtr/Nm */
+    const char *rule_id; /* catalog rule ("pacs.008:CdtTrfTxInf/Dbtr/Nm"); NULL if uncovered */
+    const char *cls;     /* catalog class ("party.name") */
     xb_tier tier;
     xb_pi pi;
-    int pfi;   /* JR/T 0171: 0 = n/a, 1..3 = C1..C3 */
-    int level; /* JR/T 0197: 1..5 */
+    int pfi;           /* JR/T 0171: 0 = n/a, 1..3 = C1..C3 */
+    int level;         /* JR/T 0197: 1..5 */
     bool organisation; /* party field of an organisation (Id/OrgId): PI lifted */
     xb_action_kind action;
     char detail[96]; /* "amount_bucket", "placeholder", "redacted CN_MOB", ... */
@@ -178,6 +189,7 @@ typedef struct xb_policy_decision {
     xb_verdict verdict;
     char reason[320];
     char msg_sha256[65];
+    bool msg_hash_of_bytes; /* true: of the bytes received; false: of the canonical form */
     char definition[32];
     char msg_id[36];
     char uetr[37];
@@ -194,7 +206,8 @@ typedef struct xb_policy_decision {
     int level;    /* max JR/T 0197 level */
     xb_policy_field *fields;
     size_t n_fields;
-    /* Counters: year of the transfer, totals before and after this message, new subjects. */
+    /* Counters: year of the transfer; totals before and with this message (judged on, even when
+     * the verdict stops it); new subjects, only when counted (delivered and not exempt). */
     int year;
     int64_t pi_before, spi_before, pi_after, spi_after;
     bool counted; /* false for exempt / non-PI / undelivered transfers */

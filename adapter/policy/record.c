@@ -41,6 +41,7 @@ json_t *xb_policy_decision_to_json(const xb_policy_decision *d)
     json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(d->verdict)));
     json_object_set_new(o, "reason", json_string(d->reason));
     json_object_set_new(o, "message_sha256", json_string(d->msg_sha256));
+    json_object_set_new(o, "message_hash_of", json_string(d->msg_hash_of_bytes ? "bytes" : "c14n"));
     json_object_set_new(o, "definition", json_string(d->definition));
     json_object_set_new(o, "msg_id", json_string(d->msg_id));
     json_object_set_new(o, "uetr", d->uetr[0] ? json_string(d->uetr) : json_null());

@@ -26,8 +26,8 @@ const char *xb_policy_pi_name(xb_pi p)
 
 const char *xb_policy_action_name(xb_action_kind a)
 {
-    static const char *n[] = {"PASS", "MASK", "PSEUDO", "GENERALIZE", "DROP", "QUARANTINE",
-                              "BLOCK"};
+    static const char *n[] = {"PASS", "MASK",       "PSEUDO", "GENERALIZE",
+                              "DROP", "QUARANTINE", "BLOCK"};
     return (unsigned)a < 7 ? n[a] : "?";
 }
 

@@ -69,9 +69,8 @@ static int chain_hash(uint8_t out[32], const uint8_t prev[32], const char *canon
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned outlen = 0;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(ctx, prev, 32) && EVP_DigestUpdate(ctx, canon, len) &&
-             EVP_DigestFinal_ex(ctx, out, &outlen);
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, prev, 32) &&
+             EVP_DigestUpdate(ctx, canon, len) && EVP_DigestFinal_ex(ctx, out, &outlen);
     EVP_MD_CTX_free(ctx);
     return ok ? 0 : -1;
 }
@@ -106,7 +105,8 @@ static int parse_line(json_t **env_out, const char **raw, size_t *raw_len, const
     return 0;
 }
 
-/* Cuts a torn tail (no final newline) and returns the offset where the last complete line starts. */
+/* Cuts a torn tail (no final newline) and returns the offset where the last complete line starts.
+ */
 static int recover_tail(xb_audit *a, xb_error *err)
 {
     struct stat st;
@@ -266,7 +266,8 @@ int xb_audit_sync(xb_audit *a, xb_error *err)
 static int maybe_sync(xb_audit *a, xb_error *err)
 {
     switch (a->fsync) {
-    case XB_AUDIT_FSYNC_ALWAYS: return xb_audit_sync(a, err);
+    case XB_AUDIT_FSYNC_ALWAYS:
+        return xb_audit_sync(a, err);
     case XB_AUDIT_FSYNC_EVERY_N:
         return a->seq - a->durable_seq >= a->every_n ? xb_audit_sync(a, err) : 0;
     case XB_AUDIT_FSYNC_INTERVAL:
@@ -295,9 +296,10 @@ int xb_audit_append_typed(char **line_out, uint64_t *seq_out, xb_audit *a, const
     to_hex(hash_hex, hash, 32);
     xb_buf line = XB_BUF_INIT;
     uint64_t seq = a->seq + 1;
-    int rc = xb_buf_printf(&line,
-                           "{\"v\":1,\"seq\":%llu,\"type\":\"%s\",\"prev\":\"%s\",\"hash\":\"%s\"" XB_AUDIT_RECORD_TAG,
-                           (unsigned long long)seq, type, a->head_hex, hash_hex);
+    int rc = xb_buf_printf(
+        &line,
+        "{\"v\":1,\"seq\":%llu,\"type\":\"%s\",\"prev\":\"%s\",\"hash\":\"%s\"" XB_AUDIT_RECORD_TAG,
+        (unsigned long long)seq, type, a->head_hex, hash_hex);
     rc = rc ? rc : xb_buf_append(&line, canon, clen);
     rc = rc ? rc : xb_buf_append(&line, "}\n", 2);
     free(canon);

@@ -60,6 +60,8 @@ static int adopt_rotate(xb_audit_ckpt *ck, const xb_audit_entry *e, xb_error *er
 {
     json_t *fr = json_object_get(e->record, "frontier");
     json_int_t size = json_integer_value(json_object_get(e->record, "tree_size"));
+    /* Rotation always checkpoints first: the entry before a rotate entry is a checkpoint. */
+    ck->last_size = size > 0 ? (uint64_t)size - 1 : 0;
     if (ck->tree.size == (uint64_t)size && size > 0)
         return 0; /* we rotated ourselves: already in step */
     xb_merkle_frontier_init(&ck->tree);
@@ -82,7 +84,11 @@ static int adopt_rotate(xb_audit_ckpt *ck, const xb_audit_entry *e, xb_error *er
 static int absorb_line(xb_audit_ckpt *ck, const char *line, size_t len, xb_error *err)
 {
     xb_audit_entry e;
-    int rc = xb_audit_entry_parse(&e, line, len, err);
+    /* Only rotate and checkpoint entries need their record: parse the rest's envelope only. */
+    bool need_record = memmem(line, len, "\"type\":\"rotate\"", 15) ||
+                       memmem(line, len, "\"type\":\"checkpoint\"", 19);
+    int rc = need_record ? xb_audit_entry_parse(&e, line, len, err)
+                         : xb_audit_entry_parse_head(&e, line, len, err);
     if (rc < 0)
         return xb_error_set(err, XB_ESTATE, ck->path, "audit: unreadable entry in %s", ck->path);
     if (!strcmp(e.type, "rotate") && (rc = adopt_rotate(ck, &e, err)) < 0) {

@@ -18,19 +18,31 @@
 
 /* ---- one line ------------------------------------------------------------------------------ */
 
-int xb_audit_entry_parse(xb_audit_entry *out, const char *line, size_t len, xb_error *err)
+static int parse_entry(xb_audit_entry *out, const char *line, size_t len, bool head_only,
+                       xb_error *err)
 {
     memset(out, 0, sizeof *out);
     const char *tag = memmem(line, len, RECORD_TAG, strlen(RECORD_TAG));
     if (!tag || len < 2 || line[len - 1] != '}')
         return xb_error_set(err, XB_EINVAL, NULL, "not an audit entry");
-    json_t *env = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *env;
+    if (head_only) { /* the envelope before "record" is small: parse just that */
+        char head[512];
+        size_t n = (size_t)(tag - line);
+        if (n + 2 > sizeof head)
+            return xb_error_set(err, XB_EINVAL, NULL, "not an audit entry");
+        memcpy(head, line, n);
+        head[n] = '}';
+        env = json_loadb(head, n + 1, JSON_REJECT_DUPLICATES, NULL);
+    } else {
+        env = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    }
     json_t *seq = json_object_get(env, "seq");
     const char *type = json_string_value(json_object_get(env, "type"));
     json_t *record = json_object_get(env, "record");
     int rc = 0;
     if (!env || !json_is_integer(seq) || json_integer_value(seq) < 1 || !type ||
-        strlen(type) >= sizeof out->type || !json_is_object(record) ||
+        strlen(type) >= sizeof out->type || (!head_only && !json_is_object(record)) ||
         xb_merkle_unhex(out->prev, json_string_value(json_object_get(env, "prev")), 32) < 0 ||
         xb_merkle_unhex(out->hash, json_string_value(json_object_get(env, "hash")), 32) < 0) {
         rc = xb_error_set(err, XB_EINVAL, NULL, "not an audit entry");
@@ -43,6 +55,16 @@ int xb_audit_entry_parse(xb_audit_entry *out, const char *line, size_t len, xb_e
     }
     json_decref(env);
     return rc;
+}
+
+int xb_audit_entry_parse(xb_audit_entry *out, const char *line, size_t len, xb_error *err)
+{
+    return parse_entry(out, line, len, false, err);
+}
+
+int xb_audit_entry_parse_head(xb_audit_entry *out, const char *line, size_t len, xb_error *err)
+{
+    return parse_entry(out, line, len, true, err);
 }
 
 void xb_audit_entry_clear(xb_audit_entry *e)

@@ -33,6 +33,8 @@ typedef struct xb_audit_entry {
 
 /* Parses a line (without newline). 0, or XB_EINVAL when it is not an audit entry. */
 int xb_audit_entry_parse(xb_audit_entry *out, const char *line, size_t len, xb_error *err);
+/* Same without parsing the record (record stays NULL; raw is set): for writers reading back. */
+int xb_audit_entry_parse_head(xb_audit_entry *out, const char *line, size_t len, xb_error *err);
 void xb_audit_entry_clear(xb_audit_entry *e);
 /* SHA-256(prev || raw record) == hash ? */
 bool xb_audit_entry_hash_ok(const xb_audit_entry *e);

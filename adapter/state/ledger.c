@@ -1,12 +1,12 @@
-/* ledger.c — the settlement ledger section of the state store (SQLite), see ledger.h.
+/* ledger.c — the settlement ledger section of the state store, see ledger.h.
  *
- * Owns: the ledger tables and their SQL, the status machine, pacs.002 ingest and the report.
+ * Owns: the ledger tables and their SQL (the portable subset run through xb_store_sql, so the
+ * same code serves SQLite and PostgreSQL), the status machine, pacs.002 ingest and the report.
  * Never: sums money in SQL (amounts are decimal text, added with xb_dec), deletes history, or
  * holds a transaction open across calls.
  */
 #include "adapter/state/ledger.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +26,13 @@ static const char *const ledger_ddl[] = {
     "CREATE INDEX IF NOT EXISTS settlement_ledger_date ON settlement_ledger(sttlm_date)",
     "CREATE INDEX IF NOT EXISTS settlement_ledger_msg ON settlement_ledger(msg_id)",
     "CREATE TABLE IF NOT EXISTS settlement_events ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, uetr TEXT NOT NULL, status TEXT NOT NULL,"
-    " reason TEXT NOT NULL, source TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL)",
+    " uetr TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS settlement_events_uetr ON settlement_events(uetr)",
     "CREATE TABLE IF NOT EXISTS settlement_unmatched ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, uetr TEXT NOT NULL, orgnl_msg_id TEXT NOT NULL,"
-    " end_to_end_id TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,"
-    " sttlm_date TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL,"
-    " UNIQUE (uetr, orgnl_msg_id, end_to_end_id, status, source))",
+    " uetr TEXT NOT NULL, orgnl_msg_id TEXT NOT NULL, end_to_end_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, reason TEXT NOT NULL, sttlm_date TEXT NOT NULL, source TEXT NOT NULL,"
+    " at TEXT NOT NULL, UNIQUE (uetr, orgnl_msg_id, end_to_end_id, status, source))",
 };
 
 /* Statuses the ledger tracks, in report order. */
@@ -85,67 +85,51 @@ static void now_iso(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int db_error(xb_error *err, sqlite3 *db, const char *what)
+/* Runs one portable statement with text arguments (a NULL-terminated list). */
+static int run_q(xb_store *st, const char *sql, const char *const *args, int64_t *changes,
+                 xb_store_row_fn row, void *ctx, xb_error *err)
 {
-    return xb_error_set(err, XB_ESTATE, NULL, "settlement ledger: %s: %s", what,
-                        sqlite3_errmsg(db));
+    xb_sqlv v[16];
+    size_t n = 0;
+    for (; args && args[n] && n < 16; n++)
+        v[n] = XB_SQLV_T(args[n]);
+    return xb_store_sql(st, sql, v, n, changes, row, ctx, err);
 }
 
-static int exec(sqlite3 *db, const char *sql, xb_error *err)
+static int run(xb_store *st, const char *sql, const char *const *args, xb_error *err)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = xb_error_set(err, XB_ESTATE, NULL, "settlement ledger: %s", msg ? msg : sql);
-        sqlite3_free(msg);
-        return rc;
-    }
-    return 0;
+    return run_q(st, sql, args, NULL, NULL, NULL, err);
 }
 
-static int ensure_tables(sqlite3 *db, xb_error *err)
+static int ensure_tables(xb_store *st, xb_error *err)
 {
     for (size_t i = 0; i < sizeof ledger_ddl / sizeof ledger_ddl[0]; i++) {
-        int rc = exec(db, ledger_ddl[i], err);
+        int rc = run(st, ledger_ddl[i], NULL, err);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-/* Prepares sql and binds each NULL-terminated text argument to ?1, ?2, ... */
-static int prepare(sqlite3_stmt **s, sqlite3 *db, const char *sql, const char *const *args,
-                   xb_error *err)
+static int begin(xb_store *st, xb_error *err)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
-        return db_error(err, db, "prepare");
-    for (int i = 0; args && args[i]; i++)
-        sqlite3_bind_text(*s, i + 1, args[i], -1, SQLITE_TRANSIENT);
-    return 0;
+    int rc = ensure_tables(st, err);
+    return rc < 0 ? rc : xb_store_sql_begin(st, true, err);
 }
 
-/* Runs a statement that returns no rows. */
-static int run(sqlite3 *db, const char *sql, const char *const *args, xb_error *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = prepare(&s, db, sql, args, err);
-    if (rc == 0 && sqlite3_step(s) != SQLITE_DONE)
-        rc = db_error(err, db, "write");
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int begin(sqlite3 *db, xb_error *err)
-{
-    int rc = ensure_tables(db, err);
-    return rc < 0 ? rc : exec(db, "BEGIN IMMEDIATE", err);
-}
-
-static int finish(sqlite3 *db, int rc, xb_error *err)
+static int finish(xb_store *st, int rc, xb_error *err)
 {
     if (rc == 0)
-        return exec(db, "COMMIT", err);
-    exec(db, "ROLLBACK", NULL);
+        return xb_store_sql_commit(st, err);
+    xb_store_sql_rollback(st);
     return rc;
+}
+
+/* Row callback: copies the first column into a char[8] status. */
+static int first_col_status(void *ctx, const char *const *cols, size_t ncols, xb_error *err)
+{
+    snprintf(ctx, 8, "%s", ncols && cols[0] ? cols[0] : "");
+    return 0;
 }
 
 /* ---- recording what was sent --------------------------------------------------------------- */
@@ -158,7 +142,7 @@ static void tx_key(char *out, size_t cap, const xb_settle_details *d, const xb_s
         snprintf(out, cap, "%s/%s", d->msg_id, t->end_to_end_id);
 }
 
-static int record_tx(sqlite3 *db, const xb_settle_details *d, const xb_settle_tx *t,
+static int record_tx(xb_store *st, const xb_settle_details *d, const xb_settle_tx *t,
                      const char *dest, const char *now, xb_error *err)
 {
     char key[80], orig[64], cny[64], rate[64];
@@ -181,15 +165,17 @@ static int record_tx(sqlite3 *db, const xb_settle_details *d, const xb_settle_tx
                           t->converted ? d->rate_source : "",
                           now,
                           NULL};
-    int rc = run(db,
-                 "INSERT INTO settlement_ledger(uetr, msg_id, msg_def, end_to_end_id, tx_id,"
-                 " counterparty, destination, sttlm_date, orig_ccy, orig_amount, cny_amount, rate,"
-                 " rate_source, status, sent_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                 " ?8, ?9, ?10, ?11, ?12, ?13, 'SENT', ?14, ?14) ON CONFLICT(uetr) DO NOTHING",
-                 args, err);
-    if (rc == 0 && sqlite3_changes(db) == 1) {
+    int64_t changed = 0;
+    int rc =
+        run_q(st,
+              "INSERT INTO settlement_ledger(uetr, msg_id, msg_def, end_to_end_id, tx_id,"
+              " counterparty, destination, sttlm_date, orig_ccy, orig_amount, cny_amount, rate,"
+              " rate_source, status, sent_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+              " ?8, ?9, ?10, ?11, ?12, ?13, 'SENT', ?14, ?14) ON CONFLICT(uetr) DO NOTHING",
+              args, &changed, NULL, NULL, err);
+    if (rc == 0 && changed == 1) {
         const char *ev[] = {key, dest, now, NULL};
-        rc = run(db,
+        rc = run(st,
                  "INSERT INTO settlement_events(uetr, status, reason, source, outcome, at)"
                  " VALUES (?1, 'SENT', '', 'sent to ' || ?2, 'applied', ?3)",
                  ev, err);
@@ -200,54 +186,46 @@ static int record_tx(sqlite3 *db, const xb_settle_details *d, const xb_settle_tx
 int xb_settle_ledger_record_sent(xb_store *st, const xb_settle_details *d, const char *destination,
                                  xb_error *err)
 {
-    sqlite3 *db = xb_store_sqlite(st);
     char now[32];
     now_iso(now);
-    int rc = begin(db, err);
+    int rc = begin(st, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < d->n_tx; i++)
-        rc = record_tx(db, d, &d->tx[i], destination ? destination : "", now, err);
-    return finish(db, rc, err);
+        rc = record_tx(st, d, &d->tx[i], destination ? destination : "", now, err);
+    return finish(st, rc, err);
 }
 
 /* ---- status updates -------------------------------------------------------------------------- */
 
-static int read_status(char status[8], sqlite3 *db, const char *uetr, xb_error *err)
+static int read_status(char status[8], xb_store *st, const char *uetr, xb_error *err)
 {
-    sqlite3_stmt *s = NULL;
     const char *args[] = {uetr, NULL};
-    int rc = prepare(&s, db, "SELECT status FROM settlement_ledger WHERE uetr = ?1", args, err);
-    if (rc < 0)
-        return rc;
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        snprintf(status, 8, "%s", (const char *)sqlite3_column_text(s, 0));
-    else if (r == SQLITE_DONE)
+    status[0] = '\0';
+    int rc = run_q(st, "SELECT status FROM settlement_ledger WHERE uetr = ?1", args, NULL,
+                   first_col_status, status, err);
+    if (rc == 0 && !status[0])
         rc = xb_error_set(err, XB_ENOTFOUND, NULL, "no transfer %s in the settlement ledger", uetr);
-    else
-        rc = db_error(err, db, "read status");
-    sqlite3_finalize(s);
     return rc;
 }
 
-static int add_event(sqlite3 *db, const char *uetr, const char *status, const char *reason,
+static int add_event(xb_store *st, const char *uetr, const char *status, const char *reason,
                      const char *source, xb_ledger_outcome o, const char *now, xb_error *err)
 {
     const char *args[] = {uetr, status, reason, source, xb_ledger_outcome_name(o), now, NULL};
-    return run(db,
+    return run(st,
                "INSERT INTO settlement_events(uetr, status, reason, source, outcome, at)"
                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                args, err);
 }
 
 /* One status inside an open transaction. */
-static int set_status_tx(xb_ledger_outcome *out, sqlite3 *db, const char *uetr, const char *status,
+static int set_status_tx(xb_ledger_outcome *out, xb_store *st, const char *uetr, const char *status,
                          const char *reason, const char *source, const char *now, xb_error *err)
 {
     char cur[8];
     xb_error e = {0};
-    int rc = read_status(cur, db, uetr, &e);
+    int rc = read_status(cur, st, uetr, &e);
     if (rc == XB_ENOTFOUND) {
         *out = XB_LEDGER_UNMATCHED;
         return 0;
@@ -260,12 +238,12 @@ static int set_status_tx(xb_ledger_outcome *out, sqlite3 *db, const char *uetr, 
         *out = transition(cur, status);
     if (*out == XB_LEDGER_APPLIED) {
         const char *args[] = {status, reason, now, uetr, NULL};
-        rc = run(db,
+        rc = run(st,
                  "UPDATE settlement_ledger SET status = ?1, reason = ?2, updated_at = ?3"
                  " WHERE uetr = ?4",
                  args, err);
     }
-    return rc < 0 ? rc : add_event(db, uetr, status, reason, source, *out, now, err);
+    return rc < 0 ? rc : add_event(st, uetr, status, reason, source, *out, now, err);
 }
 
 static int check_status_code(const char *status, xb_error *err)
@@ -280,17 +258,16 @@ int xb_settle_ledger_set_status(xb_ledger_outcome *out, xb_store *st, const char
                                 const char *status, const char *reason, const char *source,
                                 xb_error *err)
 {
-    sqlite3 *db = xb_store_sqlite(st);
     char now[32];
     now_iso(now);
     int rc = check_status_code(status, err);
-    if (rc < 0 || (rc = begin(db, err)) < 0)
+    if (rc < 0 || (rc = begin(st, err)) < 0)
         return rc;
-    rc = set_status_tx(out, db, uetr, status, reason ? reason : "", source ? source : "", now, err);
-    return finish(db, rc, err);
+    rc = set_status_tx(out, st, uetr, status, reason ? reason : "", source ? source : "", now, err);
+    return finish(st, rc, err);
 }
 
-static int add_unmatched(sqlite3 *db, const xb_pacs002_status *r, const char *reason,
+static int add_unmatched(xb_store *st, const xb_pacs002_status *r, const char *reason,
                          const char *source, const char *now, xb_error *err)
 {
     const char *args[] = {r->orgnl_uetr,
@@ -302,32 +279,36 @@ static int add_unmatched(sqlite3 *db, const xb_pacs002_status *r, const char *re
                           source,
                           now,
                           NULL};
-    return run(db,
+    return run(st,
                "INSERT INTO settlement_unmatched(uetr, orgnl_msg_id, end_to_end_id, status, reason,"
                " sttlm_date, source, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                " ON CONFLICT DO NOTHING", /* the same report read twice is one row */
                args, err);
 }
 
-/* Keys of every transfer of an original message (for group-level statuses). */
-static int keys_of_msg(char ***out, size_t *n, sqlite3 *db, const char *msg_id, xb_error *err)
+typedef struct key_list {
+    char **keys;
+    size_t n;
+} key_list;
+
+static int add_key(void *ctx, const char *const *cols, size_t ncols, xb_error *err)
 {
-    sqlite3_stmt *s = NULL;
+    key_list *l = ctx;
+    char **grown = realloc(l->keys, (l->n + 1) * sizeof *l->keys);
+    if (!grown)
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    l->keys = grown;
+    l->keys[l->n++] = strdup(ncols && cols[0] ? cols[0] : "");
+    return 0;
+}
+
+/* Keys of every transfer of an original message (for group-level statuses). */
+static int keys_of_msg(key_list *out, xb_store *st, const char *msg_id, xb_error *err)
+{
     const char *args[] = {msg_id, NULL};
-    *out = NULL;
-    *n = 0;
-    int rc = prepare(&s, db, "SELECT uetr FROM settlement_ledger WHERE msg_id = ?1", args, err);
-    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
-        char **grown = realloc(*out, (*n + 1) * sizeof **out);
-        if (!grown) {
-            rc = xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
-            break;
-        }
-        *out = grown;
-        (*out)[(*n)++] = strdup((const char *)sqlite3_column_text(s, 0));
-    }
-    sqlite3_finalize(s);
-    return rc;
+    memset(out, 0, sizeof *out);
+    return run_q(st, "SELECT uetr FROM settlement_ledger WHERE msg_id = ?1 ORDER BY uetr", args,
+                 NULL, add_key, out, err);
 }
 
 typedef struct apply_counts {
@@ -344,7 +325,7 @@ static void count(apply_counts *c, xb_ledger_outcome o)
         c->refused++;
 }
 
-static int apply_row(apply_counts *c, sqlite3 *db, const xb_pacs002_status *r, const char *source,
+static int apply_row(apply_counts *c, xb_store *st, const xb_pacs002_status *r, const char *source,
                      const char *now, xb_error *err)
 {
     char reason[160];
@@ -355,19 +336,18 @@ static int apply_row(apply_counts *c, sqlite3 *db, const xb_pacs002_status *r, c
     if (rc < 0)
         return rc;
     if (r->group_level) {
-        char **keys = NULL;
-        size_t n = 0;
-        rc = keys_of_msg(&keys, &n, db, r->orgnl_msg_id, err);
-        for (size_t i = 0; i < n; i++) {
+        key_list l;
+        rc = keys_of_msg(&l, st, r->orgnl_msg_id, err);
+        for (size_t i = 0; i < l.n; i++) {
             if (rc == 0 &&
-                (rc = set_status_tx(&o, db, keys[i], r->status, reason, source, now, err)) == 0)
+                (rc = set_status_tx(&o, st, l.keys[i], r->status, reason, source, now, err)) == 0)
                 count(c, o);
-            free(keys[i]);
+            free(l.keys[i]);
         }
-        free(keys);
-        if (rc == 0 && n == 0) {
+        free(l.keys);
+        if (rc == 0 && l.n == 0) {
             c->unmatched++;
-            rc = add_unmatched(db, r, reason, source, now, err);
+            rc = add_unmatched(st, r, reason, source, now, err);
         }
         return rc;
     }
@@ -376,11 +356,11 @@ static int apply_row(apply_counts *c, sqlite3 *db, const xb_pacs002_status *r, c
         snprintf(key, sizeof key, "%s", r->orgnl_uetr);
     else
         snprintf(key, sizeof key, "%s/%s", r->orgnl_msg_id, r->orgnl_end_to_end_id);
-    rc = set_status_tx(&o, db, key, r->status, reason, source, now, err);
+    rc = set_status_tx(&o, st, key, r->status, reason, source, now, err);
     if (rc == 0)
         count(c, o);
     if (rc == 0 && o == XB_LEDGER_UNMATCHED)
-        rc = add_unmatched(db, r, reason, source, now, err);
+        rc = add_unmatched(st, r, reason, source, now, err);
     return rc;
 }
 
@@ -392,17 +372,16 @@ int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *re
     int rc = xb_pacs002_read(&rows, &n, pacs002, err);
     if (rc < 0)
         return rc;
-    sqlite3 *db = xb_store_sqlite(st);
     char now[32], source[64];
     now_iso(now);
     const char *mid = xb_xml_text(xb_xml_find(xb_msg_body(pacs002), "GrpHdr/MsgId"));
     snprintf(source, sizeof source, "pacs.002 %s", mid ? mid : "?");
     apply_counts c = {0};
-    rc = begin(db, err);
+    rc = begin(st, err);
     if (rc == 0) {
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = apply_row(&c, db, &rows[i], source, now, err);
-        rc = finish(db, rc, err);
+            rc = apply_row(&c, st, &rows[i], source, now, err);
+        rc = finish(st, rc, err);
     }
     free(rows);
     if (applied)
@@ -416,9 +395,8 @@ int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *re
 
 int xb_settle_ledger_status(char status[8], xb_store *st, const char *uetr, xb_error *err)
 {
-    sqlite3 *db = xb_store_sqlite(st);
-    int rc = ensure_tables(db, err);
-    return rc < 0 ? rc : read_status(status, db, uetr, err);
+    int rc = ensure_tables(st, err);
+    return rc < 0 ? rc : read_status(status, st, uetr, err);
 }
 
 /* ---- the report --------------------------------------------------------------------------------
@@ -508,14 +486,13 @@ typedef struct report_state {
     json_t *pending, *rejected;
 } report_state;
 
-static int report_row(report_state *rs, sqlite3_stmt *s, xb_error *err)
+static int report_row(void *ctx, const char *const *cols, size_t ncols, xb_error *err)
 {
-    const char *uetr = (const char *)sqlite3_column_text(s, 0);
-    const char *cp = (const char *)sqlite3_column_text(s, 1);
-    const char *status = (const char *)sqlite3_column_text(s, 2);
-    const char *cny = (const char *)sqlite3_column_text(s, 3);
-    const char *reason = (const char *)sqlite3_column_text(s, 4);
-    const char *sent_at = (const char *)sqlite3_column_text(s, 5);
+    report_state *rs = ctx;
+    if (ncols < 6)
+        return xb_error_set(err, XB_ESTATE, NULL, "settlement ledger: short row");
+    const char *uetr = cols[0], *cp = cols[1], *status = cols[2], *cny = cols[3];
+    const char *reason = cols[4], *sent_at = cols[5];
     xb_dec amt;
     int st = status_index(status);
     if (st < 0 || xb_dec_parse_cstr(&amt, cny, NULL) < 0)
@@ -538,44 +515,34 @@ static int report_row(report_state *rs, sqlite3_stmt *s, xb_error *err)
     return 0;
 }
 
-static int report_transfers(report_state *rs, sqlite3 *db, const char *date, xb_error *err)
+static int report_transfers(report_state *rs, xb_store *st, const char *date, xb_error *err)
 {
-    sqlite3_stmt *s = NULL;
     const char *args[] = {date, NULL};
-    int rc = prepare(&s, db,
-                     "SELECT uetr, counterparty, status, cny_amount, reason, sent_at"
-                     " FROM settlement_ledger WHERE sttlm_date = ?1 ORDER BY counterparty, uetr",
-                     args, err);
-    int r = SQLITE_DONE;
-    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
-        rc = report_row(rs, s, err);
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = db_error(err, db, "read ledger");
-    sqlite3_finalize(s);
-    return rc;
+    return run_q(st,
+                 "SELECT uetr, counterparty, status, cny_amount, reason, sent_at"
+                 " FROM settlement_ledger WHERE sttlm_date = ?1 ORDER BY counterparty, uetr",
+                 args, NULL, report_row, rs, err);
 }
 
-static int report_unmatched(json_t *arr, sqlite3 *db, const char *date, xb_error *err)
+static int unmatched_row(void *ctx, const char *const *cols, size_t ncols, xb_error *err)
 {
-    sqlite3_stmt *s = NULL;
+    if (ncols < 7)
+        return xb_error_set(err, XB_ESTATE, NULL, "settlement ledger: short row");
+    json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "uetr", cols[0],
+                                         "orgnl_msg_id", cols[1], "end_to_end_id", cols[2],
+                                         "status", cols[3], "reason", cols[4], "source", cols[5],
+                                         "received_at", cols[6]));
+    return 0;
+}
+
+static int report_unmatched(json_t *arr, xb_store *st, const char *date, xb_error *err)
+{
     const char *args[] = {date, NULL};
-    int rc = prepare(&s, db,
-                     "SELECT uetr, orgnl_msg_id, end_to_end_id, status, reason, source, at"
-                     " FROM settlement_unmatched WHERE (CASE WHEN sttlm_date <> '' THEN sttlm_date"
-                     " ELSE substr(at, 1, 10) END) = ?1 ORDER BY seq",
-                     args, err);
-    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "uetr",
-                                        (const char *)sqlite3_column_text(s, 0), "orgnl_msg_id",
-                                        (const char *)sqlite3_column_text(s, 1), "end_to_end_id",
-                                        (const char *)sqlite3_column_text(s, 2), "status",
-                                        (const char *)sqlite3_column_text(s, 3), "reason",
-                                        (const char *)sqlite3_column_text(s, 4), "source",
-                                        (const char *)sqlite3_column_text(s, 5), "received_at",
-                                        (const char *)sqlite3_column_text(s, 6)));
-    sqlite3_finalize(s);
-    return rc;
+    return run_q(st,
+                 "SELECT uetr, orgnl_msg_id, end_to_end_id, status, reason, source, at"
+                 " FROM settlement_unmatched WHERE (CASE WHEN sttlm_date <> '' THEN sttlm_date"
+                 " ELSE substr(at, 1, 10) END) = ?1 ORDER BY at, uetr, status",
+                 args, NULL, unmatched_row, arr, err);
 }
 
 static json_t *assemble(report_state *rs, const char *date, json_t *unmatched)
@@ -603,7 +570,6 @@ static json_t *assemble(report_state *rs, const char *date, json_t *unmatched)
 int xb_settle_ledger_report(json_t **out, xb_store *st, const char *date, xb_error *err)
 {
     *out = NULL;
-    sqlite3 *db = xb_store_sqlite(st);
     report_state rs;
     memset(&rs, 0, sizeof rs);
     snprintf(rs.all.name, sizeof rs.all.name, "*");
@@ -614,14 +580,17 @@ int xb_settle_ledger_report(json_t **out, xb_store *st, const char *date, xb_err
     rs.pending = json_array();
     rs.rejected = json_array();
     json_t *unmatched = json_array();
-    int rc = ensure_tables(db, err);
+    int rc = ensure_tables(st, err);
     if (rc == 0)
-        rc = exec(db, "BEGIN", err); /* one consistent snapshot for both reads */
+        rc = xb_store_sql_begin(st, false, err); /* one consistent snapshot for both reads */
     if (rc == 0) {
-        rc = report_transfers(&rs, db, date, err);
+        rc = report_transfers(&rs, st, date, err);
         if (rc == 0)
-            rc = report_unmatched(unmatched, db, date, err);
-        exec(db, "COMMIT", NULL);
+            rc = report_unmatched(unmatched, st, date, err);
+        if (rc == 0)
+            rc = xb_store_sql_commit(st, err);
+        else
+            xb_store_sql_rollback(st);
     }
     if (rc == 0)
         *out = assemble(&rs, date, unmatched);

@@ -1,81 +1,150 @@
-/* store.c — the state store: SQLite by default, one section per kind of state.
+/* store.c — the state store's dispatcher and the portable SQL of every section (see store.h).
  *
- * Owns: the SQLite connection (WAL, synchronous=FULL so a committed transaction survives power
- * loss), the DDL list, and the SQL of every section. A PostgreSQL backend (issue #10) implements
- * the same functions; keep SQL here portable (ON CONFLICT DO NOTHING works in both).
- * Never: holds a transaction open across calls, or stores anything but digests for subjects.
+ * Owns: choosing the backend from the URL, the retry of whole transactions after a lost
+ * connection (bounded by retry_ms, logged), the subject-counter section, the decision protocol
+ * (optimistic decide, then lock -> check committed counts -> decide again if they moved ->
+ * insert -> record -> commit), receiver dedupe, and the generic xb_store_sql* entry points.
+ * Every writer of the subject sets takes the year's counter rows first (SELECT ... FOR UPDATE
+ * on PostgreSQL, BEGIN IMMEDIATE on SQLite), so a count equal to the snapshot's proves the set
+ * is unchanged (sets only grow) and a decision made on it still holds.
+ * Never: holds a transaction across calls, stores anything but digests for subjects, logs a
+ * digest, or counts a replayed decision twice.
  */
 #include "adapter/state/store.h"
 
-#include <sqlite3.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-struct xb_store {
-    sqlite3 *db;
-    sqlite3_stmt *seen_stmt; /* prepared once: the hot path asks per subject */
-};
+#include "adapter/log.h"
+#include "adapter/state/store_backend.h"
 
-/* Every table of every section. Add new tables at the end; statements must be idempotent. */
-static const char *const ddl[] = {
-    /* subject counters (issue #3) */
-    "CREATE TABLE IF NOT EXISTS subjects ("
-    " year INTEGER NOT NULL, cls INTEGER NOT NULL, digest BLOB NOT NULL,"
-    " PRIMARY KEY (year, cls, digest)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS subject_counts ("
-    " year INTEGER NOT NULL, cls INTEGER NOT NULL, n INTEGER NOT NULL,"
-    " PRIMARY KEY (year, cls))",
-    "CREATE TABLE IF NOT EXISTS subjects_by_dest ("
-    " year INTEGER NOT NULL, cls INTEGER NOT NULL, dest TEXT NOT NULL, digest BLOB NOT NULL,"
-    " PRIMARY KEY (year, cls, dest, digest)) WITHOUT ROWID",
-};
+#define XB_STORE_RETRY_DEFAULT_MS 120000u
 
-static int db_error(xb_error *err, sqlite3 *db, const char *what)
+/* ---- plumbing ---------------------------------------------------------------------------- */
+
+char *xb_store_sql_dollar(const char *sql)
 {
-    return xb_error_set(err, XB_ESTATE, NULL, "state store: %s: %s", what,
-                        db ? sqlite3_errmsg(db) : "no connection");
+    char *out = strdup(sql);
+    if (out)
+        for (char *c = out; *c; c++)
+            if (*c == '?' && c[1] >= '0' && c[1] <= '9')
+                *c = '$';
+    return out;
 }
 
-static int exec(xb_store *st, const char *sql, xb_error *err)
+static uint64_t mono_ms(void)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = xb_error_set(err, XB_ESTATE, NULL, "state store: %s", msg ? msg : sql);
-        sqlite3_free(msg);
-        return rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* After a retryable failure: reconnect with backoff until it works or retry_ms is spent. The
+ * caller is blocked meanwhile, which is the point: the pipeline releases nothing while its
+ * decisions cannot be made durable. */
+static int recover(xb_store *st, const xb_error *first, xb_error *err)
+{
+    uint64_t deadline = mono_ms() + st->retry_ms;
+    unsigned wait = 50;
+    xb_log(XB_LOG_WARN, "state.reconnecting", "%s store: %s", st->be->name,
+           first ? first->message : "connection lost");
+    for (;;) {
+        xb_error e;
+        xb_error_clear(&e);
+        if (st->be->reconnect(st, &e) == 0) {
+            xb_log(XB_LOG_INFO, "state.reconnected", "%s store is back", st->be->name);
+            return 0;
+        }
+        if (mono_ms() + wait > deadline) {
+            if (err)
+                *err = e;
+            return e.code < 0 ? e.code : XB_ESTATE;
+        }
+        sleep_ms(wait);
+        wait = wait < 2000 ? wait * 2 : 2000;
     }
-    return 0;
 }
 
-static int open_sqlite(xb_store *st, const char *path, xb_error *err)
+typedef int (*txn_body)(xb_store *st, void *ctx, xb_error *err);
+
+/* Runs body inside BEGIN/COMMIT; after a lost connection (or a serialization conflict) the
+ * WHOLE transaction runs again, so a half-applied attempt never counts. */
+static int run_txn(xb_store *st, bool write, txn_body body, void *ctx, xb_error *err)
 {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK)
-        return db_error(err, st->db, path);
-    sqlite3_busy_timeout(st->db, 5000);
-    int rc = exec(st, "PRAGMA journal_mode=WAL", err);
-    if (!rc)
-        rc = exec(st, "PRAGMA synchronous=FULL", err);
-    for (size_t i = 0; !rc && i < sizeof ddl / sizeof ddl[0]; i++)
-        rc = exec(st, ddl[i], err);
-    if (!rc && sqlite3_prepare_v2(st->db,
-                                  "SELECT 1 FROM subjects WHERE year=?1 AND cls=?2 AND digest=?3",
-                                  -1, &st->seen_stmt, NULL) != SQLITE_OK)
-        rc = db_error(err, st->db, "prepare");
-    return rc;
+    for (;;) {
+        xb_error e;
+        xb_error_clear(&e);
+        st->in_txn = true;
+        int rc = st->be->begin(st, write, &e);
+        if (!rc)
+            rc = body(st, ctx, &e);
+        if (!rc)
+            rc = st->be->commit(st, &e);
+        st->in_txn = false;
+        if (!rc)
+            return 0;
+        bool retry = st->be->retryable(st);
+        st->be->rollback(st);
+        if (!retry || recover(st, &e, err) < 0) {
+            if (!retry && err)
+                *err = e;
+            return rc;
+        }
+    }
+}
+
+/* One statement outside a transaction, rerun after a reconnect. */
+static int run_stmt(xb_store *st, const char *sql, const xb_sqlv *args, size_t nargs,
+                    int64_t *changes, xb_store_row_fn row, void *ctx, xb_error *err)
+{
+    for (;;) {
+        xb_error e;
+        xb_error_clear(&e);
+        int rc = st->be->sql(st, sql, args, nargs, changes, row, ctx, &e);
+        if (!rc)
+            return 0;
+        if (st->in_txn || !st->be->retryable(st) || recover(st, &e, err) < 0) {
+            if (err && (st->in_txn || !st->be->retryable(st)))
+                *err = e;
+            return rc;
+        }
+    }
 }
 
 int xb_store_open(xb_store **out, const char *url, xb_error *err)
 {
     *out = NULL;
-    if (!url || strncmp(url, "sqlite:", 7) != 0)
-        return xb_error_set(err, XB_ECONFIG, NULL,
-                            "state store '%s': expected sqlite:PATH (postgres comes later)",
-                            url ? url : "(null)");
+    const xb_store_backend *be = NULL;
+    const char *target = NULL;
+    if (url && !strncmp(url, "sqlite:", 7)) {
+        be = &xb_store_sqlite_backend;
+        target = url + 7;
+    } else if (url && (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11))) {
+        be = &xb_store_pg_backend;
+        target = url;
+    } else if (url && !strncmp(url, "postgres:", 9)) {
+        be = &xb_store_pg_backend;
+        target = url + 9; /* keyword=value conninfo */
+    }
+    if (!be)
+        return xb_error_set(err, XB_ECONFIG, "state.store",
+                            "state.store: expected sqlite:PATH, postgresql://USER@HOST:PORT/DB or "
+                            "postgres:CONNINFO");
     xb_store *st = calloc(1, sizeof *st);
     if (!st)
         return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
-    int rc = open_sqlite(st, url + 7, err);
+    st->be = be;
+    st->retry_ms = XB_STORE_RETRY_DEFAULT_MS;
+    int rc = be->open(st, target, err);
     if (rc) {
         xb_store_close(st);
         return rc;
@@ -88,48 +157,116 @@ void xb_store_close(xb_store *st)
 {
     if (!st)
         return;
-    sqlite3_finalize(st->seen_stmt);
-    sqlite3_close(st->db);
+    st->be->close(st);
     free(st);
+}
+
+xb_store_flavour xb_store_flavour_of(const xb_store *st)
+{
+    return st->be->flavour;
+}
+
+void xb_store_set_retry(xb_store *st, unsigned retry_ms)
+{
+    st->retry_ms = retry_ms;
+}
+
+/* ---- generic SQL --------------------------------------------------------------------------- */
+
+int xb_store_sql(xb_store *st, const char *sql, const xb_sqlv *args, size_t nargs, int64_t *changes,
+                 xb_store_row_fn row, void *ctx, xb_error *err)
+{
+    return run_stmt(st, sql, args, nargs, changes, row, ctx, err);
+}
+
+int xb_store_sql_begin(xb_store *st, bool write, xb_error *err)
+{
+    xb_error e;
+    xb_error_clear(&e);
+    if (st->be->retryable(st) && recover(st, NULL, err) < 0)
+        return XB_ESTATE;
+    int rc = st->be->begin(st, write, &e);
+    if (rc && st->be->retryable(st) && recover(st, &e, err) == 0)
+        rc = st->be->begin(st, write, &e);
+    if (rc && err)
+        *err = e;
+    st->in_txn = rc == 0;
+    return rc;
+}
+
+int xb_store_sql_commit(xb_store *st, xb_error *err)
+{
+    int rc = st->be->commit(st, err);
+    if (rc)
+        st->be->rollback(st);
+    st->in_txn = false;
+    return rc;
+}
+
+void xb_store_sql_rollback(xb_store *st)
+{
+    st->be->rollback(st);
+    st->in_txn = false;
 }
 
 /* ---- subject counters -------------------------------------------------------------------- */
 
+typedef struct counts {
+    int64_t pi, spi;
+} counts;
+
+static int count_row(void *ctx, const char *const *cols, size_t n, xb_error *err)
+{
+    counts *c = ctx;
+    (void)err;
+    if (n < 2 || !cols[0] || !cols[1])
+        return 0;
+    int cls = atoi(cols[0]);
+    int64_t v = strtoll(cols[1], NULL, 10);
+    if (cls == XB_PI_PI)
+        c->pi = v;
+    else if (cls == XB_PI_SPI)
+        c->spi = v;
+    return 0;
+}
+
+static const char SQL_COUNTS[] = "SELECT cls, n FROM subject_counts WHERE year = ?1";
+
 int xb_store_subjects_counts(int64_t *pi, int64_t *spi, xb_store *st, int year, xb_error *err)
 {
-    sqlite3_stmt *s = NULL;
-    *pi = *spi = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT cls, n FROM subject_counts WHERE year=?1", -1, &s,
-                           NULL) != SQLITE_OK)
-        return db_error(err, st->db, "prepare counts");
-    sqlite3_bind_int(s, 1, year);
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        int cls = sqlite3_column_int(s, 0);
-        int64_t n = sqlite3_column_int64(s, 1);
-        if (cls == XB_PI_PI)
-            *pi = n;
-        else if (cls == XB_PI_SPI)
-            *spi = n;
-    }
-    sqlite3_finalize(s);
-    return r == SQLITE_DONE ? 0 : db_error(err, st->db, "read counts");
+    counts c = {0, 0};
+    xb_sqlv a[] = {XB_SQLV_I(year)};
+    int rc = run_stmt(st, SQL_COUNTS, a, 1, NULL, count_row, &c, err);
+    *pi = rc ? 0 : c.pi;
+    *spi = rc ? 0 : c.spi;
+    return rc;
+}
+
+static int flag_row(void *ctx, const char *const *cols, size_t n, xb_error *err)
+{
+    (void)cols;
+    (void)n;
+    (void)err;
+    *(bool *)ctx = true;
+    return 0;
+}
+
+static const char SQL_SEEN[] =
+    "SELECT 1 FROM subjects WHERE year = ?1 AND cls = ?2 AND digest = ?3";
+
+static int seen_raw(bool *seen, xb_store *st, bool retry, int year, xb_pi cls,
+                    const uint8_t digest[XB_POLICY_DIGEST_LEN], xb_error *err)
+{
+    *seen = false;
+    xb_sqlv a[] = {XB_SQLV_I(year), XB_SQLV_I((int)cls), XB_SQLV_B(digest, XB_POLICY_DIGEST_LEN)};
+    return retry ? run_stmt(st, SQL_SEEN, a, 3, NULL, flag_row, seen, err)
+                 : st->be->sql(st, SQL_SEEN, a, 3, NULL, flag_row, seen, err);
 }
 
 int xb_store_subject_seen(bool *seen, xb_store *st, int year, xb_pi cls,
                           const uint8_t digest[XB_POLICY_DIGEST_LEN], xb_error *err)
 {
-    sqlite3_stmt *s = st->seen_stmt;
-    sqlite3_reset(s);
-    sqlite3_bind_int(s, 1, year);
-    sqlite3_bind_int(s, 2, (int)cls);
-    sqlite3_bind_blob(s, 3, digest, XB_POLICY_DIGEST_LEN, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        return db_error(err, st->db, "read subject");
-    *seen = r == SQLITE_ROW;
-    return 0;
+    return seen_raw(seen, st, !st->in_txn, year, cls, digest, err);
 }
 
 static int seen_cb(void *ctx, int year, xb_pi cls, const uint8_t digest[XB_POLICY_DIGEST_LEN],
@@ -147,101 +284,352 @@ int xb_store_subjects_snapshot(xb_policy_counters *out, xb_store *st, int year, 
     return xb_store_subjects_counts(&out->pi, &out->spi, st, year, err);
 }
 
-static int insert_all(size_t *added_pi, size_t *added_spi, xb_store *st, int year,
-                      const xb_policy_subject *subs, size_t n, const char *dest, xb_error *err)
+/* Inside a write transaction: locks the year's two counter rows (in cls order, so two
+ * instances never deadlock) and reads the committed counts. Rows missing (a new year) are
+ * inserted first; that insert belongs to this transaction, so nothing is cached across a
+ * rollback. */
+typedef struct lock_rows {
+    counts c;
+    int rows;
+} lock_rows;
+
+static int lock_row(void *ctx, const char *const *cols, size_t n, xb_error *err)
 {
-    sqlite3_stmt *ins = NULL, *by_dest = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO subjects(year, cls, digest) VALUES (?1, ?2, ?3) "
-                           "ON CONFLICT DO NOTHING",
-                           -1, &ins, NULL) != SQLITE_OK ||
-        (dest && sqlite3_prepare_v2(st->db,
-                                    "INSERT INTO subjects_by_dest(year, cls, dest, digest) "
-                                    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                                    -1, &by_dest, NULL) != SQLITE_OK)) {
-        rc = db_error(err, st->db, "prepare insert");
-        goto out;
+    lock_rows *l = ctx;
+    l->rows++;
+    return count_row(&l->c, cols, n, err);
+}
+
+static int lock_year(counts *c, xb_store *st, int year, xb_error *err)
+{
+    static const char ensure[] = "INSERT INTO subject_counts(year, cls, n) VALUES (?1, 1, 0), "
+                                 "(?1, 2, 0) ON CONFLICT DO NOTHING";
+    static const char lock_pg[] =
+        "SELECT cls, n FROM subject_counts WHERE year = ?1 ORDER BY cls FOR UPDATE";
+    static const char lock_lite[] =
+        "SELECT cls, n FROM subject_counts WHERE year = ?1 ORDER BY cls";
+    const char *lock = st->be->flavour == XB_STORE_POSTGRES ? lock_pg : lock_lite;
+    xb_sqlv a[] = {XB_SQLV_I(year)};
+    lock_rows l = {{0, 0}, 0};
+    int rc = st->be->sql(st, lock, a, 1, NULL, lock_row, &l, err);
+    if (!rc && l.rows < 2) {
+        memset(&l, 0, sizeof l);
+        rc = st->be->sql(st, ensure, a, 1, NULL, NULL, NULL, err);
+        if (!rc)
+            rc = st->be->sql(st, lock, a, 1, NULL, lock_row, &l, err);
+        if (!rc && l.rows < 2)
+            rc = xb_error_set(err, XB_ESTATE, NULL, "state store: counter rows for %d missing",
+                              year);
     }
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (subs[i].cls != XB_PI_PI && subs[i].cls != XB_PI_SPI) {
-            rc = xb_error_set(err, XB_EINVAL, NULL, "subject %zu: class must be PI or SPI", i);
-            break;
-        }
-        sqlite3_reset(ins);
-        sqlite3_bind_int(ins, 1, year);
-        sqlite3_bind_int(ins, 2, (int)subs[i].cls);
-        sqlite3_bind_blob(ins, 3, subs[i].digest, XB_POLICY_DIGEST_LEN, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE) {
-            rc = db_error(err, st->db, "insert subject");
-            break;
-        }
-        if (sqlite3_changes(st->db) == 1)
-            (*(subs[i].cls == XB_PI_PI ? added_pi : added_spi))++;
-        if (by_dest) {
-            sqlite3_reset(by_dest);
-            sqlite3_bind_int(by_dest, 1, year);
-            sqlite3_bind_int(by_dest, 2, (int)subs[i].cls);
-            sqlite3_bind_text(by_dest, 3, dest, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(by_dest, 4, subs[i].digest, XB_POLICY_DIGEST_LEN, SQLITE_STATIC);
-            if (sqlite3_step(by_dest) != SQLITE_DONE)
-                rc = db_error(err, st->db, "insert subject by destination");
-        }
-    }
-out:
-    sqlite3_finalize(ins);
-    sqlite3_finalize(by_dest);
+    *c = l.c;
     return rc;
 }
 
-static int bump_count(xb_store *st, int year, int cls, size_t added, xb_error *err)
+/* Inside a write transaction holding the year lock: inserts subjects and bumps the counts by
+ * exactly what was new. */
+static int insert_subjects(size_t *added, xb_store *st, int year, const xb_policy_subject *subs,
+                           size_t n, const char *dest, xb_error *err)
 {
-    if (!added)
-        return 0;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO subject_counts(year, cls, n) VALUES (?1, ?2, ?3) "
-                           "ON CONFLICT(year, cls) DO UPDATE SET n = n + excluded.n",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_error(err, st->db, "prepare count");
-    sqlite3_bind_int(s, 1, year);
-    sqlite3_bind_int(s, 2, cls);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)added);
-    int r = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return r == SQLITE_DONE ? 0 : db_error(err, st->db, "update count");
+    static const char ins[] =
+        "INSERT INTO subjects(year, cls, digest) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+    static const char ins_dest[] = "INSERT INTO subjects_by_dest(year, cls, dest, digest) "
+                                   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+    static const char bump[] = "UPDATE subject_counts SET n = n + ?3 WHERE year = ?1 AND cls = ?2";
+    int64_t add[3] = {0, 0, 0};
+    *added = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (subs[i].cls != XB_PI_PI && subs[i].cls != XB_PI_SPI)
+            return xb_error_set(err, XB_EINVAL, NULL, "subject %zu: class must be PI or SPI", i);
+        xb_sqlv a[] = {XB_SQLV_I(year), XB_SQLV_I((int)subs[i].cls),
+                       XB_SQLV_B(subs[i].digest, XB_POLICY_DIGEST_LEN)};
+        int64_t ch = 0;
+        int rc = st->be->sql(st, ins, a, 3, &ch, NULL, NULL, err);
+        if (rc)
+            return rc;
+        add[subs[i].cls] += ch == 1;
+        if (dest) {
+            xb_sqlv b[] = {a[0], a[1], XB_SQLV_T(dest), a[2]};
+            if ((rc = st->be->sql(st, ins_dest, b, 4, NULL, NULL, NULL, err)))
+                return rc;
+        }
+    }
+    for (int cls = XB_PI_PI; cls <= XB_PI_SPI; cls++) {
+        if (!add[cls])
+            continue;
+        xb_sqlv a[] = {XB_SQLV_I(year), XB_SQLV_I(cls), XB_SQLV_I(add[cls])};
+        int64_t ch = 0;
+        int rc = st->be->sql(st, bump, a, 3, &ch, NULL, NULL, err);
+        if (!rc && ch != 1)
+            rc = xb_error_set(err, XB_ESTATE, NULL, "state store: no counter row for %d/%d", year,
+                              cls);
+        if (rc)
+            return rc;
+    }
+    *added = (size_t)(add[XB_PI_PI] + add[XB_PI_SPI]);
+    return 0;
+}
+
+typedef struct apply_ctx {
+    int year;
+    const xb_policy_subject *subs;
+    size_t n;
+    const char *dest;
+    size_t added;
+} apply_ctx;
+
+static int apply_body(xb_store *st, void *ctx, xb_error *err)
+{
+    apply_ctx *a = ctx;
+    counts c;
+    int rc = lock_year(&c, st, a->year, err);
+    return rc ? rc : insert_subjects(&a->added, st, a->year, a->subs, a->n, a->dest, err);
 }
 
 int xb_store_subjects_apply(size_t *added, xb_store *st, int year, const xb_policy_subject *subs,
                             size_t n, const char *dest, xb_error *err)
 {
-    size_t add_pi = 0, add_spi = 0;
     if (added)
         *added = 0;
     if (n == 0)
         return 0;
-    int rc = exec(st, "BEGIN IMMEDIATE", err);
+    apply_ctx a = {.year = year, .subs = subs, .n = n, .dest = dest};
+    int rc = run_txn(st, true, apply_body, &a, err);
+    if (!rc && added)
+        *added = a.added;
+    return rc;
+}
+
+/* ---- the decision protocol ----------------------------------------------------------------- */
+
+/* Subjects of a decision as text: "1:<32 hex>,2:<32 hex>" (cls:digest). */
+static char *subjects_text(const xb_policy_subject *subs, size_t n)
+{
+    char *s = malloc(n * 36 + 1), *p = s;
+    if (!s)
+        return NULL;
+    *p = 0;
+    for (size_t i = 0; i < n; i++) {
+        p += sprintf(p, "%s%d:", i ? "," : "", (int)subs[i].cls);
+        for (int k = 0; k < XB_POLICY_DIGEST_LEN; k++)
+            p += sprintf(p, "%02x", subs[i].digest[k]);
+    }
+    return s;
+}
+
+static bool in_subjects_text(const char *list, xb_pi cls, const uint8_t dg[XB_POLICY_DIGEST_LEN])
+{
+    char one[40], *p = one;
+    p += sprintf(p, "%d:", (int)cls);
+    for (int k = 0; k < XB_POLICY_DIGEST_LEN; k++)
+        p += sprintf(p, "%02x", dg[k]);
+    size_t len = strlen(one);
+    for (const char *q = list; q && (q = strstr(q, one)) != NULL; q += len)
+        if ((q == list || q[-1] == ',') && (q[len] == ',' || q[len] == 0))
+            return true;
+    return false;
+}
+
+/* The snapshot a decision is made on. */
+typedef struct snap_ctx {
+    xb_store *st;
+    bool in_txn;        /* read through the open transaction, no retry of its own */
+    const char *unseen; /* replay: subjects the recorded decision counted (seen = false) */
+} snap_ctx;
+
+static int snap_seen(void *ctx, int year, xb_pi cls, const uint8_t digest[XB_POLICY_DIGEST_LEN],
+                     bool *seen, xb_error *err)
+{
+    snap_ctx *c = ctx;
+    if (c->unseen && in_subjects_text(c->unseen, cls, digest)) {
+        *seen = false;
+        return 0;
+    }
+    return seen_raw(seen, c->st, !c->in_txn, year, cls, digest, err);
+}
+
+/* A decision depends on the counters when it was counted, or when a PI message was held back
+ * (the threshold quarantines; a quarantine for another reason merely takes the lock too). */
+static bool depends_on_counts(const xb_policy_decision *d)
+{
+    return d->counted || (d->verdict == XB_VERDICT_QUARANTINE && d->pi != XB_PI_NONE);
+}
+
+typedef struct decide_ctx {
+    xb_policy_decision *out;
+    xb_store_decide_info *info;
+    int year;
+    const char *id, *dest;
+    xb_store_decide_fn fn;
+    void *fn_ctx;
+    counts c0; /* the counts *out was decided on */
+} decide_ctx;
+
+static int call_fn(decide_ctx *d, const xb_policy_counters *snap, xb_error *err)
+{
+    xb_policy_decision_free(d->out);
+    memset(d->out, 0, sizeof *d->out);
+    d->c0.pi = snap->pi;
+    d->c0.spi = snap->spi;
+    return d->fn(d->fn_ctx, snap, d->out, err);
+}
+
+typedef struct prior {
+    bool found;
+    int64_t pi_before, spi_before, pi_after;
+    char verdict[16];
+    char *subjects;
+} prior;
+
+static int prior_row(void *ctx, const char *const *cols, size_t n, xb_error *err)
+{
+    prior *p = ctx;
+    if (n < 5 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4])
+        return xb_error_set(err, XB_ESTATE, NULL, "state store: decision row is corrupt");
+    p->found = true;
+    p->pi_before = strtoll(cols[0], NULL, 10);
+    p->spi_before = strtoll(cols[1], NULL, 10);
+    p->pi_after = strtoll(cols[2], NULL, 10);
+    snprintf(p->verdict, sizeof p->verdict, "%s", cols[3]);
+    free(p->subjects);
+    p->subjects = strdup(cols[4]);
+    return p->subjects ? 0 : XB_ENOMEM;
+}
+
+static const char SQL_PRIOR[] = "SELECT pi_before, spi_before, pi_after, verdict, subjects "
+                                "FROM decisions WHERE id = ?1 AND dest = ?2";
+
+static int record_decision(xb_store *st, const decide_ctx *d, xb_error *err)
+{
+    static const char ins[] =
+        "INSERT INTO decisions(id, dest, year, pi_before, spi_before, pi_after, spi_after, "
+        "verdict, subjects, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+        "ON CONFLICT DO NOTHING";
+    const xb_policy_decision *o = d->out;
+    char *subs = subjects_text(o->subjects, o->n_subjects);
+    if (!subs)
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    xb_sqlv a[] = {XB_SQLV_T(d->id),         XB_SQLV_T(d->dest),
+                   XB_SQLV_I(d->year),       XB_SQLV_I(o->pi_before),
+                   XB_SQLV_I(o->spi_before), XB_SQLV_I(o->pi_after),
+                   XB_SQLV_I(o->spi_after),  XB_SQLV_T(xb_policy_verdict_name(o->verdict)),
+                   XB_SQLV_T(subs),          XB_SQLV_I((int64_t)time(NULL))};
+    int rc = st->be->sql(st, ins, a, 10, NULL, NULL, NULL, err);
+    free(subs);
+    return rc;
+}
+
+/* Reproduces a durable decision: the recorded counts, and its own subjects as not yet seen. */
+static int replay_prior(xb_store *st, decide_ctx *d, const prior *p, xb_error *err)
+{
+    snap_ctx sc = {.st = st, .in_txn = true, .unseen = p->subjects};
+    xb_policy_counters snap = {
+        .year = d->year, .pi = p->pi_before, .spi = p->spi_before, .seen = snap_seen, .ctx = &sc};
+    int rc = call_fn(d, &snap, err);
+    if (!rc && d->info) {
+        d->info->replayed = true;
+        d->info->added = 0;
+    }
+    return rc;
+}
+
+static int decide_locked(xb_store *st, void *ctx, xb_error *err)
+{
+    decide_ctx *d = ctx;
+    counts c1;
+    int rc = lock_year(&c1, st, d->year, err);
     if (rc)
         return rc;
-    rc = insert_all(&add_pi, &add_spi, st, year, subs, n, dest, err);
-    if (!rc)
-        rc = bump_count(st, year, XB_PI_PI, add_pi, err);
-    if (!rc)
-        rc = bump_count(st, year, XB_PI_SPI, add_spi, err);
-    if (!rc)
-        rc = exec(st, "COMMIT", err);
-    if (rc) {
-        exec(st, "ROLLBACK", NULL);
+    prior p = {0};
+    xb_sqlv a[] = {XB_SQLV_T(d->id), XB_SQLV_T(d->dest)};
+    rc = st->be->sql(st, SQL_PRIOR, a, 2, NULL, prior_row, &p, err);
+    if (!rc && p.found)
+        rc = replay_prior(st, d, &p, err);
+    free(p.subjects);
+    if (rc || p.found)
         return rc;
+    if (c1.pi != d->c0.pi || c1.spi != d->c0.spi) {
+        /* Someone committed since our snapshot: decide again on the committed state. */
+        snap_ctx sc = {.st = st, .in_txn = true};
+        xb_policy_counters snap = {
+            .year = d->year, .pi = c1.pi, .spi = c1.spi, .seen = snap_seen, .ctx = &sc};
+        if ((rc = call_fn(d, &snap, err)))
+            return rc;
+        if (d->info)
+            d->info->redecided = true;
     }
-    if (added)
-        *added = add_pi + add_spi;
+    if (!depends_on_counts(d->out))
+        return 0;
+    size_t added = 0;
+    if (d->out->counted && (rc = insert_subjects(&added, st, d->year, d->out->subjects,
+                                                 d->out->n_subjects, d->dest, err)))
+        return rc;
+    if (added != (d->out->counted ? d->out->n_subjects : 0))
+        /* Cannot happen while every writer takes the year lock first; refuse rather than
+         * release a decision made on a set that changed under it. */
+        return xb_error_set(err, XB_ESTATE, NULL,
+                            "state store: %zu of %zu new subjects were already counted",
+                            d->out->n_subjects - added, d->out->n_subjects);
+    if (d->info)
+        d->info->added = added;
+    return record_decision(st, d, err);
+}
+
+int xb_store_decide(xb_policy_decision *out, xb_store_decide_info *info, xb_store *st, int year,
+                    const char *id, const char *dest, xb_store_decide_fn fn, void *ctx,
+                    xb_error *err)
+{
+    xb_store_decide_info scratch;
+    if (!info)
+        info = &scratch;
+    memset(info, 0, sizeof *info);
+    memset(out, 0, sizeof *out);
+    decide_ctx d = {
+        .out = out, .info = info, .year = year, .id = id, .dest = dest, .fn = fn, .fn_ctx = ctx};
+    /* 1. optimistic: decide on an unlocked snapshot, in parallel with every other instance */
+    snap_ctx sc = {.st = st};
+    xb_policy_counters snap = {.year = year, .seen = snap_seen, .ctx = &sc};
+    int rc = xb_store_subjects_counts(&snap.pi, &snap.spi, st, year, err);
+    if (!rc)
+        rc = call_fn(&d, &snap, err);
+    if (rc || !depends_on_counts(out))
+        return rc;
+    /* 2. make it hold on the committed counts, durably, in one transaction */
+    info->locked = true;
+    return run_txn(st, true, decide_locked, &d, err);
+}
+
+int xb_store_decision_get(int64_t *pi_before, int64_t *pi_after, char verdict[16], xb_store *st,
+                          const char *id, const char *dest, xb_error *err)
+{
+    prior p = {0};
+    xb_sqlv a[] = {XB_SQLV_T(id), XB_SQLV_T(dest)};
+    int rc = run_stmt(st, SQL_PRIOR, a, 2, NULL, prior_row, &p, err);
+    free(p.subjects);
+    if (rc)
+        return rc;
+    if (!p.found)
+        return xb_error_set(err, XB_ENOTFOUND, NULL, "no durable decision for %s -> %s", id, dest);
+    if (pi_before)
+        *pi_before = p.pi_before;
+    if (pi_after)
+        *pi_after = p.pi_after;
+    if (verdict)
+        snprintf(verdict, 16, "%s", p.verdict);
     return 0;
 }
 
-/* ---- settlement ledger (issue #5): its SQL lives in adapter/state/ledger.c ---------------- */
+/* ---- receiver dedupe ------------------------------------------------------------------------ */
 
-struct sqlite3 *xb_store_sqlite(xb_store *st)
+int xb_store_dedupe_claim(bool *fresh, xb_store *st, const char *key, const char *file,
+                          xb_error *err)
 {
-    return st->db;
+    static const char ins[] = "INSERT INTO received(key, received_at, file) VALUES (?1, ?2, ?3) "
+                              "ON CONFLICT DO NOTHING";
+    xb_sqlv a[] = {XB_SQLV_T(key), XB_SQLV_I((int64_t)time(NULL)), XB_SQLV_T(file ? file : "")};
+    int64_t ch = 0;
+    *fresh = false;
+    int rc = run_stmt(st, ins, a, 3, &ch, NULL, NULL, err);
+    if (!rc)
+        *fresh = ch == 1;
+    return rc;
 }

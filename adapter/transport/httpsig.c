@@ -41,7 +41,8 @@ int xb_httpsig_key_from_pem(xb_httpsig_key **out, const void *pem, size_t len, x
     }
     BIO_free(bio);
     if (!pkey)
-        return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: key is not a PEM private or public key");
+        return xb_error_set(err, XB_ECRYPTO, NULL,
+                            "httpsig: key is not a PEM private or public key");
     if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
         EVP_PKEY_free(pkey);
         return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: key is not Ed25519");
@@ -113,7 +114,8 @@ static int valid_token(const char *s, size_t max)
 }
 
 /* The value of one covered component, or NULL when the message lacks it. */
-static const char *component_value(const xb_httpsig_message *msg, const char *name, const char *digest)
+static const char *component_value(const xb_httpsig_message *msg, const char *name,
+                                   const char *digest)
 {
     if (!strcmp(name, "@method"))
         return msg->method;
@@ -131,14 +133,14 @@ static const char *component_value(const xb_httpsig_message *msg, const char *na
 }
 
 /* Appends the base lines for the components, then the @signature-params line (RFC 9421 §2.5). */
-static int build_base(xb_buf *base, const xb_httpsig_message *msg, const char *digest, char names[][32],
-                      size_t n, const char *params, xb_error *err)
+static int build_base(xb_buf *base, const xb_httpsig_message *msg, const char *digest,
+                      char names[][32], size_t n, const char *params, xb_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         const char *v = component_value(msg, names[i], digest);
         if (!v)
-            return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: covered component \"%s\" is absent",
-                                names[i]);
+            return xb_error_set(err, XB_ECRYPTO, NULL,
+                                "httpsig: covered component \"%s\" is absent", names[i]);
         if (strchr(v, '\n') || strchr(v, '\r'))
             return xb_error_set(err, XB_EINVAL, NULL, "httpsig: component \"%s\" has a line break",
                                 names[i]);
@@ -150,19 +152,23 @@ static int build_base(xb_buf *base, const xb_httpsig_message *msg, const char *d
     return 0;
 }
 
-int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg, const xb_httpsig_key *key,
-                    const char *keyid, int64_t created, unsigned flags, xb_error *err)
+int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg,
+                    const xb_httpsig_key *key, const char *keyid, int64_t created, unsigned flags,
+                    xb_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!key || !key->is_private)
         return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: signing needs a private Ed25519 key");
     if (!valid_token(keyid, 200))
-        return xb_error_set(err, XB_EINVAL, NULL, "httpsig: keyid must be printable ASCII without quotes");
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "httpsig: keyid must be printable ASCII without quotes");
     int use_uri = (flags & XB_HTTPSIG_TARGET_URI) != 0;
     if (!msg->method || !(use_uri ? msg->target_uri : msg->path) || !msg->idempotency_key ||
         !msg->content_type)
-        return xb_error_set(err, XB_EINVAL, NULL, "httpsig: method, %s, idempotency key and content type "
-                                                  "are required", use_uri ? "target URI" : "path");
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "httpsig: method, %s, idempotency key and content type "
+                            "are required",
+                            use_uri ? "target URI" : "path");
     int rc = xb_httpsig_content_digest(out->content_digest, sizeof out->content_digest, msg->body,
                                        msg->body_len, err);
     if (rc)
@@ -171,9 +177,10 @@ int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg, cons
     char names[5][32] = {"@method", "@path", "content-digest", "idempotency-key", "content-type"};
     if (use_uri)
         strcpy(names[1], "@target-uri");
-    int n = snprintf(out->signature_input, sizeof out->signature_input,
-                     "(\"%s\" \"%s\" \"%s\" \"%s\" \"%s\");created=%lld;keyid=\"%s\";alg=\"ed25519\"", names[0],
-                     names[1], names[2], names[3], names[4], (long long)created, keyid);
+    int n =
+        snprintf(out->signature_input, sizeof out->signature_input,
+                 "(\"%s\" \"%s\" \"%s\" \"%s\" \"%s\");created=%lld;keyid=\"%s\";alg=\"ed25519\"",
+                 names[0], names[1], names[2], names[3], names[4], (long long)created, keyid);
     if (n < 0 || (size_t)n >= sizeof out->signature_input - sizeof SIG_LABEL)
         return xb_error_set(err, XB_EINVAL, NULL, "httpsig: signature parameters too long");
 
@@ -283,8 +290,8 @@ static int member_value(char *out, size_t outsz, const char *v)
 
 static int known_component(const char *name)
 {
-    static const char *const allowed[] = {"@method", "@path", "@target-uri", "content-digest",
-                                          "idempotency-key", "content-type"};
+    static const char *const allowed[] = {"@method",        "@path",           "@target-uri",
+                                          "content-digest", "idempotency-key", "content-type"};
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         if (!strcmp(name, allowed[i]))
             return 1;
@@ -320,12 +327,14 @@ static const char *parse_inner_list(const char *p, char names[][32], size_t *n, 
             return NULL;
         }
         if (!known_component(names[*n])) {
-            xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: component \"%s\" is outside the profile", names[*n]);
+            xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: component \"%s\" is outside the profile",
+                         names[*n]);
             return NULL;
         }
         for (size_t i = 0; i < *n; i++)
             if (!strcmp(names[i], names[*n])) {
-                xb_error_set(err, XB_EINVAL, NULL, "httpsig: component \"%s\" listed twice", names[*n]);
+                xb_error_set(err, XB_EINVAL, NULL, "httpsig: component \"%s\" listed twice",
+                             names[*n]);
                 return NULL;
             }
         (*n)++;
@@ -335,8 +344,8 @@ static const char *parse_inner_list(const char *p, char names[][32], size_t *n, 
 
 /* Reads ;created=N;keyid="...";alg="..." (any order; unknown parameters are ignored, as the RFC
  * allows, since they are still covered by the signature). */
-static int parse_params(const char *p, int64_t *created, char *keyid, size_t keyidsz, char *alg, size_t algsz,
-                        xb_error *err)
+static int parse_params(const char *p, int64_t *created, char *keyid, size_t keyidsz, char *alg,
+                        size_t algsz, xb_error *err)
 {
     *created = -1;
     keyid[0] = alg[0] = '\0';
@@ -371,7 +380,8 @@ static int parse_params(const char *p, int64_t *created, char *keyid, size_t key
         }
     }
     if (*skip_ws(p) != '\0')
-        return xb_error_set(err, XB_EINVAL, NULL, "httpsig: trailing bytes after signature parameters");
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "httpsig: trailing bytes after signature parameters");
     return 0;
 }
 
@@ -434,9 +444,9 @@ static void trim_copy(char *out, size_t outsz, const char *in)
     out[n] = '\0';
 }
 
-int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest, const char *signature_input,
-                      const char *signature, const xb_httpsig_key *key, const char *expected_keyid, int64_t now,
-                      int64_t max_age_s, xb_error *err)
+int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest,
+                      const char *signature_input, const char *signature, const xb_httpsig_key *key,
+                      const char *expected_keyid, int64_t now, int64_t max_age_s, xb_error *err)
 {
     if (!content_digest)
         return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: missing Content-Digest");
@@ -453,8 +463,10 @@ int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest,
     if (!in || !sv)
         return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: no \"" SIG_LABEL "\" signature");
     char params[1024], sigval[256];
-    if (member_value(params, sizeof params, in) != 0 || member_value(sigval, sizeof sigval, sv) != 0)
-        return xb_error_set(err, XB_EINVAL, NULL, "httpsig: malformed Signature-Input or Signature");
+    if (member_value(params, sizeof params, in) != 0 ||
+        member_value(sigval, sizeof sigval, sv) != 0)
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "httpsig: malformed Signature-Input or Signature");
 
     char names[MAX_COMPONENTS][32];
     size_t n;
@@ -466,8 +478,9 @@ int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest,
         return perr.code;
     }
     if (!covers_profile(names, n))
-        return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: signature must cover @method, @path or "
-                                                   "@target-uri, content-digest and idempotency-key");
+        return xb_error_set(err, XB_ECRYPTO, NULL,
+                            "httpsig: signature must cover @method, @path or "
+                            "@target-uri, content-digest and idempotency-key");
     int64_t created;
     char keyid[256], alg[32];
     if ((rc = parse_params(pp, &created, keyid, sizeof keyid, alg, sizeof alg, err)) != 0)
@@ -480,14 +493,17 @@ int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest,
         if (created < 0)
             return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: signature has no created time");
         if (created < now - max_age_s || created > now + 60)
-            return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: signature created=%lld is outside the "
-                                                       "accepted window", (long long)created);
+            return xb_error_set(err, XB_ECRYPTO, NULL,
+                                "httpsig: signature created=%lld is outside the "
+                                "accepted window",
+                                (long long)created);
     }
 
     unsigned char sig[96];
     int siglen = decode_byte_seq(sig, sizeof sig, sigval);
     if (siglen != 64)
-        return xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: Signature is not a 64-byte Ed25519 value");
+        return xb_error_set(err, XB_ECRYPTO, NULL,
+                            "httpsig: Signature is not a 64-byte Ed25519 value");
 
     char digest_trimmed[512];
     trim_copy(digest_trimmed, sizeof digest_trimmed, content_digest);

@@ -11,12 +11,13 @@
  * with parameters created=<unix seconds>;keyid="<id>";alg="ed25519". Label "sig1".
  * Example headers:
  *   Content-Digest: sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:
- *   Signature-Input: sig1=("@method" "@path" "content-digest" "idempotency-key" "content-type");created=1767225600;keyid="cn-bank-1";alg="ed25519"
- *   Signature: sig1=:<base64 of the 64-byte Ed25519 signature>:
- * The verifier rebuilds the base from the components the signer listed (any order, a subset of
- * the five above that must include @method, @path or @target-uri, content-digest and
- * idempotency-key), checks the body against Content-Digest, the key id, the algorithm and the
- * age of `created`. Header values are used as received (leading/trailing spaces trimmed).
+ *   Signature-Input: sig1=("@method" "@path" "content-digest" "idempotency-key"
+ * "content-type");created=1767225600;keyid="cn-bank-1";alg="ed25519" Signature: sig1=:<base64 of
+ * the 64-byte Ed25519 signature>: The verifier rebuilds the base from the components the signer
+ * listed (any order, a subset of the five above that must include @method, @path or @target-uri,
+ * content-digest and idempotency-key), checks the body against Content-Digest, the key id, the
+ * algorithm and the age of `created`. Header values are used as received (leading/trailing spaces
+ * trimmed).
  */
 #ifndef XB_HTTPSIG_H
 #define XB_HTTPSIG_H
@@ -65,8 +66,9 @@ int xb_httpsig_content_digest(char *out, size_t outsz, const void *body, size_t 
 /* Computes all three header values for msg. created = unix seconds (the caller passes time(NULL),
  * tests a fixed value). flags: 0 or XB_HTTPSIG_TARGET_URI. keyid: printable ASCII without '"'
  * or '\\'. Errors: XB_EINVAL (missing field, bad keyid), XB_ECRYPTO (public-only key). */
-int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg, const xb_httpsig_key *key,
-                    const char *keyid, int64_t created, unsigned flags, xb_error *err);
+int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg,
+                    const xb_httpsig_key *key, const char *keyid, int64_t created, unsigned flags,
+                    xb_error *err);
 
 /* Verifies a received request. content_digest/signature_input/signature are the header values
  * (NULL when absent => XB_ECRYPTO "missing ..."). expected_keyid: NULL accepts any keyid.
@@ -74,8 +76,8 @@ int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg, cons
  * (0 = don't check time). Returns 0 when valid; XB_ECRYPTO with a reason otherwise (digest
  * mismatch, bad signature, unknown component, wrong keyid/alg, too old), XB_EINVAL for
  * malformed header syntax. */
-int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest, const char *signature_input,
-                      const char *signature, const xb_httpsig_key *key, const char *expected_keyid, int64_t now,
-                      int64_t max_age_s, xb_error *err);
+int xb_httpsig_verify(const xb_httpsig_message *msg, const char *content_digest,
+                      const char *signature_input, const char *signature, const xb_httpsig_key *key,
+                      const char *expected_keyid, int64_t now, int64_t max_age_s, xb_error *err);
 
 #endif

@@ -20,8 +20,10 @@ struct xb_kafka_env {
 /* librdkafka's own log lines become structured JSON lines like the rest of xborder's. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    xb_log_level l = level <= 3 ? XB_LOG_ERROR : level == 4 ? XB_LOG_WARN
-                                                            : level <= 6 ? XB_LOG_INFO : XB_LOG_DEBUG;
+    xb_log_level l = level <= 3   ? XB_LOG_ERROR
+                     : level == 4 ? XB_LOG_WARN
+                     : level <= 6 ? XB_LOG_INFO
+                                  : XB_LOG_DEBUG;
     xb_log_event(l, "rdkafka",
                  json_pack("{ss,ss,ss}", "client", rd_kafka_name(rk), "facility", fac, "msg", buf));
 }
@@ -101,8 +103,7 @@ int xb_kafka_env_create_topic(xb_kafka_env *env, const char *topic, int partitio
     return 0;
 }
 
-static int apply(rd_kafka_conf_t *conf, const xb_kv *kv, size_t n, const char *where,
-                 xb_error *err)
+static int apply(rd_kafka_conf_t *conf, const xb_kv *kv, size_t n, const char *where, xb_error *err)
 {
     char errstr[256];
     for (size_t i = 0; i < n; i++)

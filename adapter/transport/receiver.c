@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapter/state/store.h"
 #include "adapter/transport/httpsig.h"
 #include "iso20022/buf.h"
 
@@ -41,16 +42,24 @@ struct xb_receiver {
     char *store_dir, *msg_dir, *keyid;
     xb_httpsig_key *vkey;
     sqlite3 *db;
-    sqlite3_stmt *sel, *ins;
+    sqlite3_stmt *sel, *ins, *body_ins;
+    xb_store *shared;   /* --dedupe-store: claims keys across receivers (issue #10) */
     pthread_mutex_t mu; /* store, stats and rng */
     xb_receiver_stats st;
     uint64_t rng;
     unsigned port;
 };
 
+/* Per-connection state: the client certificate is verified once per TLS session, not per request.
+ */
+typedef struct rx_conn {
+    int checked; /* 0 = not yet, 1 = ok, -1 = refused */
+    char why[200];
+} rx_conn;
+
 typedef struct rx_req {
     xb_buf body;
-    int status;   /* early refusal decided on the first call (0 = none) */
+    int status; /* early refusal decided on the first call (0 = none) */
     char reason[200];
 } rx_req;
 
@@ -102,8 +111,8 @@ static void key_filename(char *out, size_t outsz, const char *key)
 {
     int safe = key[0] != '.' && strlen(key) <= KEY_MAX;
     for (const char *p = key; safe && *p; p++)
-        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-               *p == '_' || *p == '.';
+        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '-' || *p == '_' || *p == '.';
     if (safe) {
         snprintf(out, outsz, "%s.xml", key);
         return;
@@ -131,7 +140,7 @@ static int well_formed(const char *body, size_t len)
 
 /* ---- store ---------------------------------------------------------------------------------- */
 
-static int write_durable(const char *dir, const char *name, const char *body, size_t len)
+static int write_durable(const char *dir, const char *name, const char *body, size_t len, int sync)
 {
     char tmp[4096], final[4096];
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s", dir, name);
@@ -151,10 +160,12 @@ static int write_durable(const char *dir, const char *name, const char *body, si
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, final) != 0) {
+    if ((sync && fsync(fd) != 0) || close(fd) != 0 || rename(tmp, final) != 0) {
         unlink(tmp);
         return -1;
     }
+    if (!sync)
+        return 0;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd); /* the rename itself must survive a crash */
@@ -166,10 +177,53 @@ static int write_durable(const char *dir, const char *name, const char *body, si
 /* Stores one message under key. Returns the HTTP status for it (200, 409, 500). The file is
  * written before the dedupe row: a crash in between leaves a file and no row, and the
  * redelivery rewrites the same file and then records it — never a row without its file. */
+/* With a shared dedupe store the file is written first and the key claimed after: the first
+ * claim wins (200), a receiver that loses the race removes its copy (409). Never a claim
+ * without its file. */
+static int store_one_shared(xb_receiver *rx, const char *key, const char *name, const char *body,
+                            size_t len)
+{
+    int status = 500;
+    bool fresh = false;
+    char path[4096];
+    pthread_mutex_lock(&rx->mu);
+    if (write_durable(rx->msg_dir, name, body, len, !rx->o.no_fsync) == 0 &&
+        xb_store_dedupe_claim(&fresh, rx->shared, key, name, NULL) == 0) {
+        status = fresh ? 200 : 409;
+        if (fresh)
+            rx->st.accepted++;
+        else {
+            rx->st.duplicates++;
+            snprintf(path, sizeof path, "%s/%s", rx->msg_dir, name);
+            unlink(path);
+        }
+    }
+    pthread_mutex_unlock(&rx->mu);
+    return status;
+}
+
+/* The message bytes: a file (default), or a row of `bodies` with --store-in-db, which avoids one
+ * file creation per message (slow on some file systems) for benchmarks. Written before the
+ * dedupe row either way. */
+static int store_body(xb_receiver *rx, const char *key, const char *name, const char *body,
+                      size_t len)
+{
+    if (!rx->o.bodies_in_db)
+        return write_durable(rx->msg_dir, name, body, len, !rx->o.no_fsync);
+    sqlite3_reset(rx->body_ins);
+    sqlite3_bind_text(rx->body_ins, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(rx->body_ins, 2, body, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(rx->body_ins) == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(rx->body_ins);
+    return rc;
+}
+
 static int store_one(xb_receiver *rx, const char *key, const char *body, size_t len)
 {
     char name[300];
     key_filename(name, sizeof name, key);
+    if (rx->shared)
+        return store_one_shared(rx, key, name, body, len);
     int status;
     pthread_mutex_lock(&rx->mu);
     sqlite3_reset(rx->sel);
@@ -178,7 +232,7 @@ static int store_one(xb_receiver *rx, const char *key, const char *body, size_t 
     if (rc == SQLITE_ROW) {
         status = 409;
         rx->st.duplicates++;
-    } else if (rc != SQLITE_DONE || write_durable(rx->msg_dir, name, body, len) != 0) {
+    } else if (rc != SQLITE_DONE || store_body(rx, key, name, body, len) != 0) {
         status = 500;
     } else {
         sqlite3_reset(rx->ins);
@@ -202,29 +256,45 @@ static int open_store(xb_receiver *rx, xb_error *err)
         return xb_error_set(err, XB_ESTATE, "store", "receive: cannot create %s", rx->store_dir);
     if (mkdir(rx->msg_dir, 0755) != 0 && errno != EEXIST)
         return xb_error_set(err, XB_ESTATE, "store", "receive: cannot create %s", rx->msg_dir);
+    if (rx->o.dedupe_store) {
+        int rc = xb_store_open(&rx->shared, rx->o.dedupe_store, err);
+        if (rc < 0 && err)
+            snprintf(err->path, sizeof err->path, "dedupe-store");
+        return rc;
+    }
     snprintf(path, sizeof path, "%s/receiver.sqlite", rx->store_dir);
-    if (sqlite3_open_v2(path, &rx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_open_v2(path, &rx->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK ||
         sqlite3_exec(rx->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "CREATE TABLE IF NOT EXISTS received(key TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
-                     " file TEXT NOT NULL)",
+                     rx->o.no_fsync ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL,
+                     NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(rx->db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE IF NOT EXISTS received(key TEXT PRIMARY KEY, received_at "
+                     "INTEGER NOT NULL,"
+                     " file TEXT NOT NULL);"
+                     "CREATE TABLE IF NOT EXISTS bodies(key TEXT PRIMARY KEY, body BLOB NOT NULL)",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(rx->db, "SELECT 1 FROM received WHERE key = ?1", -1, &rx->sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(rx->db, "INSERT INTO received(key, received_at, file) VALUES(?1, ?2, ?3)", -1, &rx->ins,
-                           NULL) != SQLITE_OK)
-        return xb_error_set(err, XB_ESTATE, "store", "receive: cannot open dedupe store %s: %s", path,
-                            rx->db ? sqlite3_errmsg(rx->db) : "out of memory");
+        sqlite3_prepare_v2(rx->db, "SELECT 1 FROM received WHERE key = ?1", -1, &rx->sel, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(rx->db,
+                           "INSERT INTO received(key, received_at, file) VALUES(?1, ?2, ?3)", -1,
+                           &rx->ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(rx->db, "INSERT OR REPLACE INTO bodies(key, body) VALUES(?1, ?2)", -1,
+                           &rx->body_ins, NULL) != SQLITE_OK)
+        return xb_error_set(err, XB_ESTATE, "store", "receive: cannot open dedupe store %s: %s",
+                            path, rx->db ? sqlite3_errmsg(rx->db) : "out of memory");
     return 0;
 }
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *text,
-                               unsigned retry_after)
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+                               const char *text, unsigned retry_after)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+                                                             MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -238,7 +308,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
     return ret;
 }
 
-static enum MHD_Result respond_text(xb_receiver *rx, struct MHD_Connection *c, unsigned status, const char *text)
+static enum MHD_Result respond_text(xb_receiver *rx, struct MHD_Connection *c, unsigned status,
+                                    const char *text)
 {
     char line[320];
     snprintf(line, sizeof line, "%s\n", text);
@@ -249,9 +320,10 @@ static enum MHD_Result respond_text(xb_receiver *rx, struct MHD_Connection *c, u
 
 /* ---- client certificate ------------------------------------------------------------------- */
 
-static int client_cert_ok(struct MHD_Connection *c, char *why, size_t whysz)
+static int verify_client_cert(struct MHD_Connection *c, char *why, size_t whysz)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t tls = ci ? (gnutls_session_t)ci->tls_session : NULL;
     if (!tls) {
         snprintf(why, whysz, "not a TLS connection");
@@ -265,7 +337,8 @@ static int client_cert_ok(struct MHD_Connection *c, char *why, size_t whysz)
     unsigned status = 0;
     if (gnutls_certificate_verify_peers2(tls, &status) < 0 || status != 0) {
         gnutls_datum_t out = {NULL, 0};
-        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) == 0 && out.data)
+        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) == 0 &&
+            out.data)
             snprintf(why, whysz, "client certificate rejected: %s", (const char *)out.data);
         else
             snprintf(why, whysz, "client certificate rejected");
@@ -275,6 +348,30 @@ static int client_cert_ok(struct MHD_Connection *c, char *why, size_t whysz)
     return 1;
 }
 
+static int client_cert_ok(struct MHD_Connection *c, char *why, size_t whysz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    rx_conn *cs = ci ? ci->socket_context : NULL;
+    if (!cs) /* no cache: verify every time */
+        return verify_client_cert(c, why, whysz);
+    if (cs->checked == 0)
+        cs->checked = verify_client_cert(c, cs->why, sizeof cs->why) ? 1 : -1;
+    snprintf(why, whysz, "%s", cs->why);
+    return cs->checked == 1;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(rx_conn));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 /* ---- signature ------------------------------------------------------------------------------ */
 
 static const char *hdr(struct MHD_Connection *c, const char *name)
@@ -282,8 +379,8 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-static int signature_ok(xb_receiver *rx, struct MHD_Connection *c, const char *url, const rx_req *q, char *why,
-                        size_t whysz)
+static int signature_ok(xb_receiver *rx, struct MHD_Connection *c, const char *url, const rx_req *q,
+                        char *why, size_t whysz)
 {
     if (!rx->vkey)
         return 1;
@@ -298,8 +395,9 @@ static int signature_ok(xb_receiver *rx, struct MHD_Connection *c, const char *u
                             .body = q->body.data,
                             .body_len = q->body.len};
     xb_error err;
-    if (xb_httpsig_verify(&m, hdr(c, "Content-Digest"), hdr(c, "Signature-Input"), hdr(c, "Signature"), rx->vkey,
-                          rx->keyid, (int64_t)time(NULL), rx->o.max_signature_age_s, &err) != 0) {
+    if (xb_httpsig_verify(&m, hdr(c, "Content-Digest"), hdr(c, "Signature-Input"),
+                          hdr(c, "Signature"), rx->vkey, rx->keyid, (int64_t)time(NULL),
+                          rx->o.max_signature_age_s, &err) != 0) {
         snprintf(why, whysz, "%.250s", err.message);
         return 0;
     }
@@ -386,7 +484,8 @@ static int split_parts(part **out, size_t *nout, const char *body, size_t len, c
         part_header(pt->key, sizeof pt->key, p, hend + 2, "Idempotency-Key");
         part_header(pt->ctype, sizeof pt->ctype, p, hend + 2, "Content-Type");
         const char *content = hend + 4;
-        const char *next = memmem(content, (size_t)(end - content), close_delim, strlen(close_delim));
+        const char *next =
+            memmem(content, (size_t)(end - content), close_delim, strlen(close_delim));
         if (!next)
             goto bad;
         pt->body = content;
@@ -406,10 +505,12 @@ bad:
 
 static int xml_type(const char *ctype)
 {
-    return ctype && (!strncasecmp(ctype, "application/xml", 15) || !strncasecmp(ctype, "text/xml", 8));
+    return ctype &&
+           (!strncasecmp(ctype, "application/xml", 15) || !strncasecmp(ctype, "text/xml", 8));
 }
 
-static enum MHD_Result handle_batch(xb_receiver *rx, struct MHD_Connection *c, rx_req *q, const char *ctype)
+static enum MHD_Result handle_batch(xb_receiver *rx, struct MHD_Connection *c, rx_req *q,
+                                    const char *ctype)
 {
     char delim[80];
     part *parts;
@@ -436,8 +537,8 @@ static enum MHD_Result handle_batch(xb_receiver *rx, struct MHD_Connection *c, r
         }
         if (status == 400 || status == 415)
             count(rx, &rx->st.rejected);
-        json_array_append_new(results, json_pack("{s:s, s:i, s:s}", "idempotency_key", parts[i].key, "status",
-                                                 status, "reason", reason));
+        json_array_append_new(results, json_pack("{s:s, s:i, s:s}", "idempotency_key", parts[i].key,
+                                                 "status", status, "reason", reason));
     }
     free(parts);
     json_t *root = json_pack("{s:o}", "results", results);
@@ -450,7 +551,8 @@ static enum MHD_Result handle_batch(xb_receiver *rx, struct MHD_Connection *c, r
 
 /* ---- request handling ----------------------------------------------------------------------- */
 
-static enum MHD_Result handle_post(xb_receiver *rx, struct MHD_Connection *c, const char *url, rx_req *q)
+static enum MHD_Result handle_post(xb_receiver *rx, struct MHD_Connection *c, const char *url,
+                                   rx_req *q)
 {
     char why[300];
     if (!signature_ok(rx, c, url, q, why, sizeof why)) {
@@ -471,7 +573,8 @@ static enum MHD_Result handle_post(xb_receiver *rx, struct MHD_Connection *c, co
     } else {
         const char *key = hdr(c, "Idempotency-Key");
         if (!xml_type(ctype))
-            return respond_text(rx, c, 415, "Content-Type must be application/xml or multipart/mixed");
+            return respond_text(rx, c, 415,
+                                "Content-Type must be application/xml or multipart/mixed");
         if (!valid_key(key))
             return respond_text(rx, c, 400, "missing or invalid Idempotency-Key");
         if (!well_formed(q->body.data, q->body.len))
@@ -485,7 +588,8 @@ static enum MHD_Result handle_post(xb_receiver *rx, struct MHD_Connection *c, co
             count(rx, &rx->st.resets);
             return MHD_NO; /* stored, but the answer is lost: the sender must retry and get 409 */
         }
-        ret = respond(c, (unsigned)status, "text/plain", status == 200 ? "stored\n" : "duplicate\n", 0);
+        ret = respond(c, (unsigned)status, "text/plain", status == 200 ? "stored\n" : "duplicate\n",
+                      0);
     }
     if (rx->o.reset_rate > 0 && rnd01(rx) < rx->o.reset_rate) {
         count(rx, &rx->st.resets);
@@ -502,18 +606,21 @@ static enum MHD_Result handle_get(xb_receiver *rx, struct MHD_Connection *c, con
         xb_receiver_stats s;
         xb_receiver_stats_get(rx, &s);
         char text[300];
-        snprintf(text, sizeof text,
-                 "{\"accepted\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"injected_failures\":%llu,"
-                 "\"resets\":%llu}\n",
-                 (unsigned long long)s.accepted, (unsigned long long)s.duplicates, (unsigned long long)s.rejected,
-                 (unsigned long long)s.injected_failures, (unsigned long long)s.resets);
+        snprintf(
+            text, sizeof text,
+            "{\"accepted\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"injected_failures\":%llu,"
+            "\"resets\":%llu}\n",
+            (unsigned long long)s.accepted, (unsigned long long)s.duplicates,
+            (unsigned long long)s.rejected, (unsigned long long)s.injected_failures,
+            (unsigned long long)s.resets);
         return respond(c, 200, "application/json", text, 0);
     }
     return respond_text(rx, c, 404, "not found");
 }
 
 /* First call of a request: decide refusals before reading any body. */
-static void first_call(xb_receiver *rx, struct MHD_Connection *c, const char *url, const char *method, rx_req *q)
+static void first_call(xb_receiver *rx, struct MHD_Connection *c, const char *url,
+                       const char *method, rx_req *q)
 {
     if (!client_cert_ok(c, q->reason, sizeof q->reason)) {
         q->status = 403;
@@ -533,13 +640,15 @@ static void first_call(xb_receiver *rx, struct MHD_Connection *c, const char *ur
         const char *cl = hdr(c, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > rx->o.max_body_bytes) {
             q->status = 413;
-            snprintf(q->reason, sizeof q->reason, "body larger than %zu bytes", rx->o.max_body_bytes);
+            snprintf(q->reason, sizeof q->reason, "body larger than %zu bytes",
+                     rx->o.max_body_bytes);
         }
     }
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     xb_receiver *rx = cls;
     rx_req *q = *con_cls;
@@ -558,7 +667,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         if (q->status == 0 && q->body.len + *upload_size > rx->o.max_body_bytes) {
             q->status = 413;
-            snprintf(q->reason, sizeof q->reason, "body larger than %zu bytes", rx->o.max_body_bytes);
+            snprintf(q->reason, sizeof q->reason, "body larger than %zu bytes",
+                     rx->o.max_body_bytes);
         }
         if (q->status == 0 && xb_buf_append(&q->body, upload, *upload_size) != 0)
             return MHD_NO;
@@ -570,7 +680,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return handle_post(rx, c, url, q);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     rx_req *q = *con_cls;
     if (q) {
@@ -590,15 +701,17 @@ void xb_receiver_options_init(xb_receiver_options *o)
     o->max_body_bytes = 16u * 1024 * 1024;
 }
 
-static int resolve(struct sockaddr_storage *ss, socklen_t *sl, const char *host, unsigned port, int *v6,
-                   xb_error *err)
+static int resolve(struct sockaddr_storage *ss, socklen_t *sl, const char *host, unsigned port,
+                   int *v6, xb_error *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char ps[16];
     snprintf(ps, sizeof ps, "%u", port);
     if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
-        return xb_error_set(err, XB_ECONFIG, "listen", "receive: cannot resolve listen host '%s'", host);
+        return xb_error_set(err, XB_ECONFIG, "listen", "receive: cannot resolve listen host '%s'",
+                            host);
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *sl = res->ai_addrlen;
     *v6 = res->ai_family == AF_INET6;
@@ -610,7 +723,10 @@ int xb_receiver_start(xb_receiver **out, const xb_receiver_options *opts, xb_err
 {
     *out = NULL;
     if (!opts->cert_file || !opts->key_file || !opts->ca_file)
-        return xb_error_set(err, XB_ECONFIG, !opts->cert_file ? "cert" : !opts->key_file ? "key" : "ca",
+        return xb_error_set(err, XB_ECONFIG,
+                            !opts->cert_file  ? "cert"
+                            : !opts->key_file ? "key"
+                                              : "ca",
                             "receive: --cert, --key and --ca are all required (mutual TLS)");
     if (!opts->store_dir)
         return xb_error_set(err, XB_ECONFIG, "store", "receive: --store DIR is required");
@@ -651,14 +767,16 @@ int xb_receiver_start(xb_receiver **out, const xb_receiver_options *opts, xb_err
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     rx->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, rx, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_HTTPS_MEM_CERT, rx->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, rx->key_pem, MHD_OPTION_HTTPS_MEM_TRUST,
-        rx->ca_pem, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, rx, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_MEM_CERT, rx->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, rx->key_pem,
+        MHD_OPTION_HTTPS_MEM_TRUST, rx->ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_NOTIFY_COMPLETED, on_completed, rx,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, rx, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_END);
     if (!rx->daemon) {
-        rc = xb_error_set(err, XB_EIO, "listen",
-                          "receive: cannot listen on %s:%u (port in use, or the TLS files don't match)",
-                          opts->host ? opts->host : "127.0.0.1", opts->port);
+        rc = xb_error_set(
+            err, XB_EIO, "listen",
+            "receive: cannot listen on %s:%u (port in use, or the TLS files don't match)",
+            opts->host ? opts->host : "127.0.0.1", opts->port);
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(rx->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -691,7 +809,9 @@ void xb_receiver_stop(xb_receiver *rx)
         MHD_stop_daemon(rx->daemon);
     sqlite3_finalize(rx->sel);
     sqlite3_finalize(rx->ins);
+    sqlite3_finalize(rx->body_ins);
     sqlite3_close(rx->db);
+    xb_store_close(rx->shared);
     xb_httpsig_key_free(rx->vkey);
     if (rx->key_pem)
         memset(rx->key_pem, 0, strlen(rx->key_pem));

@@ -43,22 +43,29 @@
 typedef struct xb_receiver xb_receiver;
 
 typedef struct xb_receiver_options {
-    const char *host;            /* "127.0.0.1", "localhost", "::1" */
-    unsigned port;               /* 0 = any free port (see xb_receiver_port) */
-    const char *cert_file;       /* PEM server certificate */
-    const char *key_file;        /* PEM server key */
-    const char *ca_file;         /* PEM CA that issues client certificates (required) */
-    const char *store_dir;       /* created if missing */
-    const char *verify_key_file; /* Ed25519 public key: require valid signatures; NULL = don't check */
-    const char *verify_keyid;    /* NULL = any keyid */
+    const char *host;      /* "127.0.0.1", "localhost", "::1" */
+    unsigned port;         /* 0 = any free port (see xb_receiver_port) */
+    const char *cert_file; /* PEM server certificate */
+    const char *key_file;  /* PEM server key */
+    const char *ca_file;   /* PEM CA that issues client certificates (required) */
+    const char *store_dir; /* created if missing */
+    const char
+        *verify_key_file;     /* Ed25519 public key: require valid signatures; NULL = don't check */
+    const char *verify_keyid; /* NULL = any keyid */
     int64_t max_signature_age_s; /* default 300; 0 = don't check created */
     size_t max_body_bytes;       /* default 16 MiB (a batch counts as one body) */
     /* Fault injection for tests (probabilities 0..1; not money, so double is fine). */
-    double fail_rate;            /* answer 503 without storing */
-    double reset_rate;           /* store, then drop the connection without answering */
-    unsigned latency_ms;         /* sleep before answering each POST */
-    unsigned retry_after_s;      /* Retry-After on injected 503s; 0 = no header */
-    int quiet;                   /* 0: one log line per request on stderr */
+    double fail_rate;       /* answer 503 without storing */
+    double reset_rate;      /* store, then drop the connection without answering */
+    unsigned latency_ms;    /* sleep before answering each POST */
+    unsigned retry_after_s; /* Retry-After on injected 503s; 0 = no header */
+    int quiet;              /* 0: one log line per request on stderr */
+    int bodies_in_db;       /* 1: keep message bytes in DIR/receiver.sqlite (table bodies) instead
+                               of one file each (benchmarks; file creation is the bottleneck) */
+    int no_fsync; /* 1: no fsync of files/dir, SQLite synchronous=NORMAL: survives a receiver
+                     crash (kill -9), not a power cut. For benchmarks. */
+    const char *dedupe_store; /* issue #10: a state-store URL (postgresql://...) shared by every
+                                 receiver behind one endpoint; NULL = DIR/receiver.sqlite */
 } xb_receiver_options;
 
 typedef struct xb_receiver_stats {

@@ -32,6 +32,7 @@ typedef struct msg {
     uint64_t submit_us;
     uint64_t due_us; /* not before (retry schedule) */
     unsigned attempts;
+    int failed_once; /* counted in xb_sink_http.failing until completed */
     long last_status;
     char key[XB_SINK_HTTP_KEY_MAX + 1];
 } msg;
@@ -62,6 +63,7 @@ struct xb_sink_http {
     msg_list fresh, retry;
     req *reqs; /* in flight */
     unsigned in_flight;
+    unsigned failing; /* pending messages that failed at least once (retry waiting or in flight) */
     xb_sink_http_stats st;
     unsigned consecutive_failures;
     uint64_t breaker_until_us; /* OPEN until then; then HALF_OPEN */
@@ -133,7 +135,8 @@ static void msg_free(msg *m)
     free(m);
 }
 
-static void complete(xb_sink_http *s, msg *m, xb_sink_http_outcome outcome, long status, const char *reason)
+static void complete(xb_sink_http *s, msg *m, xb_sink_http_outcome outcome, long status,
+                     const char *reason)
 {
     xb_sink_http_result r = {.outcome = outcome,
                              .http_status = status,
@@ -141,14 +144,26 @@ static void complete(xb_sink_http *s, msg *m, xb_sink_http_outcome outcome, long
                              .latency_us = now_us() - m->submit_us,
                              .reason = reason ? reason : ""};
     switch (outcome) {
-    case XB_SINK_HTTP_DELIVERED: s->st.delivered++; break;
-    case XB_SINK_HTTP_DUPLICATE: s->st.duplicates++; break;
-    case XB_SINK_HTTP_PERMANENT: s->st.permanent++; break;
-    case XB_SINK_HTTP_CONFIG_ERROR: s->st.config_errors++; break;
-    case XB_SINK_HTTP_CANCELLED: s->st.cancelled++; break;
+    case XB_SINK_HTTP_DELIVERED:
+        s->st.delivered++;
+        break;
+    case XB_SINK_HTTP_DUPLICATE:
+        s->st.duplicates++;
+        break;
+    case XB_SINK_HTTP_PERMANENT:
+        s->st.permanent++;
+        break;
+    case XB_SINK_HTTP_CONFIG_ERROR:
+        s->st.config_errors++;
+        break;
+    case XB_SINK_HTTP_CANCELLED:
+        s->st.cancelled++;
+        break;
     }
     s->st.pending--;
     s->completed_in_poll++;
+    if (m->failed_once)
+        s->failing--;
     void *user = m->user;
     msg_free(m);
     s->done(s->cb_ctx, user, &r);
@@ -195,28 +210,32 @@ static int check_options(const xb_sink_http_options *o, xb_error *err)
         return xb_error_set(err, XB_ECONFIG, "name", "sink_http: destination name is required");
     if (!o->url || !*o->url)
         return xb_error_set(err, XB_ECONFIG, "url", "sink_http: %s: url is required", o->name);
-    if (strncmp(o->url, "https://", 8) != 0 && !(o->allow_plain_http && !strncmp(o->url, "http://", 7)))
-        return xb_error_set(err, XB_ECONFIG, "url", "sink_http: %s: url must start with https://", o->name);
+    if (strncmp(o->url, "https://", 8) != 0 &&
+        !(o->allow_plain_http && !strncmp(o->url, "http://", 7)))
+        return xb_error_set(err, XB_ECONFIG, "url", "sink_http: %s: url must start with https://",
+                            o->name);
     if (!o->cert_file != !o->key_file)
         return xb_error_set(err, XB_ECONFIG, o->cert_file ? "tls.key" : "tls.cert",
-                            "sink_http: %s: client certificate and key must be given together", o->name);
+                            "sink_http: %s: client certificate and key must be given together",
+                            o->name);
     if (o->pinned_pubkey && strncmp(o->pinned_pubkey, "sha256//", 8) != 0)
         return xb_error_set(err, XB_ECONFIG, "tls.pin",
-                            "sink_http: %s: pinned key must be sha256//BASE64 (see tests/env/pki)", o->name);
+                            "sink_http: %s: pinned key must be sha256//BASE64 (see tests/env/pki)",
+                            o->name);
     if (o->sign_key_file && (!o->sign_key_id || !*o->sign_key_id))
-        return xb_error_set(err, XB_ECONFIG, "signing.keyid", "sink_http: %s: a signing key needs a keyid",
-                            o->name);
+        return xb_error_set(err, XB_ECONFIG, "signing.keyid",
+                            "sink_http: %s: a signing key needs a keyid", o->name);
     if (o->max_in_flight == 0 || o->max_in_flight > 1024)
-        return xb_error_set(err, XB_ECONFIG, "max_in_flight", "sink_http: %s: max_in_flight must be 1..1024",
-                            o->name);
+        return xb_error_set(err, XB_ECONFIG, "max_in_flight",
+                            "sink_http: %s: max_in_flight must be 1..1024", o->name);
     if (o->batch_max_messages > 10000)
         return xb_error_set(err, XB_ECONFIG, "batch.max_messages",
                             "sink_http: %s: batch.max_messages must be at most 10000", o->name);
     return 0;
 }
 
-int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts, xb_sink_http_done_fn done,
-                     void *cb_ctx, xb_error *err)
+int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts,
+                     xb_sink_http_done_fn done, void *cb_ctx, xb_error *err)
 {
     *out = NULL;
     int rc = check_options(opts, err);
@@ -241,8 +260,9 @@ int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts, xb_si
     s->cb_ctx = cb_ctx;
     s->o.name = s->name;
     s->o.url = s->url;
-    if (s->o.backlog_high == 0)
-        s->o.backlog_high = 4 * s->o.max_in_flight;
+    if (s->o.backlog_high == 0) /* enough queued to fill every in-flight request, twice */
+        s->o.backlog_high =
+            2 * s->o.max_in_flight * (s->o.batch_max_messages > 1 ? s->o.batch_max_messages : 2);
     if (s->o.backoff_initial_ms == 0)
         s->o.backoff_initial_ms = 1;
     if (s->o.backoff_max_ms < s->o.backoff_initial_ms)
@@ -253,15 +273,16 @@ int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts, xb_si
         s->rng = now_us() | 1;
     if (!s->name || !s->url || !s->content_type || url_path(&s->path, s->url) != 0) {
         xb_sink_http_free(s);
-        return xb_error_set(err, XB_ECONFIG, "url", "sink_http: %s: url '%s' does not parse", opts->name,
-                            opts->url);
+        return xb_error_set(err, XB_ECONFIG, "url", "sink_http: %s: url '%s' does not parse",
+                            opts->name, opts->url);
     }
     if (opts->sign_key_file) {
         xb_error kerr;
         if ((rc = xb_httpsig_key_load(&s->sign_key, opts->sign_key_file, &kerr)) != 0 ||
             !xb_httpsig_key_is_private(s->sign_key)) {
             xb_sink_http_free(s);
-            return xb_error_set(err, rc ? rc : XB_ECRYPTO, "signing.key", "sink_http: %s: %s", opts->name,
+            return xb_error_set(err, rc ? rc : XB_ECRYPTO, "signing.key", "sink_http: %s: %s",
+                                opts->name,
                                 rc ? kerr.message : "signing key file holds no private key");
         }
     }
@@ -270,7 +291,8 @@ int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts, xb_si
         xb_sink_http_free(s);
         return xb_error_set(err, XB_ENOMEM, NULL, "sink_http: curl_multi_init failed");
     }
-    /* HTTP/2 multiplexing when offered; otherwise one keep-alive connection per in-flight request. */
+    /* HTTP/2 multiplexing when offered; otherwise one keep-alive connection per in-flight request.
+     */
     curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->o.max_in_flight);
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->o.max_in_flight);
@@ -286,7 +308,8 @@ static int valid_key(const char *k)
     if (n == 0 || n > XB_SINK_HTTP_KEY_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (k[i] <= 0x20 || k[i] >= 0x7f || k[i] == '"' || k[i] == '\\' || k[i] == ',' || k[i] == ';')
+        if (k[i] <= 0x20 || k[i] >= 0x7f || k[i] == '"' || k[i] == '\\' || k[i] == ',' ||
+            k[i] == ';')
             return 0;
     return 1;
 }
@@ -310,7 +333,8 @@ int xb_sink_http_idempotency_key(char *out, const char *uetr, const void *canoni
         return 0;
     }
     if (!destination || !*destination || (!canonical && len))
-        return xb_error_set(err, XB_EINVAL, NULL, "sink_http: key rule needs a destination and a message");
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "sink_http: key rule needs a destination and a message");
     unsigned char md[SHA256_DIGEST_LENGTH];
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
@@ -327,17 +351,18 @@ int xb_sink_http_idempotency_key(char *out, const char *uetr, const void *canoni
 
 /* ---- submit --------------------------------------------------------------------------------- */
 
-int xb_sink_http_submit(xb_sink_http *s, const void *body, size_t len, const char *idempotency_key, void *user,
-                        xb_error *err)
+int xb_sink_http_submit(xb_sink_http *s, const void *body, size_t len, const char *idempotency_key,
+                        void *user, xb_error *err)
 {
     if (!body || len == 0)
         return xb_error_set(err, XB_EINVAL, NULL, "sink_http: %s: empty message", s->name);
     if (len > s->o.max_body_bytes)
-        return xb_error_set(err, XB_ELIMIT, NULL, "sink_http: %s: message of %zu bytes exceeds %zu", s->name, len,
-                            s->o.max_body_bytes);
+        return xb_error_set(err, XB_ELIMIT, NULL, "sink_http: %s: message of %zu bytes exceeds %zu",
+                            s->name, len, s->o.max_body_bytes);
     if (!valid_key(idempotency_key))
-        return xb_error_set(err, XB_EINVAL, NULL, "sink_http: %s: idempotency key must be 1..%d printable "
-                                                  "characters without spaces, quotes, ',' or ';'",
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "sink_http: %s: idempotency key must be 1..%d printable "
+                            "characters without spaces, quotes, ',' or ';'",
                             s->name, XB_SINK_HTTP_KEY_MAX);
     msg *m = calloc(1, sizeof *m);
     if (!m || !(m->body = malloc(len))) {
@@ -414,8 +439,8 @@ static int build_batch(xb_sink_http *s, req *r, char *boundary, size_t bsz, char
     for (size_t i = 0; i < r->n; i++) {
         msg *m = r->msgs[i];
         EVP_DigestUpdate(c, m->key, strlen(m->key) + 1);
-        if (xb_buf_printf(&r->body, "--%s\r\nContent-Type: %s\r\nIdempotency-Key: %s\r\n\r\n", boundary,
-                          s->content_type, m->key) ||
+        if (xb_buf_printf(&r->body, "--%s\r\nContent-Type: %s\r\nIdempotency-Key: %s\r\n\r\n",
+                          boundary, s->content_type, m->key) ||
             xb_buf_append(&r->body, m->body, m->len) || xb_buf_puts(&r->body, "\r\n")) {
             EVP_MD_CTX_free(c);
             return -1;
@@ -442,7 +467,7 @@ static void configure_easy(xb_sink_http *s, req *r)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, s->o.allow_plain_http ? "https,http" : "https");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      (long)(s->o.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* prefer one multiplexed HTTP/2 connection */
     curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -461,6 +486,8 @@ static void configure_easy(xb_sink_http *s, req *r)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    if (getenv("XB_SINK_HTTP_VERBOSE")) /* debugging: curl trace of headers on stderr */
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
 }
 
 /* Starts one request for msgs[0..n). On failure the messages go back to the retry list. */
@@ -492,8 +519,8 @@ static int start_request(xb_sink_http *s, msg **msgs, size_t n)
         configure_easy(s, r);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        ok = add_header(r, "Content-Type", ctype) == 0 && add_header(r, "Idempotency-Key", key) == 0 &&
-             add_header(r, "Expect", "") == 0;
+        ok = add_header(r, "Content-Type", ctype) == 0 &&
+             add_header(r, "Idempotency-Key", key) == 0 && add_header(r, "Expect", "") == 0;
     }
     if (ok && s->sign_key) {
         /* Signed per attempt, so `created` is fresh on a retry hours later. */
@@ -573,7 +600,8 @@ static int batch_ready(const xb_sink_http *s, uint64_t now)
     /* Linger for the oldest fresh message only; retries go as soon as they are due. */
     if (s->retry.head && s->retry.head->due_us <= now)
         return 1;
-    return s->fresh.head && now - s->fresh.head->submit_us >= (uint64_t)s->o.batch_linger_ms * 1000u;
+    return s->fresh.head &&
+           now - s->fresh.head->submit_us >= (uint64_t)s->o.batch_linger_ms * 1000u;
 }
 
 static void fail_all_queued(xb_sink_http *s, xb_sink_http_outcome outcome, const char *reason)
@@ -658,10 +686,12 @@ static verdict classify_status(long status)
 static int tls_config_text(const char *e)
 {
     static const char *const needles[] = {
-        "unknown ca", "bad certificate", "certificate required", "certificate expired", "certificate revoked",
-        "unsupported certificate", "certificate unknown", "handshake failure", "protocol version",
-        "access denied", "insufficient security", "no protocols available", "unsupported protocol",
-        "wrong version number", "decrypt error", "no shared cipher", "alert internal error"};
+        "unknown ca",           "bad certificate",       "certificate required",
+        "certificate expired",  "certificate revoked",   "unsupported certificate",
+        "certificate unknown",  "handshake failure",     "protocol version",
+        "access denied",        "insufficient security", "no protocols available",
+        "unsupported protocol", "wrong version number",  "decrypt error",
+        "no shared cipher",     "alert internal error"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         if (strcasestr(e, needles[i]))
             return 1;
@@ -689,7 +719,8 @@ static verdict classify_curl(CURLcode rc, const char *errbuf)
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
         return tls_config_text(errbuf) ? R_CONFIG : R_RETRY;
-    default: return R_RETRY;
+    default:
+        return R_RETRY;
     }
 }
 
@@ -702,7 +733,8 @@ static const char *tls_hint(CURLcode rc, const char *e)
             return "server certificate has expired";
         if (strcasestr(e, "not yet valid"))
             return "server certificate is not yet valid";
-        if (strcasestr(e, "subject name") || strcasestr(e, "hostname") || strcasestr(e, "match target host"))
+        if (strcasestr(e, "subject name") || strcasestr(e, "hostname") ||
+            strcasestr(e, "match target host"))
             return "server certificate does not match the host name";
         if (strcasestr(e, "issuer") || strcasestr(e, "self-signed") || strcasestr(e, "self signed"))
             return "server certificate is not signed by the configured CA (unknown CA)";
@@ -715,8 +747,9 @@ static const char *tls_hint(CURLcode rc, const char *e)
     if (strcasestr(e, "protocol version") || strcasestr(e, "unsupported protocol") ||
         strcasestr(e, "wrong version number") || strcasestr(e, "no protocols available"))
         return "no common TLS version >= 1.2";
-    if (strcasestr(e, "unknown ca") || strcasestr(e, "bad certificate") || strcasestr(e, "certificate required") ||
-        strcasestr(e, "certificate unknown") || strcasestr(e, "access denied"))
+    if (strcasestr(e, "unknown ca") || strcasestr(e, "bad certificate") ||
+        strcasestr(e, "certificate required") || strcasestr(e, "certificate unknown") ||
+        strcasestr(e, "access denied"))
         return "the server refused our client certificate";
     return "TLS handshake failed";
 }
@@ -726,7 +759,8 @@ static void enter_failed(xb_sink_http *s, const char *what, const char *detail)
     if (s->failed)
         return;
     s->failed = 1;
-    snprintf(s->config_error, sizeof s->config_error, "%s: %s (%s) for %s", s->name, what, detail, s->url);
+    snprintf(s->config_error, sizeof s->config_error, "%s: %s (%s) for %s", s->name, what, detail,
+             s->url);
 }
 
 /* ISO 20022 error texts in a response are short; keep the first line, printable bytes only. */
@@ -759,6 +793,10 @@ static void schedule_retry(xb_sink_http *s, msg *m, uint64_t retry_after_us)
     if (retry_after_us > delay)
         delay = retry_after_us;
     m->due_us = now + delay;
+    if (!m->failed_once) {
+        m->failed_once = 1;
+        s->failing++;
+    }
     list_push(&s->retry, m);
 }
 
@@ -774,13 +812,20 @@ static void record_transport_result(xb_sink_http *s, int failure)
 }
 
 /* Applies one per-message status from a single response or a batch result. */
-static void settle_msg(xb_sink_http *s, msg *m, long status, const char *reason, uint64_t retry_after_us)
+static void settle_msg(xb_sink_http *s, msg *m, long status, const char *reason,
+                       uint64_t retry_after_us)
 {
     m->last_status = status;
     switch (classify_status(status)) {
-    case R_OK: complete(s, m, XB_SINK_HTTP_DELIVERED, status, reason); break;
-    case R_DUP: complete(s, m, XB_SINK_HTTP_DUPLICATE, status, reason); break;
-    case R_PERM: complete(s, m, XB_SINK_HTTP_PERMANENT, status, reason); break;
+    case R_OK:
+        complete(s, m, XB_SINK_HTTP_DELIVERED, status, reason);
+        break;
+    case R_DUP:
+        complete(s, m, XB_SINK_HTTP_DUPLICATE, status, reason);
+        break;
+    case R_PERM:
+        complete(s, m, XB_SINK_HTTP_PERMANENT, status, reason);
+        break;
     case R_CONFIG: {
         char detail[160];
         snprintf(detail, sizeof detail, "HTTP %ld: %s", status, reason);
@@ -788,7 +833,9 @@ static void settle_msg(xb_sink_http *s, msg *m, long status, const char *reason,
         complete(s, m, XB_SINK_HTTP_CONFIG_ERROR, status, s->config_error);
         break;
     }
-    case R_RETRY: schedule_retry(s, m, retry_after_us); break;
+    case R_RETRY:
+        schedule_retry(s, m, retry_after_us);
+        break;
     }
 }
 
@@ -840,7 +887,8 @@ static void finish_request(xb_sink_http *s, req *r, CURLcode rc)
         verdict v = classify_curl(rc, r->errbuf);
         if (v == R_CONFIG) {
             char detail[CURL_ERROR_SIZE + 64];
-            snprintf(detail, sizeof detail, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+            snprintf(detail, sizeof detail, "%s",
+                     r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
             enter_failed(s, tls_hint(rc, r->errbuf), detail);
             for (size_t i = 0; i < r->n; i++)
                 complete(s, r->msgs[i], XB_SINK_HTTP_CONFIG_ERROR, 0, s->config_error);
@@ -909,10 +957,12 @@ int xb_sink_http_poll(xb_sink_http *s, int timeout_ms, xb_error *err)
     if (s->completed_in_poll == 0 && timeout_ms > 0) {
         int wait = next_timer_ms(s, timeout_ms);
         if (wait > 0 && curl_multi_poll(s->multi, NULL, 0, wait, NULL) != CURLM_OK)
-            return xb_error_set(err, XB_EIO, NULL, "sink_http: %s: curl_multi_poll failed", s->name);
+            return xb_error_set(err, XB_EIO, NULL, "sink_http: %s: curl_multi_poll failed",
+                                s->name);
         dispatch(s);
         if (curl_multi_perform(s->multi, &running) != CURLM_OK)
-            return xb_error_set(err, XB_EIO, NULL, "sink_http: %s: curl_multi_perform failed", s->name);
+            return xb_error_set(err, XB_EIO, NULL, "sink_http: %s: curl_multi_perform failed",
+                                s->name);
         harvest(s);
     }
     dispatch(s);
@@ -942,7 +992,7 @@ unsigned xb_sink_http_drain(xb_sink_http *s, int timeout_ms, xb_error *err)
 int xb_sink_http_backlogged(const xb_sink_http *s)
 {
     uint64_t now = now_us();
-    return s->st.pending >= s->o.backlog_high || s->retry.n > 0 || now < s->hold_until_us ||
+    return s->st.pending >= s->o.backlog_high || s->failing > 0 || now < s->hold_until_us ||
            breaker_state(s, now) != XB_SINK_HTTP_BREAKER_CLOSED;
 }
 

@@ -12,9 +12,9 @@
  *     done callback, with one of the outcomes below;
  *   - 5xx, 408, 429, timeouts and connection errors are retried WITHOUT LIMIT (exponential backoff
  *     with jitter, capped at backoff_max_ms). A Retry-After (seconds or HTTP date, up to 600 s)
- *     on a 503/429 holds the WHOLE destination until then, not just the one message. While messages wait,
- *     xb_sink_http_backlogged() is true: pause the Kafka partitions, don't let the consumer be
- *     evicted;
+ *     on a 503/429 holds the WHOLE destination until then, not just the one message. While
+ *     messages wait, xb_sink_http_backlogged() is true: pause the Kafka partitions, don't let the
+ *     consumer be evicted;
  *   - DELIVERED (2xx) and DUPLICATE (409 = the receiver already has this Idempotency-Key) mean the
  *     destination holds the message: the record may be acknowledged;
  *   - PERMANENT (4xx other than 401/403/408/409/429, and unexpected 3xx) means this message will
@@ -25,14 +25,14 @@
  *     not be loaded, the server refused our client certificate during the handshake, no
  *     protocol version >= TLS 1.2 could be agreed, or the server answered 401/403 (our client
  *     certificate or signature key is not accepted: a credentials problem, the same for every
- *     message, so parking each message would only fill the DLQ). These are not retried: on the first one the
- *     sink turns FAILED, stops sending, and completes every queued and every later-submitted
- *     message with CONFIG_ERROR; xb_sink_http_config_error() returns the message (e.g.
- *     "hk-correspondent: TLS: server certificate verification failed (unknown CA) for
- *     https://127.0.0.1:8443/iso20022"). The pipeline must NOT acknowledge such records (they
- *     are undelivered): stop, log the error and exit non-zero, or rebuild the sink after a
- *     config reload. (Parking them in the DLQ is also safe, but an operator usually wants the
- *     fix + redelivery, not thousands of DLQ entries.)
+ *     message, so parking each message would only fill the DLQ). These are not retried: on the
+ *     first one the sink turns FAILED, stops sending, and completes every queued and every
+ *     later-submitted message with CONFIG_ERROR; xb_sink_http_config_error() returns the text,
+ *     e.g. "hk-correspondent: server certificate has expired (SSL certificate problem:
+ *     certificate has expired) for https://127.0.0.1:8443/iso20022". The pipeline must NOT
+ *     acknowledge such records (they are undelivered): stop, log the error and exit non-zero,
+ *     or rebuild the sink after a config reload. (Parking them in the DLQ is also safe, but an
+ *     operator usually wants the fix + redelivery, not thousands of DLQ entries.)
  *   - CANCELLED: xb_sink_http_free() was called while the message was pending. Not delivered
  *     (it may or may not have reached the receiver); do not acknowledge — it will be redelivered
  *     and deduplicated by Idempotency-Key.
@@ -86,16 +86,16 @@ typedef struct xb_sink_http_result {
 typedef void (*xb_sink_http_done_fn)(void *cb_ctx, void *user, const xb_sink_http_result *result);
 
 typedef struct xb_sink_http_options {
-    const char *name;           /* destination name, used in errors and for the key rule */
-    const char *url;            /* https://host:port/path (http:// refused unless allow_plain_http) */
-    const char *ca_file;        /* PEM CA bundle to verify the server; NULL = system store */
-    const char *cert_file;      /* PEM client certificate for mutual TLS; NULL = none */
-    const char *key_file;       /* PEM client private key (with cert_file) */
-    const char *pinned_pubkey;  /* "sha256//BASE64[;sha256//...]" or NULL */
-    const char *sign_key_file;  /* Ed25519 PEM private key for RFC 9421 signatures; NULL = unsigned */
-    const char *sign_key_id;    /* keyid parameter of the signature (required with sign_key_file) */
-    const char *content_type;   /* default "application/xml" */
-    unsigned max_in_flight;     /* concurrent requests to this destination, default 16 */
+    const char *name;      /* destination name, used in errors and for the key rule */
+    const char *url;       /* https://host:port/path (http:// refused unless allow_plain_http) */
+    const char *ca_file;   /* PEM CA bundle to verify the server; NULL = system store */
+    const char *cert_file; /* PEM client certificate for mutual TLS; NULL = none */
+    const char *key_file;  /* PEM client private key (with cert_file) */
+    const char *pinned_pubkey; /* "sha256//BASE64[;sha256//...]" or NULL */
+    const char *sign_key_file; /* Ed25519 PEM private key (RFC 9421); NULL = unsigned */
+    const char *sign_key_id;   /* keyid parameter of the signature (required with sign_key_file) */
+    const char *content_type;  /* default "application/xml" */
+    unsigned max_in_flight;    /* concurrent requests to this destination, default 16 */
     unsigned connect_timeout_ms; /* default 5000 */
     unsigned request_timeout_ms; /* whole request, default 30000 */
     unsigned backoff_initial_ms; /* first retry delay (before jitter), default 100 */
@@ -103,7 +103,8 @@ typedef struct xb_sink_http_options {
     unsigned breaker_threshold;  /* consecutive failed requests that open the breaker, default 5 */
     unsigned breaker_open_ms;    /* open time before one half-open probe, default 2000 */
     unsigned backlog_high;       /* pending messages at which backlogged() turns true;
-                                    default 4 * max_in_flight (and always true while retrying) */
+                                    default 2 * max_in_flight * max(2, batch_max_messages)
+                                    (and always true while retrying) */
     unsigned batch_max_messages; /* 0 or 1: one message per request (default) */
     unsigned batch_linger_ms;    /* wait for a batch to fill, default 5 */
     size_t batch_max_bytes;      /* default 4 MiB */
@@ -124,7 +125,7 @@ typedef struct xb_sink_http_stats {
     unsigned pending;           /* submitted, not yet completed (queued + in flight + waiting) */
     unsigned in_flight;         /* requests currently on the wire */
     xb_sink_http_breaker breaker;
-    int failed;                 /* 1 after a CONFIG_ERROR */
+    int failed; /* 1 after a CONFIG_ERROR */
 } xb_sink_http_stats;
 
 /* Fills opts with the defaults above (all strings NULL). Call before setting fields. */
@@ -134,15 +135,15 @@ void xb_sink_http_options_init(xb_sink_http_options *opts);
  * Does not connect. Errors: XB_ECONFIG (bad url/options, names the option in err->path),
  * XB_ECRYPTO (signing key unreadable or not Ed25519), XB_ENOMEM. The strings in opts are
  * copied. done is called once per message, see above. */
-int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts, xb_sink_http_done_fn done,
-                     void *cb_ctx, xb_error *err);
+int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts,
+                     xb_sink_http_done_fn done, void *cb_ctx, xb_error *err);
 
 /* Queues one message (body is copied). idempotency_key: printable ASCII, no spaces, at most
  * XB_SINK_HTTP_KEY_MAX bytes (see xb_sink_http_idempotency_key). Never blocks and never fails
  * for backpressure: check xb_sink_http_backlogged() instead. Errors: XB_EINVAL (bad key, empty
  * body), XB_ELIMIT (body > max_body_bytes), XB_ENOMEM; on error no callback will come. */
-int xb_sink_http_submit(xb_sink_http *sink, const void *body, size_t len, const char *idempotency_key,
-                        void *user, xb_error *err);
+int xb_sink_http_submit(xb_sink_http *sink, const void *body, size_t len,
+                        const char *idempotency_key, void *user, xb_error *err);
 
 /* Drives transfers and timers; runs completion callbacks. Waits at most timeout_ms (0 = don't
  * wait) for network activity or a due retry. Returns the number of callbacks run, or a negative
@@ -156,7 +157,8 @@ void xb_sink_http_wakeup(xb_sink_http *sink);
 unsigned xb_sink_http_drain(xb_sink_http *sink, int timeout_ms, xb_error *err);
 
 /* 1 when the pipeline should pause the partitions feeding this sink: pending >= backlog_high,
- * or a retry is waiting, or the breaker is open. */
+ * or a pending message has failed at least once (waiting for or in its retry), or a Retry-After
+ * hold is active, or the breaker is not closed. */
 int xb_sink_http_backlogged(const xb_sink_http *sink);
 
 /* NULL while healthy; after a CONFIG_ERROR, the reason (stable until free). */

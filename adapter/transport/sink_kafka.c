@@ -127,8 +127,8 @@ static int produce(xb_sink_kafka *sk, const char *topic, const void *value, size
     }
 }
 
-int xb_sink_kafka_dlq(xb_sink_kafka *sk, const char *dlq_topic, const xb_dlq_entry *e,
-                      void *opaque, xb_error *err)
+int xb_sink_kafka_dlq(xb_sink_kafka *sk, const char *dlq_topic, const xb_dlq_entry *e, void *opaque,
+                      xb_error *err)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(8);
     char partition[16], offset[24];

@@ -50,8 +50,8 @@ typedef struct xb_dlq_entry {
     const char *destination; /* may be NULL */
 } xb_dlq_entry;
 
-int xb_sink_kafka_dlq(xb_sink_kafka *sk, const char *dlq_topic, const xb_dlq_entry *e,
-                      void *opaque, xb_error *err);
+int xb_sink_kafka_dlq(xb_sink_kafka *sk, const char *dlq_topic, const xb_dlq_entry *e, void *opaque,
+                      xb_error *err);
 /* One audit line (as written to the audit file) to the audit topic, keyed by decision id. */
 int xb_sink_kafka_audit(xb_sink_kafka *sk, const char *audit_topic, const char *line, size_t len,
                         const char *key, void *opaque, xb_error *err);

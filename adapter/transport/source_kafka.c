@@ -131,8 +131,8 @@ static void log_parts(const char *event, const rd_kafka_topic_partition_list_t *
 {
     json_t *arr = json_array();
     for (int i = 0; i < parts->cnt; i++)
-        json_array_append_new(arr, json_sprintf("%s[%d]", parts->elems[i].topic,
-                                                (int)parts->elems[i].partition));
+        json_array_append_new(
+            arr, json_sprintf("%s[%d]", parts->elems[i].topic, (int)parts->elems[i].partition));
     xb_log_event(XB_LOG_INFO, event, json_pack("{so}", "partitions", arr));
 }
 
@@ -227,8 +227,7 @@ int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env
         return xb_error_set(err, XB_ECONFIG, "kafka", "kafka consumer: %s", errstr);
     }
     rd_kafka_poll_set_consumer(src->rk);
-    rd_kafka_topic_partition_list_t *topics =
-        rd_kafka_topic_partition_list_new((int)cfg->n_topics);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)cfg->n_topics);
     for (size_t i = 0; i < cfg->n_topics; i++)
         rd_kafka_topic_partition_list_add(topics, cfg->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(src->rk, topics);

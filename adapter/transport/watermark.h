@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 typedef struct xb_wm {
-    int64_t *offsets;  /* ring of tracked offsets, ascending */
-    uint8_t *done;     /* parallel ring: finished flags */
+    int64_t *offsets; /* ring of tracked offsets, ascending */
+    uint8_t *done;    /* parallel ring: finished flags */
     size_t cap, head, len;
     int64_t committable; /* next offset to commit (last finished prefix + 1), -1 = none yet */
     int64_t committed;   /* last value handed to Kafka as committed, -1 = none */

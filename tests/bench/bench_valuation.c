@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapter/progress.h"
 #include "iso20022/buf.h"
 #include "iso20022/message.h"
 #include "iso20022/schema.h"
@@ -132,7 +133,10 @@ int main(void)
     double stage = 0, best_stage = 1e18;
     end_to_end(&stmt, &f, fx, &report_len, &stage); /* warm-up: compiles the XSDs once */
     double best_parse = 1e18, best_val = 1e18;
+    xb_progress prog; /* on a terminal only: piped BENCH lines stay clean */
+    xb_progress_start(&prog, "bench_valuation", "rounds", ROUNDS);
     for (int r = 0; r < ROUNDS; r++) {
+        xb_progress_update(&prog, (uint64_t)r);
         double p = parse_only(&stmt), v = end_to_end(&stmt, &f, fx, &report_len, &stage);
         best_parse = p < best_parse ? p : best_parse;
         if (v < best_val) {
@@ -140,6 +144,7 @@ int main(void)
             best_stage = stage;
         }
     }
+    xb_progress_finish(&prog, ROUNDS);
     printf("BENCH statement_bytes %zu bytes\n", stmt.len);
     printf("BENCH parse_10k_holdings %.2f ms\n", best_parse);
     printf("BENCH valuation_10k_holdings %.2f ms\n", best_val);

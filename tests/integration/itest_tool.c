@@ -6,6 +6,7 @@
  *       produces N records, keyed by index.
  *   itest_tool check --audit FILE --received DIR --bootstrap B --dlq TOPIC --expect N
  *                    [--timeout S] [--no-dlq] [--group G --topic T]
+ *   itest_tool audit-verify FILE   (prints the number of chained entries; exit 1 if broken)
  *   itest_tool create-topic --bootstrap B --topic T --partitions P
  *   itest_tool mkconfig --example YAML --out FILE --bootstrap B --url URL --pki DIR --work DIR
  *                       --topic T --group G --root DIR-OF-EXAMPLE
@@ -104,6 +105,9 @@ static int cmd_produce(int argc, char **argv)
     const char *run = arg(argc, argv, "--run-id", "run");
     long count = atol(arg(argc, argv, "--count", "0"));
     int parts = atoi(arg(argc, argv, "--partitions", "0"));
+    long rate = atol(arg(argc, argv, "--rate", "0")); /* msgs/s, 0 = as fast as possible */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     xb_buf files[64];
     int nf = 0;
     for (int i = 2; i < argc && nf < 64; i++) {
@@ -126,7 +130,7 @@ static int cmd_produce(int argc, char **argv)
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
-    rd_kafka_conf_set(conf, "linger.ms", "20", NULL, 0);
+    rd_kafka_conf_set(conf, "linger.ms", rate > 0 ? "1" : "20", NULL, 0);
     rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!p) {
@@ -160,6 +164,15 @@ static int cmd_produce(int argc, char **argv)
             break;
         }
         rd_kafka_poll(p, 0);
+        if (rate > 0) { /* pace: record i is due at start + i/rate */
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t due_us = (int64_t)(i + 1) * 1000000 / rate;
+            int64_t el_us = (int64_t)(now.tv_sec - start.tv_sec) * 1000000 +
+                            (now.tv_nsec - start.tv_nsec) / 1000;
+            if (due_us > el_us)
+                usleep((useconds_t)(due_us - el_us));
+        }
     }
     int left = rd_kafka_flush(p, 60000) ? rd_kafka_outq_len(p) : 0;
     rd_kafka_destroy(p);
@@ -311,8 +324,7 @@ static size_t read_dlq(strset *parked, size_t *total, const char *bootstrap, con
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
     size_t no_reason = 0;
     *total = 0;
-    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1 &&
-        !md->topics[0].err) {
+    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1 && !md->topics[0].err) {
         int np = md->topics[0].partition_cnt;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
         for (int i = 0; i < np; i++)
@@ -472,9 +484,9 @@ static int cmd_create_topic(int argc, char **argv)
         size_t n;
         const rd_kafka_topic_result_t **res =
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        rc = (n == 1 && (rd_kafka_topic_result_error(res[0]) == 0 ||
-                         rd_kafka_topic_result_error(res[0]) ==
-                             RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+        rc = (n == 1 &&
+              (rd_kafka_topic_result_error(res[0]) == 0 ||
+               rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
                  ? 0
                  : 1;
         if (rc)
@@ -503,7 +515,8 @@ static void write_key(const char *path)
 static int cmd_mkconfig(int argc, char **argv)
 {
     const char *example = arg(argc, argv, "--example", NULL), *out = arg(argc, argv, "--out", NULL);
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL), *url = arg(argc, argv, "--url", NULL);
+    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL),
+               *url = arg(argc, argv, "--url", NULL);
     const char *pki = arg(argc, argv, "--pki", NULL), *work = arg(argc, argv, "--work", NULL);
     const char *topic = arg(argc, argv, "--topic", NULL), *group = arg(argc, argv, "--group", NULL);
     const char *root = arg(argc, argv, "--root", ".");
@@ -520,9 +533,9 @@ static int cmd_mkconfig(int argc, char **argv)
     }
     char a[1024], b[1024], c[1024];
     json_object_set_new(tree, "kafka",
-                        json_pack("{ss,ss,ss,ss}", "bootstrap.servers", bootstrap, "group.id", group,
-                                  "session.timeout.ms", "6000", "topic.metadata.refresh.interval.ms",
-                                  "2000"));
+                        json_pack("{ss,ss,ss,ss}", "bootstrap.servers", bootstrap, "group.id",
+                                  group, "session.timeout.ms", "6000",
+                                  "topic.metadata.refresh.interval.ms", "2000"));
     const char *name;
     json_t *d;
     json_object_foreach(json_object_get(tree, "destinations"), name, d)
@@ -535,6 +548,7 @@ static int cmd_mkconfig(int argc, char **argv)
         snprintf(a, sizeof a, "%s/sign.key", pki);
         json_object_set_new(d, "sign", json_pack("{ss,ss}", "key", a, "key_id", "itest"));
         json_object_set_new(d, "retry", json_pack("{ss,ss}", "initial_ms", "50", "max_ms", "2000"));
+        json_object_set_new(d, "timeout_ms", json_string("5000"));
         json_t *ps = json_object_get(d, "pseudo");
         const char *kid = json_string_value(json_object_get(ps, "key_id"));
         const char *ep = json_string_value(json_object_get(ps, "epoch"));
@@ -546,7 +560,25 @@ static int cmd_mkconfig(int argc, char **argv)
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(tree, "routes"), i, r)
+    {
         json_object_set_new(r, "topics", json_pack("[s]", topic));
+        json_t *rates = json_object_get(json_object_get(r, "settle"), "rates");
+        const char *rf = json_string_value(json_object_get(rates, "file"));
+        if (rf && rf[0] != '/') {
+            snprintf(a, sizeof a, "%s/%s", root, rf);
+            json_object_set_new(rates, "file", json_string(a));
+        }
+    }
+    /* issue #5: a route's settle.rates.file is relative to the example, like the catalogs. */
+    json_array_foreach(json_object_get(tree, "routes"), i, r)
+    {
+        json_t *rates = json_object_get(json_object_get(r, "settle"), "rates");
+        const char *rf = json_string_value(json_object_get(rates, "file"));
+        if (rf && rf[0] != '/') {
+            snprintf(a, sizeof a, "%s/%s", root, rf);
+            json_object_set_new(rates, "file", json_string(a));
+        }
+    }
     json_t *pol = json_object_get(tree, "policy");
     json_t *cats = json_object_get(pol, "catalogs");
     json_t *cat;
@@ -579,15 +611,30 @@ static int cmd_mkconfig(int argc, char **argv)
     json_object_set_new(tree, "state", json_pack("{ss}", "store", a));
     json_object_set_new(tree, "metrics", json_pack("{ss}", "listen", "127.0.0.1:0"));
     json_object_set_new(tree, "log", json_pack("{ss}", "level", "info"));
-    json_object_set_new(tree, "pipeline", json_pack("{ss,ss}", "commit_interval_ms", "500",
-                                                    "drain_timeout_ms", "20000"));
+    json_object_set_new(
+        tree, "pipeline",
+        json_pack("{ss,ss}", "commit_interval_ms", "500", "drain_timeout_ms", "20000"));
     int rc = json_dump_file(tree, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(tree);
     return rc ? 1 : 0;
 }
 
+static int cmd_audit_verify(int argc, char **argv)
+{
+    uint64_t n = 0;
+    xb_error err;
+    if (argc < 3 || xb_audit_verify_file(&n, argv[2], &err) < 0) {
+        fprintf(stderr, "audit-verify: %s\n", argc < 3 ? "FILE needed" : err.message);
+        return 1;
+    }
+    printf("%llu\n", (unsigned long long)n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "audit-verify"))
+        return cmd_audit_verify(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "create-topic"))
         return cmd_create_topic(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "mkconfig"))

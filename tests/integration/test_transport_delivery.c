@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,12 +58,12 @@ static void test_deliver_dedupe_and_restart(void **state)
     xb_sink_http_options o;
     th_sink_options(&o, &D, rx.port, "localhost");
     th_results r;
-    th_results_init(&r, 64);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
     submit_range(s, 0, 40);
-    assert_int_equal(th_run(s, &r, 40, 30000), 40);
+    assert_int_equal(th_run(s, &r, 40, 60000), 40);
     assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED], 40);
     for (int i = 0; i < 40; i++)
         assert_int_equal(r.seen[i], 1); /* exactly one callback each */
@@ -123,7 +124,7 @@ static void test_signatures(void **state)
     o.sign_key_file = th_pki(&D, "sign.key");
     o.sign_key_id = "cn-bank-1";
     th_results r;
-    th_results_init(&r, 16);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
@@ -134,7 +135,7 @@ static void test_signatures(void **state)
 
     /* Unsigned: 401 -> the sink calls it a configuration error, nothing stored. */
     th_results r2;
-    th_results_init(&r2, 16);
+    th_results_init(&r2, 8192);
     th_sink_options(&o, &D, rx.port, NULL);
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r2, &err), 0);
     submit_range(s, 110, 112);
@@ -150,8 +151,12 @@ static void test_signatures(void **state)
     size_t len;
     char uetr[40];
     char *m = th_message(120, &len, uetr);
-    xb_httpsig_message hm = {.method = "POST", .path = "/iso20022", .content_type = "application/xml",
-                             .idempotency_key = uetr, .body = m, .body_len = len};
+    xb_httpsig_message hm = {.method = "POST",
+                             .path = "/iso20022",
+                             .content_type = "application/xml",
+                             .idempotency_key = uetr,
+                             .body = m,
+                             .body_len = len};
     xb_httpsig_headers h;
     assert_int_equal(xb_httpsig_sign(&h, &hm, key, "cn-bank-1", (int64_t)time(NULL), 0, &err), 0);
     char *amount = strstr(m, "88888.88");
@@ -207,17 +212,19 @@ static void test_poison_is_permanent(void **state)
     xb_sink_http_options o;
     th_sink_options(&o, &D, rx.port, NULL);
     th_results r;
-    th_results_init(&r, 16);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
     submit_range(s, 200, 202);
     size_t len;
     char *bad = th_fixture("transport/hostile-doctype.xml", &len);
-    assert_int_equal(xb_sink_http_submit(s, bad, len, "poison-doctype-1", (void *)(uintptr_t)10, &err), 0);
+    assert_int_equal(
+        xb_sink_http_submit(s, bad, len, "poison-doctype-1", (void *)(uintptr_t)10, &err), 0);
     free(bad);
     bad = th_fixture("transport/truncated.xml", &len);
-    assert_int_equal(xb_sink_http_submit(s, bad, len, "poison-truncated-1", (void *)(uintptr_t)11, &err), 0);
+    assert_int_equal(
+        xb_sink_http_submit(s, bad, len, "poison-truncated-1", (void *)(uintptr_t)11, &err), 0);
     free(bad);
     submit_range(s, 202, 204);
     assert_int_equal(th_run(s, &r, 6, 20000), 6);
@@ -247,15 +254,15 @@ static void test_fail_rate_nothing_lost(void **state)
     th_sink_options(&o, &D, rx.port, NULL);
     o.breaker_threshold = 50; /* keep the breaker out of this test's way */
     th_results r;
-    th_results_init(&r, 200);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
     submit_range(s, 1000, 1200);
-    assert_int_equal(th_run(s, &r, 200, 60000), 200);
+    assert_int_equal(th_run(s, &r, 200, 120000), 200);
     assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED] + r.n[XB_SINK_HTTP_DUPLICATE], 200);
     assert_int_equal(r.n[XB_SINK_HTTP_PERMANENT] + r.n[XB_SINK_HTTP_CONFIG_ERROR], 0);
-    for (int i = 0; i < 200; i++)
+    for (int i = 1000; i < 1200; i++)
         assert_int_equal(r.seen[i], 1);
     xb_sink_http_stats ss;
     xb_sink_http_stats_get(s, &ss);
@@ -282,12 +289,12 @@ static void test_resets_no_duplicates(void **state)
     th_sink_options(&o, &D, rx.port, NULL);
     o.breaker_threshold = 50;
     th_results r;
-    th_results_init(&r, 100);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
     submit_range(s, 2000, 2100);
-    assert_int_equal(th_run(s, &r, 100, 60000), 100);
+    assert_int_equal(th_run(s, &r, 100, 120000), 100);
     assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED] + r.n[XB_SINK_HTTP_DUPLICATE], 100);
     assert_true(r.n[XB_SINK_HTTP_DUPLICATE] > 0); /* some answers were lost after storing */
     th_rx_stats st;
@@ -313,7 +320,7 @@ static void test_receiver_down_then_up(void **state)
     th_sink_options(&o, &D, port, NULL);
     o.breaker_threshold = 3;
     th_results r;
-    th_results_init(&r, 50);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
@@ -332,7 +339,7 @@ static void test_receiver_down_then_up(void **state)
     assert_true(saw_open);
     assert_null(xb_sink_http_config_error(s));
     assert_int_equal(th_rx_start(&rx, &D, port, "server", "store-down", NULL), 0);
-    assert_int_equal(th_run(s, &r, 50, 30000), 50);
+    assert_int_equal(th_run(s, &r, 50, 60000), 50);
     assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED], 50);
     assert_false(xb_sink_http_backlogged(s));
     assert_int_equal(th_count_files(&D, "store-down"), 50);
@@ -351,7 +358,7 @@ static void test_retry_after_honoured(void **state)
     xb_sink_http_options o;
     th_sink_options(&o, &D, rx.port, NULL);
     th_results r;
-    th_results_init(&r, 4);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
@@ -393,14 +400,15 @@ static void test_batch(void **state)
     o.sign_key_file = th_pki(&D, "sign.key");
     o.sign_key_id = "cn-bank-1";
     th_results r;
-    th_results_init(&r, 200);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
     submit_range(s, 5000, 5100);
     size_t len;
     char *bad = th_fixture("transport/truncated.xml", &len);
-    assert_int_equal(xb_sink_http_submit(s, bad, len, "poison-in-batch", (void *)(uintptr_t)150, &err), 0);
+    assert_int_equal(
+        xb_sink_http_submit(s, bad, len, "poison-in-batch", (void *)(uintptr_t)150, &err), 0);
     free(bad);
     assert_int_equal(th_run(s, &r, 101, 30000), 101);
     assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED], 100);
@@ -409,7 +417,7 @@ static void test_batch(void **state)
     xb_sink_http_stats ss;
     xb_sink_http_stats_get(s, &ss);
     assert_true(ss.requests <= 10); /* batched, not 101 requests */
-    submit_range(s, 5090, 5110); /* 10 old, 10 new */
+    submit_range(s, 5090, 5110);    /* 10 old, 10 new */
     assert_int_equal(th_run(s, &r, 121, 30000), 121);
     assert_int_equal(r.n[XB_SINK_HTTP_DUPLICATE], 10);
     assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED], 110);
@@ -430,7 +438,7 @@ static void test_free_cancels_pending(void **state)
     th_sink_options(&o, &D, rx.port, NULL);
     o.max_in_flight = 2;
     th_results r;
-    th_results_init(&r, 10);
+    th_results_init(&r, 8192);
     xb_sink_http *s;
     xb_error err;
     assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
@@ -444,10 +452,52 @@ static void test_free_cancels_pending(void **state)
     xb_sink_http_free(s);
     assert_int_equal(r.completions, 10);
     assert_int_equal(r.n[XB_SINK_HTTP_CANCELLED], 10);
-    for (int i = 0; i < 10; i++)
+    for (int i = 6000; i < 6010; i++)
         assert_int_equal(r.seen[i], 1);
     th_results_free(&r);
     th_rx_stop(&rx);
+}
+
+/* --store-in-db (benchmarks): bytes kept in receiver.sqlite, no files, dedupe unchanged. */
+static void test_store_in_db(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--store-in-db", "--no-fsync", NULL};
+    th_rx rx;
+    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-db", extra), 0);
+    xb_sink_http_options o;
+    th_sink_options(&o, &D, rx.port, NULL);
+    th_results r;
+    th_results_init(&r, 8192);
+    xb_sink_http *s;
+    xb_error err;
+    assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
+    submit_range(s, 8000, 8005);
+    submit_range(s, 8000, 8002);
+    assert_int_equal(th_run(s, &r, 7, 60000), 7);
+    assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED], 5);
+    assert_int_equal(r.n[XB_SINK_HTTP_DUPLICATE], 2);
+    assert_int_equal(th_count_files(&D, "store-db"), 0);
+    xb_sink_http_free(s);
+    th_rx_stop(&rx);
+    char path[400];
+    snprintf(path, sizeof path, "%s/store-db/receiver.sqlite", D.root);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT body FROM bodies WHERE key = ?1", -1, &st, NULL), SQLITE_OK);
+    size_t len;
+    char uetr[40];
+    char *m = th_message(8003, &len, uetr);
+    sqlite3_bind_text(st, 1, uetr, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal((size_t)sqlite3_column_bytes(st, 0), len);
+    assert_memory_equal(sqlite3_column_blob(st, 0), m, len);
+    free(m);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    th_results_free(&r);
 }
 
 static void test_idempotency_key_rule(void **state)
@@ -455,17 +505,22 @@ static void test_idempotency_key_rule(void **state)
     (void)state;
     char k1[XB_SINK_HTTP_KEY_MAX + 1], k2[XB_SINK_HTTP_KEY_MAX + 1], k3[XB_SINK_HTTP_KEY_MAX + 1];
     xb_error err;
-    assert_int_equal(xb_sink_http_idempotency_key(k1, "EB6305C9-1F7F-49DE-AED0-16487C27B42D", "x", 1, "hk", &err), 0);
+    assert_int_equal(xb_sink_http_idempotency_key(k1, "EB6305C9-1F7F-49DE-AED0-16487C27B42D", "x",
+                                                  1, "hk", &err),
+                     0);
     assert_string_equal(k1, "eb6305c9-1f7f-49de-aed0-16487c27b42d");
     assert_int_equal(xb_sink_http_idempotency_key(k1, "not-a-uetr", "x", 1, "hk", &err), XB_EINVAL);
-    assert_int_equal(xb_sink_http_idempotency_key(k1, NULL, "<Doc/>", 6, "hk-correspondent", &err), 0);
-    assert_int_equal(xb_sink_http_idempotency_key(k2, "", "<Doc/>", 6, "hk-correspondent", &err), 0);
+    assert_int_equal(xb_sink_http_idempotency_key(k1, NULL, "<Doc/>", 6, "hk-correspondent", &err),
+                     0);
+    assert_int_equal(xb_sink_http_idempotency_key(k2, "", "<Doc/>", 6, "hk-correspondent", &err),
+                     0);
     assert_int_equal(xb_sink_http_idempotency_key(k3, NULL, "<Doc/>", 6, "sg-processor", &err), 0);
     assert_int_equal(strlen(k1), 64);
     assert_string_equal(k1, k2);     /* redelivery: same key */
     assert_string_not_equal(k1, k3); /* other destination: other key */
     /* SHA-256("hk-correspondent\0<Doc/>") computed independently with the openssl CLI. */
-    FILE *p = popen("printf 'hk-correspondent\\000<Doc/>' | openssl dgst -sha256 -r | cut -c1-64", "r");
+    FILE *p =
+        popen("printf 'hk-correspondent\\000<Doc/>' | openssl dgst -sha256 -r | cut -c1-64", "r");
     char want[80] = "";
     assert_non_null(fgets(want, sizeof want, p));
     pclose(p);
@@ -476,16 +531,17 @@ static void test_idempotency_key_rule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idempotency_key_rule),
-        cmocka_unit_test(test_deliver_dedupe_and_restart),
-        cmocka_unit_test(test_signatures),
-        cmocka_unit_test(test_poison_is_permanent),
-        cmocka_unit_test(test_fail_rate_nothing_lost),
-        cmocka_unit_test(test_resets_no_duplicates),
-        cmocka_unit_test(test_receiver_down_then_up),
-        cmocka_unit_test(test_retry_after_honoured),
-        cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_free_cancels_pending),
+        cmocka_unit_test_teardown(test_idempotency_key_rule, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_deliver_dedupe_and_restart, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_signatures, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_poison_is_permanent, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_fail_rate_nothing_lost, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_resets_no_duplicates, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_receiver_down_then_up, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_retry_after_honoured, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_batch, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_free_cancels_pending, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_store_in_db, th_rx_stop_all),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -2,10 +2,14 @@
 # mutual TLS on loopback, a test PKI made by tests/env/pki, and the libcurl sink.
 # Self-contained: each test program makes its PKI, starts/stops its receiver processes and
 # cleans up. Sources are compiled directly so another area's half-written file cannot break them.
+# The receiver's optional shared dedupe store (--dedupe-store, issue #10) lives in adapter/state.
 set(XB_NET_SOURCES ${CMAKE_SOURCE_DIR}/adapter/transport/httpsig.c
-    ${CMAKE_SOURCE_DIR}/adapter/transport/sink_http.c ${CMAKE_SOURCE_DIR}/adapter/transport/receiver.c)
-set(XB_NET_LIBS xb_iso20022 PkgConfig::CURL PkgConfig::MHD PkgConfig::GNUTLS PkgConfig::SQLITE
-    PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2 Threads::Threads)
+    ${CMAKE_SOURCE_DIR}/adapter/transport/sink_http.c ${CMAKE_SOURCE_DIR}/adapter/transport/receiver.c
+    ${CMAKE_SOURCE_DIR}/adapter/state/store.c ${CMAKE_SOURCE_DIR}/adapter/state/store_sqlite.c
+    ${CMAKE_SOURCE_DIR}/adapter/state/store_pg.c ${CMAKE_SOURCE_DIR}/adapter/log.c)
+set(XB_NET_LIBS xb_policy xb_iso20022 PkgConfig::CURL PkgConfig::MHD PkgConfig::GNUTLS
+    PkgConfig::SQLITE PkgConfig::PQ PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2
+    Threads::Threads m)
 
 add_executable(xb_test_receiver ${CMAKE_CURRENT_LIST_DIR}/rx_main.c ${XB_NET_SOURCES}
                ${CMAKE_SOURCE_DIR}/adapter/cli/receive.c ${CMAKE_SOURCE_DIR}/adapter/cli/common.c)

@@ -58,6 +58,37 @@ const char *th_pki(const th_dir *d, const char *file)
 
 /* ---- receiver process ----------------------------------------------------------------------- */
 
+/* Every receiver pid we started, so a failed assertion (longjmp past th_rx_stop) cannot leak one.
+ */
+static pid_t started[64];
+
+static void track(pid_t pid)
+{
+    for (size_t i = 0; i < 64; i++)
+        if (started[i] == 0) {
+            started[i] = pid;
+            return;
+        }
+}
+
+static void untrack(pid_t pid)
+{
+    for (size_t i = 0; i < 64; i++)
+        if (started[i] == pid)
+            started[i] = 0;
+}
+
+int th_rx_stop_all(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 64; i++)
+        if (started[i] > 0) {
+            th_rx rx = {.pid = started[i], .log = ""};
+            th_rx_stop(&rx);
+        }
+    return 0;
+}
+
 int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base, const char *store,
                 const char *const *extra)
 {
@@ -68,8 +99,9 @@ int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base
     snprintf(ca, sizeof ca, "%s/ca.crt", d->pki);
     snprintf(storedir, sizeof storedir, "%s/%s", d->root, store);
     snprintf(rx->log, sizeof rx->log, "%s/rx-%s-%lld.log", d->root, store, (long long)th_now_ms());
-    const char *argv[40] = {XB_RECEIVER_BIN, "--listen", listen, "--cert", cert, "--key", key, "--ca", ca,
-                            "--store", storedir, "--quiet"};
+    const char *argv[40] = {XB_RECEIVER_BIN, "--listen", listen, "--cert", cert,
+                            "--key",         key,        "--ca", ca,       "--store",
+                            storedir,        "--quiet"};
     int n = 12;
     for (int i = 0; extra && extra[i] && n < 38; i++)
         argv[n++] = extra[i];
@@ -81,6 +113,7 @@ int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base
         int fd = open(rx->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 2);
+            dup2(fd, 1); /* never hold the test runner's stdout pipe open */
             close(fd);
         }
         char *av[40];
@@ -91,6 +124,7 @@ int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base
     }
     rx->pid = pid;
     rx->port = 0;
+    track(pid);
     uint64_t deadline = th_now_ms() + 10000;
     while (th_now_ms() < deadline) {
         FILE *f = fopen(rx->log, "r");
@@ -98,7 +132,8 @@ int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base
         while (f && fgets(line, sizeof line, f)) {
             const char *p = strstr(line, "listening on https://127.0.0.1:");
             if (p) {
-                rx->port = (unsigned)strtoul(p + strlen("listening on https://127.0.0.1:"), NULL, 10);
+                rx->port =
+                    (unsigned)strtoul(p + strlen("listening on https://127.0.0.1:"), NULL, 10);
                 fclose(f);
                 return 0;
             }
@@ -116,23 +151,48 @@ int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base
     return -1;
 }
 
+/* A sanitizer report in the receiver's log (ASan build) fails the test that stopped it. */
+static void check_log(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    int bad = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:"))
+            bad = 1;
+        if (bad)
+            fputs(line, stderr);
+    }
+    if (f)
+        fclose(f);
+    if (bad)
+        fail_msg("receiver log %s has a sanitizer report", log);
+}
+
 void th_rx_stop(th_rx *rx)
 {
     if (rx->pid <= 0)
         return;
+    untrack(rx->pid);
     kill(rx->pid, SIGTERM);
     uint64_t deadline = th_now_ms() + 5000;
-    int st;
+    int st = 0, exited = 0;
     while (th_now_ms() < deadline) {
         if (waitpid(rx->pid, &st, WNOHANG) == rx->pid) {
-            rx->pid = 0;
-            return;
+            exited = 1;
+            break;
         }
         usleep(10000);
     }
-    kill(rx->pid, SIGKILL);
-    waitpid(rx->pid, &st, 0);
+    if (!exited) {
+        kill(rx->pid, SIGKILL);
+        waitpid(rx->pid, &st, 0);
+    }
     rx->pid = 0;
+    if (rx->log[0])
+        check_log(rx->log);
+    if (!exited)
+        fail_msg("receiver ignored SIGTERM for 5 s (log %s)", rx->log);
 }
 
 static size_t collect(char *p, size_t sz, size_t n, void *ud)

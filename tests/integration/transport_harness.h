@@ -37,6 +37,8 @@ int th_rx_start(th_rx *rx, const th_dir *d, unsigned port, const char *cert_base
                 const char *const *extra);
 /* SIGTERM, up to 5 s, then SIGKILL. */
 void th_rx_stop(th_rx *rx);
+/* Stops every receiver this process started and has not stopped (a cmocka teardown). */
+int th_rx_stop_all(void **state);
 
 /* GET /stats from the receiver with the good client certificate; -1 on failure. */
 typedef struct th_rx_stats {
@@ -49,7 +51,8 @@ int th_count_files(const th_dir *d, const char *store);
 /* Reads root/<store>/messages/<name> into a malloc'd buffer (NULL if absent). */
 char *th_read_stored(const th_dir *d, const char *store, const char *name, size_t *len);
 
-/* The fixture pacs.008 with @SEQ@ and a UETR derived from seq; uetr_out gets the UETR (37 bytes). */
+/* The fixture pacs.008 with @SEQ@ and a UETR derived from seq; uetr_out gets the UETR (37 bytes).
+ */
 char *th_message(unsigned seq, size_t *len, char *uetr_out);
 /* A whole fixture file. */
 char *th_fixture(const char *rel, size_t *len);

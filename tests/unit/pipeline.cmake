@@ -9,12 +9,14 @@ xb_unit_test(test_audit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit.c
 xb_unit_test(test_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c
              ${CMAKE_SOURCE_DIR}/adapter/config.c ${CMAKE_SOURCE_DIR}/adapter/log.c
              ${CMAKE_SOURCE_DIR}/adapter/yaml_tree.c
+             ${CMAKE_SOURCE_DIR}/adapter/transport/sink_sftp_opts.c
              LIBS ${XB_PIPE_LIBS} PkgConfig::YAML PkgConfig::RDKAFKA)
 set(XB_PIPE_KAFKA_SOURCES ${CMAKE_SOURCE_DIR}/adapter/config.c ${CMAKE_SOURCE_DIR}/adapter/log.c
     ${CMAKE_SOURCE_DIR}/adapter/yaml_tree.c ${CMAKE_SOURCE_DIR}/adapter/transport/kafka_env.c
     ${CMAKE_SOURCE_DIR}/adapter/transport/source_kafka.c
     ${CMAKE_SOURCE_DIR}/adapter/transport/sink_kafka.c
-    ${CMAKE_SOURCE_DIR}/adapter/transport/watermark.c)
+    ${CMAKE_SOURCE_DIR}/adapter/transport/watermark.c
+    ${CMAKE_SOURCE_DIR}/adapter/transport/sink_sftp_opts.c)
 xb_unit_test(test_source_kafka SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_source_kafka.c
              ${XB_PIPE_KAFKA_SOURCES} LIBS ${XB_PIPE_LIBS} PkgConfig::YAML PkgConfig::RDKAFKA)
 xb_unit_test(test_metrics SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_metrics.c

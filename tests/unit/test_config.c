@@ -46,18 +46,21 @@ static void test_good(void **state)
     assert_int_equal(cfg->n_dests, 2);
     const xb_dest_http *hk = xb_config_dest(cfg, "hk-correspondent");
     assert_non_null(hk);
-    assert_string_equal(hk->ca, "pki/ca.pem");
+    /* relative paths are relative to the config file's folder */
+    assert_string_equal(hk->ca, XB_FIXTURES "/config/pipeline/pki/ca.pem");
+    assert_string_equal(cfg->audit.file, XB_FIXTURES "/config/pipeline/state/audit.log");
     assert_string_equal(hk->sign_key_id, "xborder-1");
     assert_int_equal(hk->batch_max_messages, 50);
     assert_true(hk->http2);
     assert_int_equal(xb_config_dest(cfg, "sg-office")->max_in_flight, 4);
-    assert_string_equal(cfg->state.store, "sqlite:state/xborder.db");
+    assert_string_equal(cfg->state.store, "sqlite:" XB_FIXTURES "/config/pipeline/state/xborder.db");
     assert_int_equal(cfg->policy.n_catalogs, 1);
 
     assert_true(xb_config_route_matches(&cfg->routes[0], "payments.outbound", "pacs.008.001.08"));
     assert_true(xb_config_route_matches(&cfg->routes[0], "payments.outbound", "pacs.009.001.08"));
     assert_false(xb_config_route_matches(&cfg->routes[0], "payments.outbound", "pacs.002.001.10"));
-    assert_false(xb_config_route_matches(&cfg->routes[0], "statements.outbound", "pacs.008.001.08"));
+    assert_false(
+        xb_config_route_matches(&cfg->routes[0], "statements.outbound", "pacs.008.001.08"));
     assert_true(xb_config_route_matches(&cfg->routes[1], "statements.outbound", "camt.053.001.08"));
     assert_false(xb_config_route_matches(&cfg->routes[1], "other", "camt.053.001.08"));
     xb_config_free(cfg);

@@ -64,6 +64,13 @@ static void test_cnh(void **state)
                 GRP "/TtlIntrBkSttlmAmt");
 }
 
+static void test_cnh_account_currency(void **state)
+{
+    /* A currency-code element, not only a Ccy attribute, must be ISO 4217. */
+    expect_rule("invalid/rule-cnh-account-currency.xml", XB_ERULE, "CNH is not ISO 4217: use CNY",
+                TX1 "/DbtrAcct/Ccy");
+}
+
 static void test_jpy_decimals(void **state)
 {
     expect_rule("invalid/rule-jpy-decimals.xml", XB_ERULE,
@@ -145,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_fixtures_pass),
         cmocka_unit_test(test_cnh),
+        cmocka_unit_test(test_cnh_account_currency),
         cmocka_unit_test(test_jpy_decimals),
         cmocka_unit_test(test_cny_three_decimals),
         cmocka_unit_test(test_xau),

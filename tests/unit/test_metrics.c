@@ -43,13 +43,14 @@ static void test_render(void **state)
     xb_metrics_add(m, "delivered_total", "hk-correspondent", 1);
     xb_metrics_add(m, "dlq_total", "QUARANTINE", 1);
     xb_metrics_add(m, "dlq_total", "bad\"label", 1);
-    xb_metrics_add(m, "no_such_family", NULL, 1); /* ignored, no crash */
-    xb_metrics_observe_us(m, "hk-correspondent", 800);     /* <= 1 ms */
-    xb_metrics_observe_us(m, "hk-correspondent", 30000);   /* <= 50 ms */
+    xb_metrics_add(m, "no_such_family", NULL, 1);           /* ignored, no crash */
+    xb_metrics_observe_us(m, "hk-correspondent", 800);      /* <= 1 ms */
+    xb_metrics_observe_us(m, "hk-correspondent", 30000);    /* <= 50 ms */
     xb_metrics_observe_us(m, "hk-correspondent", 20000000); /* +Inf only */
     xb_metrics_set_lag(m, "payments.outbound", 2, 17);
     char *text = xb_metrics_render(m);
-    assert_non_null(strstr(text, "# TYPE xborder_consumed_total counter\nxborder_consumed_total 3\n"));
+    assert_non_null(
+        strstr(text, "# TYPE xborder_consumed_total counter\nxborder_consumed_total 3\n"));
     assert_non_null(strstr(text, "xborder_delivered_total{destination=\"hk-correspondent\"} 3\n"));
     assert_non_null(strstr(text, "xborder_dlq_total{reason=\"QUARANTINE\"} 1\n"));
     assert_non_null(strstr(text, "xborder_dlq_total{reason=\"bad\\\"label\"} 1\n"));
@@ -61,7 +62,8 @@ static void test_render(void **state)
                                  "correspondent\",le=\"+Inf\"} 3\n"));
     assert_non_null(strstr(text, "xborder_delivery_latency_seconds_sum{destination=\"hk-"
                                  "correspondent\"} 20.030800\n"));
-    assert_non_null(strstr(text, "xborder_consumer_lag{topic=\"payments.outbound\",partition=\"2\"} 17\n"));
+    assert_non_null(
+        strstr(text, "xborder_consumer_lag{topic=\"payments.outbound\",partition=\"2\"} 17\n"));
     assert_non_null(strstr(text, "xborder_paused_partitions 0\n"));
     assert_int_equal(xb_metrics_get(m, "delivered_total", "hk-correspondent"), 3);
     assert_int_equal(xb_metrics_get(m, "delivery_latency_seconds", "hk-correspondent"), 3);

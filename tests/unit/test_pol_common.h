@@ -39,8 +39,8 @@ static inline xb_policy_destinations *pol_destinations(const char *config)
     xb_policy_destinations *d = NULL;
     xb_error err;
     if (xb_yaml_load_file(&tree, config, &err) ||
-        xb_policy_destinations_from_tree(&d, json_object_get(tree, "destinations"),
-                                         "destinations", &err)) {
+        xb_policy_destinations_from_tree(&d, json_object_get(tree, "destinations"), "destinations",
+                                         &err)) {
         fprintf(stderr, "destinations: %s\n", err.message);
         abort();
     }
@@ -84,8 +84,7 @@ static inline xb_policy_keys pol_keys(void)
 /* Decides one fixture message; the caller frees the decision. */
 static inline int pol_decide(xb_policy_decision *d, const char *msg_path,
                              const xb_policy_catalog_set *set, const xb_policy_destinations *ds,
-                             const char *dest, const char *when,
-                             const xb_policy_counters *ctr_in)
+                             const char *dest, const char *when, const xb_policy_counters *ctr_in)
 {
     xb_msg *m = pol_message(msg_path);
     int64_t t = pol_time(when);

@@ -85,6 +85,26 @@ must_contain "$work/out" "balanced: yes" "empty report balances"
 expect 0 "report --json" -- "$xb" settlement-report --store "sqlite:$work/xborder.db" --date 2026-11-27 --json
 must_contain "$work/out" '"balanced": true' "json balanced"
 
+# settlement-status: pacs.002 files into the ledger of the config's state store.
+cat >"$work/status.yaml" <<YAML
+kafka: {bootstrap.servers: embedded}
+routes:
+  - {name: r, topics: [t], messages: [pacs.008], destination: d,
+     settle: {currency: CNY, rates: {file: $fx/rates/cfets-2026-11.csv}}}
+policy: {catalogs: [c.yaml], keys: keys}
+destinations: {d: {url: "https://127.0.0.1:1/x", country: HK}}
+audit: {file: audit.log}
+dlq: {topic: dlq}
+state: {store: "sqlite:$work/status.db"}
+YAML
+expect 0 "status --help" -- "$xb" settlement-status --help
+expect 2 "status without input" -- "$xb" settlement-status --config "$work/status.yaml"
+expect 0 "status from a file" -- "$xb" settlement-status --config "$work/status.yaml" "$msgs/pacs002-group-acsp.xml"
+must_contain "$work/out" "0 status(es) applied" "nothing known yet"
+expect 1 "status from a missing file" -- "$xb" settlement-status --config "$work/status.yaml" "$work/none.xml"
+expect 0 "report lists the unmatched status" -- "$xb" settlement-report --store "sqlite:$work/status.db" --date "$(date -u +%F)" --json
+must_contain "$work/out" '"orgnl_msg_id": "XB-SETTLE-009-1"' "unmatched group status"
+
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed"
   exit 1

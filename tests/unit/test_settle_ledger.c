@@ -22,7 +22,9 @@
 
 #include <cmocka.h>
 
+#include "adapter/config.h"
 #include "adapter/settle.h"
+#include "adapter/settle_hook.h"
 #include "adapter/state/ledger.h"
 #include "adapter/state/store.h"
 #include "adapter/yaml_tree.h"
@@ -177,6 +179,11 @@ static int setup(void **state)
     snprintf(g_dir, sizeof g_dir, "/tmp/xb-settle-ledger-XXXXXX");
     assert_non_null(mkdtemp(g_dir));
     snprintf(g_url, sizeof g_url, "sqlite:%s/xborder.db", g_dir);
+    /* XB_SETTLE_LEDGER_URL runs the ledger tests on another store (e.g. a scratch PostgreSQL
+     * database whose settlement_* tables were dropped first); the default is a fresh SQLite. */
+    const char *url = getenv("XB_SETTLE_LEDGER_URL");
+    if (url && url[0])
+        snprintf(g_url, sizeof g_url, "%s", url);
     xb_error err = {0};
     assert_int_equal(xb_fx_new(&g_fx, &err), 0);
     assert_int_equal(xb_fx_load_file(g_fx, XB_FIXTURES "/rates/cfets-2026-11.csv", &err), 0);
@@ -186,9 +193,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     char path[160];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/xborder.db%s", g_dir, suffix[i]);
+    const char *files[] = {"xborder.db",  "xborder.db-wal", "xborder.db-shm", "hook.db",
+                           "hook.db-wal", "hook.db-shm",    "hook.yaml",      "hook-norates.yaml"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", g_dir, files[i]);
         unlink(path);
     }
     rmdir(g_dir);
@@ -364,6 +372,115 @@ static void report_balances(void **state)
     xb_store_close(st);
 }
 
+/* ---- the pipeline hook without Kafka (rates from a file) ----------------------------------- */
+
+static void write_hook_config(const char *path, const char *rates_file)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "kafka: {bootstrap.servers: embedded}\n"
+            "routes:\n"
+            "  - name: payments-to-hk\n"
+            "    topics: [payments.outbound]\n"
+            "    messages: [pacs.008]\n"
+            "    destination: hk-correspondent\n"
+            "    settle: {currency: CNY, clearing: CIP, rates: {file: %s}}\n"
+            "policy: {catalogs: [c.yaml], keys: keys}\n"
+            "destinations: {hk-correspondent: {url: \"https://127.0.0.1:1/x\", country: HK}}\n"
+            "audit: {file: audit.log}\n"
+            "dlq: {topic: dlq}\n"
+            "state: {store: \"sqlite:hook.db\"}\n",
+            rates_file);
+    fclose(f);
+}
+
+static int hook_settle(xb_settle_hook *h, const char *cfg_path, const char *fixture, char **xml,
+                       size_t *len, json_t **detail, xb_error *err)
+{
+    xb_config *cfg = NULL;
+    assert_int_equal(xb_config_load(&cfg, cfg_path, err), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s%s", MSG_DIR, fixture);
+    xb_buf b = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&b, path, 0), 0);
+    xb_msg *m = parse_buf(b.data, b.len);
+    int rc =
+        xb_settle_pipeline_hook(h, cfg->routes[0].settle, m, b.data, b.len, xml, len, detail, err);
+    xb_msg_free(m);
+    xb_buf_free(&b);
+    xb_config_free(cfg);
+    return rc;
+}
+
+static void pipeline_hook_with_file_rates(void **state)
+{
+    char cfg_path[160];
+    snprintf(cfg_path, sizeof cfg_path, "%s/hook.yaml", g_dir);
+    write_hook_config(cfg_path, XB_FIXTURES "/rates/cfets-2026-11.csv");
+    xb_settle_hook *h = NULL;
+    xb_error err = {0};
+    assert_int_equal(xb_settle_hook_new(&h, cfg_path, &err), 0);
+    assert_true(xb_settle_hook_needed(h));
+    char *xml = NULL;
+    size_t len = 0;
+    json_t *detail = NULL;
+    assert_int_equal(hook_settle(h, cfg_path, "pacs008-usd.xml", &xml, &len, &detail, &err), 0);
+    /* 1000.00 x 7.1034 = 7103.40; the decision record names the route. */
+    assert_non_null(strstr(xml, "<IntrBkSttlmAmt Ccy=\"CNY\">7103.40</IntrBkSttlmAmt>"));
+    assert_string_equal(json_string_value(json_object_get(detail, "route")), "payments-to-hk");
+    json_decref(detail);
+    xb_store *st = xb_settle_hook_store(h);
+    assert_status(st, U01, "SENT");
+    /* The destination acknowledged: ACSP (no status_topic on this route: nothing produced). */
+    assert_int_equal(xb_settle_hook_outcome(h, xml, len, "hk-correspondent", true, NULL, &err), 0);
+    assert_status(st, U01, "ACSP");
+    /* The receiver's response body is a pacs.002 ACCC. */
+    xb_pacs002_tx_status accc = {.orgnl_uetr = U01, .status = "ACCC"};
+    xb_pacs002_report r = {.msg_id = "RX-1",
+                           .orgnl_msg_id = "XB-SETTLE-USD-1",
+                           .orgnl_msg_nm_id = "pacs.008.001.08",
+                           .n_tx = 1,
+                           .tx = &accc};
+    xb_buf body = XB_BUF_INIT;
+    assert_int_equal(xb_pacs002_build(&body, &r, &err), 0);
+    size_t applied = 0;
+    assert_int_equal(xb_settle_hook_status_bytes(&applied, h, body.data, body.len, &err), 0);
+    assert_int_equal(applied, 1);
+    assert_status(st, U01, "ACCC");
+    /* Bytes that are not a pacs.002 (the receiver's plain "ok") change nothing. */
+    assert_int_equal(xb_settle_hook_status_bytes(&applied, h, "ok", 2, &err), 0);
+    assert_int_equal(applied, 0);
+    xb_buf_free(&body);
+    free(xml);
+    xb_settle_hook_free(h);
+}
+
+static void pipeline_hook_rates_unavailable_quarantines(void **state)
+{
+    char cfg_path[160];
+    snprintf(cfg_path, sizeof cfg_path, "%s/hook-norates.yaml", g_dir);
+    write_hook_config(cfg_path, "/nonexistent/cfets.csv");
+    xb_settle_hook *h = NULL;
+    xb_error err = {0};
+    /* The pipeline still starts; every foreign-currency transfer is quarantined with the reason. */
+    assert_int_equal(xb_settle_hook_new(&h, cfg_path, &err), 0);
+    char *xml = NULL;
+    size_t len = 0;
+    json_t *detail = NULL;
+    assert_int_equal(hook_settle(h, cfg_path, "pacs008-usd.xml", &xml, &len, &detail, &err),
+                     XB_ENOTFOUND);
+    assert_null(xml);
+    assert_non_null(strstr(err.message, "rates unavailable"));
+    assert_string_equal(json_string_value(json_object_get(detail, "verdict")), "quarantine");
+    json_decref(detail);
+    /* A message already in CNY needs no rate and still settles. */
+    assert_int_equal(hook_settle(h, cfg_path, "pacs008-cny.xml", &xml, &len, &detail, &err), 0);
+    json_decref(detail);
+    free(xml);
+    xb_settle_hook_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +489,8 @@ int main(void)
         cmocka_unit_test(pacs002_group_fixture_is_read),
         cmocka_unit_test(ledger_transitions),
         cmocka_unit_test(report_balances),
+        cmocka_unit_test(pipeline_hook_with_file_rates),
+        cmocka_unit_test(pipeline_hook_rates_unavailable_quarantines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -47,7 +47,8 @@ static void produce_n(const xb_kafka_env *env, const char *topic, int n)
         int len = snprintf(v, sizeof v, "msg-%d", i);
         assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
                                            RD_KAFKA_V_VALUE(v, (size_t)len),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
                          0);
     }
     assert_int_equal(rd_kafka_flush(p, 10000), 0);

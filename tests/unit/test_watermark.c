@@ -50,7 +50,7 @@ static void test_gaps_and_stale(void **state)
     assert_int_equal(xb_wm_track(&wm, 3), 0);
     assert_int_equal(xb_wm_track(&wm, 7), 0);
     assert_int_equal(xb_wm_track(&wm, 8), 0);
-    assert_int_equal(xb_wm_track(&wm, 8), -1); /* not increasing */
+    assert_int_equal(xb_wm_track(&wm, 8), -1);  /* not increasing */
     assert_int_equal(xb_wm_finish(&wm, 5), -1); /* never handed out */
     assert_int_equal(xb_wm_finish(&wm, 7), 0);
     assert_int_equal(xb_wm_finish(&wm, 3), 1);

@@ -1,0 +1,251 @@
+/* bench_pipeline.c — issue #8, part 1: xborder's in-process hot path against the floor cost of
+ * reading the same bytes with libxml2, in one run.
+ *
+ * Owns: its corpus (built in memory from fixtures/messages/policy/pacs.008-remit-individual.xml:
+ * CBPR+-shaped pacs.008 with BAH, 3-5 KB, Chinese and Latin names, distinct MsgIds and UETRs) and
+ * the timing of four modes over the same bytes:
+ *   sax_parse   xmlSAXUserParseMemory with no-op SAX2 handlers: the floor (the baseline)
+ *   dom_parse   xmlReadMemory(XML_PARSE_NONET) + xmlFreeDoc: what building a tree costs
+ *   xb_parse    xb_msg_parse alone (secure parse, locate AppHdr/Document, identify)
+ *   xborder     what `xborder run` does per record before delivery: xb_msg_parse, SHA-256 of the
+ *               bytes, xb_policy_decide for sg-group-ops (classify, decide, pseudonymise names
+ *               and accounts, drop contact details, XSD re-validation, serialisation) and the
+ *               idempotency key
+ * Timing is per-thread CPU time (CLOCK_THREAD_CPUTIME_ID), so that other load on the machine
+ * changes the figures little; rounds alternate the modes and ratios are of summed times.
+ * Prints BENCH lines (msgs/s, µs/msg) and RATIO xborder_vs_sax / xborder_vs_dom.
+ * Usage: bench_pipeline [N_MSGS] [ROUNDS] (defaults 500, 5).
+ * Never: asserts on speed (a benchmark, not a test); it does die if a decision is not DELIVER,
+ * since a figure for a pipeline that quarantines everything would mean nothing.
+ */
+#include <libxml/parser.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adapter/policy/policy.h"
+#include "adapter/yaml_tree.h"
+#include "iso20022/buf.h"
+#include "iso20022/message.h"
+#include "iso20022/schema.h"
+#include "iso20022/write.h"
+
+static xb_buf *corpus;
+static int n_msgs = 500;
+
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void die(const char *what, const xb_error *err)
+{
+    fprintf(stderr, "bench_pipeline: %s: %s\n", what, err ? err->message : "");
+    exit(1);
+}
+
+/* Replaces every occurrence of `from` in src by `to`, appending to out. */
+static void replace_all(xb_buf *out, const char *src, const char *from, const char *to)
+{
+    size_t fl = strlen(from);
+    for (const char *hit; (hit = strstr(src, from)) != NULL; src = hit + fl) {
+        xb_buf_append(out, src, (size_t)(hit - src));
+        xb_buf_puts(out, to);
+    }
+    xb_buf_puts(out, src);
+}
+
+/* Debtor names alternate between Chinese, Latin and mixed; MsgId and UETR are distinct. */
+static void make_corpus(void)
+{
+    static const char *names[] = {"王建华", "LI Xiuying", "欧阳晓明", "Chan Tai Man",
+                                  "张伟 ZHANG Wei"};
+    xb_buf base = XB_BUF_INIT, a = XB_BUF_INIT, b = XB_BUF_INIT;
+    if (xb_buf_read_file(&base, XB_FIXTURES "/messages/policy/pacs.008-remit-individual.xml", 0))
+        die("read fixture", NULL);
+    corpus = calloc((size_t)n_msgs, sizeof *corpus);
+    for (int i = 0; i < n_msgs; i++) {
+        char id[40], nm[64], uetr[64];
+        snprintf(id, sizeof id, "XB-BENCH-%06d", i);
+        snprintf(nm, sizeof nm, "<Nm>%s</Nm>", names[i % 5]);
+        snprintf(uetr, sizeof uetr, "<UETR>6f1c2b7e-3d4a-4c1e-9b2f-%012d</UETR>", i);
+        xb_buf_reset(&a);
+        xb_buf_reset(&b);
+        replace_all(&a, base.data, "<Nm>张伟 ZHANG Wei</Nm>", nm);
+        replace_all(&b, a.data, "XB-POL-20261215-0001", id);
+        const char *u = strstr(b.data, "<UETR>"), *ue = u ? strstr(u, "</UETR>") : NULL;
+        if (!u || !ue)
+            die("fixture has no UETR", NULL);
+        xb_buf_append(&corpus[i], b.data, (size_t)(u - b.data));
+        xb_buf_puts(&corpus[i], uetr);
+        xb_buf_puts(&corpus[i], ue + strlen("</UETR>"));
+    }
+    xb_buf_free(&base);
+    xb_buf_free(&a);
+    xb_buf_free(&b);
+}
+
+static void noop_start(void *c, const xmlChar *l, const xmlChar *p, const xmlChar *u, int nn,
+                       const xmlChar **ns, int na, int nd, const xmlChar **at)
+{
+    (void)c, (void)l, (void)p, (void)u, (void)nn, (void)ns, (void)na, (void)nd, (void)at;
+}
+static void noop_end(void *c, const xmlChar *l, const xmlChar *p, const xmlChar *u)
+{
+    (void)c, (void)l, (void)p, (void)u;
+}
+static void noop_chars(void *c, const xmlChar *ch, int len)
+{
+    (void)c, (void)ch, (void)len;
+}
+
+static int64_t run_sax(void)
+{
+    xmlSAXHandler h;
+    memset(&h, 0, sizeof h);
+    h.initialized = XML_SAX2_MAGIC;
+    h.startElementNs = noop_start;
+    h.endElementNs = noop_end;
+    h.characters = noop_chars;
+    int64_t t0 = cpu_ns();
+    for (int i = 0; i < n_msgs; i++)
+        if (xmlSAXUserParseMemory(&h, NULL, corpus[i].data, (int)corpus[i].len) != 0)
+            die("sax parse", NULL);
+    return cpu_ns() - t0;
+}
+
+static int64_t run_dom(void)
+{
+    int64_t t0 = cpu_ns();
+    for (int i = 0; i < n_msgs; i++) {
+        xmlDocPtr d =
+            xmlReadMemory(corpus[i].data, (int)corpus[i].len, NULL, NULL, XML_PARSE_NONET);
+        if (!d)
+            die("xmlReadMemory", NULL);
+        xmlFreeDoc(d);
+    }
+    return cpu_ns() - t0;
+}
+
+static int64_t run_xb_parse(void)
+{
+    xb_error err;
+    int64_t t0 = cpu_ns();
+    for (int i = 0; i < n_msgs; i++) {
+        xb_msg *m = NULL;
+        if (xb_msg_parse(&m, corpus[i].data, corpus[i].len, NULL, &err))
+            die("xb_msg_parse", &err);
+        xb_msg_free(m);
+    }
+    return cpu_ns() - t0;
+}
+
+static int never_seen(void *ctx, int year, xb_pi cls, const uint8_t *digest, bool *seen,
+                      xb_error *err)
+{
+    (void)ctx, (void)year, (void)cls, (void)digest, (void)err;
+    *seen = false;
+    return 0;
+}
+
+typedef struct policy_env {
+    const xb_policy_catalog_set *set;
+    const xb_policy_destination *dest;
+    int64_t t;
+} policy_env;
+
+static int64_t run_xborder(const policy_env *pe, size_t *out_bytes)
+{
+    static const uint8_t ckey[32] = "bench-counter-key..............";
+    static const uint8_t pkey[32] = "bench-pseudonym-key............";
+    xb_policy_keys keys = {ckey, 32, pkey, 32};
+    xb_policy_counters snap = {
+        .year = xb_policy_year_cn(pe->t), .pi = 100, .spi = 10, .seen = never_seen};
+    xb_error err;
+    size_t bytes = 0;
+    int64_t t0 = cpu_ns();
+    for (int i = 0; i < n_msgs; i++) {
+        xb_msg *m = NULL;
+        xb_policy_decision d;
+        if (xb_msg_parse(&m, corpus[i].data, corpus[i].len, NULL, &err))
+            die("parse", &err);
+        uint8_t md[32];
+        char hex[65];
+        EVP_Digest(corpus[i].data, corpus[i].len, md, NULL, EVP_sha256(), NULL);
+        xb_hex(hex, md, 32);
+        xb_policy_opts opts = {.msg_sha256 = hex};
+        if (xb_policy_decide(&d, m, pe->set, pe->dest, pe->t, &snap, &keys, &opts, &err))
+            die("decide", &err);
+        if (d.verdict != XB_VERDICT_DELIVER)
+            die(d.reason, NULL);
+        if (!d.uetr[0]) /* the idempotency key is the UETR; every corpus message has one */
+            die("no UETR in the decision", NULL);
+        bytes += d.output.len;
+        xb_policy_decision_free(&d);
+        xb_msg_free(m);
+    }
+    *out_bytes = bytes;
+    return cpu_ns() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 5;
+    if (argc > 1)
+        n_msgs = atoi(argv[1]) > 0 ? atoi(argv[1]) : n_msgs;
+    if (argc > 2)
+        rounds = atoi(argv[2]) > 0 ? atoi(argv[2]) : rounds;
+    xb_policy_catalog_set *set = NULL;
+    xb_error err;
+    json_t *cfg = NULL;
+    xb_policy_destinations *ds = NULL;
+    if (xb_policy_catalog_set_new(&set, &err) ||
+        xb_policy_catalog_set_load(set, XB_FIXTURES "/catalogs/cn-finance.yaml", NULL, &err))
+        die("catalog", &err);
+    if (xb_yaml_load_file(&cfg, XB_FIXTURES "/config/example.yaml", &err) ||
+        xb_policy_destinations_from_tree(&ds, json_object_get(cfg, "destinations"), "destinations",
+                                         &err))
+        die("config", &err);
+    policy_env pe = {.set = set, .dest = xb_policy_destination_find(ds, "sg-group-ops")};
+    xb_policy_parse_time(&pe.t, "2026-12-15T10:30:00+08:00", NULL);
+    make_corpus();
+    size_t in_bytes = 0, out_bytes = 0;
+    for (int i = 0; i < n_msgs; i++)
+        in_bytes += corpus[i].len;
+    /* warm-up: page in libxml2, the compiled schemas and the corpus */
+    run_sax();
+    run_dom();
+    run_xborder(&pe, &out_bytes);
+    int64_t t_sax = 0, t_dom = 0, t_parse = 0, t_xb = 0;
+    for (int r = 0; r < rounds; r++) {
+        t_sax += run_sax();
+        t_dom += run_dom();
+        t_parse += run_xb_parse();
+        t_xb += run_xborder(&pe, &out_bytes);
+    }
+    double n = (double)rounds * n_msgs;
+    printf("# %d pacs.008 (BAH + Document), %zu bytes on average, %d rounds, CPU time per thread\n",
+           n_msgs, in_bytes / (size_t)n_msgs, rounds);
+    printf("BENCH inproc_sax_parse %.0f msgs/s\n", n * 1e9 / (double)t_sax);
+    printf("BENCH inproc_dom_parse %.0f msgs/s\n", n * 1e9 / (double)t_dom);
+    printf("BENCH inproc_xb_parse %.0f msgs/s\n", n * 1e9 / (double)t_parse);
+    printf("BENCH inproc_xborder %.0f msgs/s\n", n * 1e9 / (double)t_xb);
+    printf("BENCH inproc_xborder_cpu %.1f us/msg\n", (double)t_xb / n / 1e3);
+    printf("BENCH inproc_output_bytes %zu bytes\n", out_bytes / (size_t)n_msgs);
+    printf("RATIO inproc_xborder_vs_sax %.3f\n", (double)t_sax / (double)t_xb);
+    printf("RATIO inproc_xborder_vs_dom %.3f\n", (double)t_dom / (double)t_xb);
+    printf("RATIO inproc_dom_vs_sax %.3f\n", (double)t_sax / (double)t_dom);
+    for (int i = 0; i < n_msgs; i++)
+        xb_buf_free(&corpus[i]);
+    free(corpus);
+    xb_policy_destinations_free(ds);
+    json_decref(cfg);
+    xb_policy_catalog_set_free(set);
+    xb_schema_cleanup();
+    return 0;
+}

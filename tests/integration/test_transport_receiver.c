@@ -1,0 +1,221 @@
+/* test_transport_receiver.c — the receiver against hostile or wrong requests (raw libcurl, with a
+ * valid client certificate so only the request itself is at fault), and the sink against a
+ * receiver slower than its timeout. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter/transport/sink_http.h"
+#include "tests/integration/transport_harness.h"
+
+static th_dir D;
+
+static int setup_all(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    th_dir_init(&D);
+    return 0;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    th_dir_free(&D);
+    return 0;
+}
+
+typedef struct answer {
+    long status;
+    char body[4096];
+} answer;
+
+static size_t keep(char *p, size_t sz, size_t n, void *ud)
+{
+    answer *a = ud;
+    size_t have = strlen(a->body), total = sz * n, room = sizeof a->body - 1 - have;
+    memcpy(a->body + have, p, total < room ? total : room);
+    a->body[have + (total < room ? total : room)] = '\0';
+    return total;
+}
+
+/* One request with the good client certificate. headers: NULL-terminated list. */
+static answer request(unsigned port, const char *method, const char *path,
+                      const char *const *headers, const void *body, size_t len)
+{
+    answer a = {0, ""};
+    char url[256];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u%s", port, path);
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = NULL;
+    for (int i = 0; headers && headers[i]; i++)
+        h = curl_slist_append(h, headers[i]);
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CAINFO, th_pki(&D, "ca.crt"));
+    curl_easy_setopt(e, CURLOPT_SSLCERT, th_pki(&D, "client.crt"));
+    curl_easy_setopt(e, CURLOPT_SSLKEY, th_pki(&D, "client.key"));
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a.status);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(h);
+    return a;
+}
+
+static void test_hostile_requests(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--max-body", "65536", NULL};
+    th_rx rx;
+    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-hostile", extra), 0);
+    size_t len;
+    char uetr[40];
+    char *m = th_message(9000, &len, uetr);
+    char keyhdr[200];
+    snprintf(keyhdr, sizeof keyhdr, "Idempotency-Key: %s", uetr);
+    const char *xml_key[] = {"Content-Type: application/xml", keyhdr, NULL};
+    const char *xml_nokey[] = {"Content-Type: application/xml", NULL};
+    const char *json_key[] = {"Content-Type: application/json", keyhdr, NULL};
+
+    assert_int_equal(request(rx.port, "POST", "/iso20022", xml_nokey, m, len).status, 400);
+    assert_int_equal(request(rx.port, "POST", "/iso20022", json_key, m, len).status, 415);
+    assert_int_equal(request(rx.port, "POST", "/other", xml_key, m, len).status, 404);
+    assert_int_equal(request(rx.port, "PUT", "/iso20022", xml_key, m, len).status, 405);
+    assert_int_equal(request(rx.port, "GET", "/nope", NULL, NULL, 0).status, 404);
+
+    /* Hostile bodies: DOCTYPE with entities, truncated XML, empty, oversized. */
+    size_t blen;
+    char *b = th_fixture("transport/hostile-doctype.xml", &blen);
+    answer a = request(rx.port, "POST", "/iso20022", xml_key, b, blen);
+    assert_int_equal(a.status, 400);
+    assert_non_null(strstr(a.body, "DOCTYPE"));
+    free(b);
+    b = th_fixture("transport/truncated.xml", &blen);
+    assert_int_equal(request(rx.port, "POST", "/iso20022", xml_key, b, blen).status, 400);
+    free(b);
+    assert_int_equal(request(rx.port, "POST", "/iso20022", xml_key, "", 0).status, 400);
+    char *big = malloc(70000);
+    memset(big, ' ', 70000);
+    memcpy(big, "<a>", 3);
+    memcpy(big + 69996, "</a>", 4);
+    assert_int_equal(request(rx.port, "POST", "/iso20022", xml_key, big, 70000).status, 413);
+    free(big);
+
+    /* Keys that would escape the store directory are stored under their SHA-256 instead. */
+    const char *evil_key[] = {"Content-Type: application/xml",
+                              "Idempotency-Key: ../../../../tmp/evil", NULL};
+    assert_int_equal(request(rx.port, "POST", "/iso20022", evil_key, m, len).status, 200);
+    assert_int_equal(request(rx.port, "POST", "/iso20022", evil_key, m, len).status, 409);
+    char path[400];
+    snprintf(path, sizeof path, "%s/evil", D.root);
+    FILE *f = fopen(path, "r");
+    assert_null(f);
+    assert_int_equal(th_count_files(&D, "store-hostile"), 1);
+
+    /* Batch framing errors: nothing stored. */
+    const char *mp[] = {"Content-Type: multipart/mixed; boundary=XBB", keyhdr, NULL};
+    const char *bad_batches[] = {
+        "garbage", "--XBB\r\nIdempotency-Key: k1\r\n\r\n<a/>",  /* no close */
+        "--XBB--\r\n",                                          /* no parts */
+        "--XBB\r\nIdempotency-Key: k1\r\n<a/>\r\n--XBB--\r\n"}; /* no blank */
+    for (size_t i = 0; i < sizeof bad_batches / sizeof bad_batches[0]; i++)
+        assert_int_equal(
+            request(rx.port, "POST", "/iso20022", mp, bad_batches[i], strlen(bad_batches[i]))
+                .status,
+            400);
+    const char *nob[] = {"Content-Type: multipart/mixed", keyhdr, NULL};
+    const char *one =
+        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: k1\r\n\r\n<a/>\r\n--XBB--\r\n";
+    assert_int_equal(request(rx.port, "POST", "/iso20022", nob, one, strlen(one)).status, 400);
+    assert_int_equal(th_count_files(&D, "store-hostile"), 1);
+
+    /* A good batch with one bad part: per-part statuses. */
+    const char *mixed =
+        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: part-ok-1\r\n\r\n"
+        "<Document>第一</Document>\r\n"
+        "--XBB\r\nContent-Type: application/xml\r\n\r\n<a/>\r\n"
+        "--XBB\r\nContent-Type: text/plain\r\nIdempotency-Key: part-txt\r\n\r\nhello\r\n"
+        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: part-ok-1\r\n\r\n"
+        "<Document>第一</Document>\r\n--XBB--\r\n";
+    a = request(rx.port, "POST", "/iso20022", mp, mixed, strlen(mixed));
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"part-ok-1\",\"status\":200"));
+    assert_non_null(strstr(a.body, "\"status\":400"));
+    assert_non_null(strstr(a.body, "\"status\":415"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"part-ok-1\",\"status\":409"));
+    assert_int_equal(th_count_files(&D, "store-hostile"), 2);
+
+    th_rx_stats st;
+    assert_int_equal(th_rx_stats_get(&st, &D, rx.port), 0);
+    assert_int_equal(st.accepted, 2);
+    assert_true(st.rejected >= 14);
+    free(m);
+    th_rx_stop(&rx);
+}
+
+/* A receiver slower than the sink's request timeout: the sink retries without limit and never
+ * completes the message as failed; once the receiver is fast again the message arrives once. */
+static void test_timeouts_retry(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--latency-ms", "1500", NULL};
+    th_rx rx;
+    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-slow", extra), 0);
+    xb_sink_http_options o;
+    th_sink_options(&o, &D, rx.port, NULL);
+    o.request_timeout_ms = 500;
+    th_results r;
+    th_results_init(&r, 16);
+    xb_sink_http *s;
+    xb_error err;
+    assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
+    size_t len;
+    char uetr[40];
+    char *m = th_message(9100, &len, uetr);
+    assert_int_equal(xb_sink_http_submit(s, m, len, uetr, (void *)(uintptr_t)1, &err), 0);
+    free(m);
+    uint64_t until = th_now_ms() + 2500;
+    while (th_now_ms() < until)
+        xb_sink_http_poll(s, 50, NULL);
+    xb_sink_http_stats ss;
+    xb_sink_http_stats_get(s, &ss);
+    assert_int_equal(r.completions, 0);
+    assert_true(ss.requests >= 2); /* timed out and retried */
+    assert_int_equal(ss.pending, 1);
+    assert_true(xb_sink_http_backlogged(s));
+    unsigned port = rx.port;
+    th_rx_stop(&rx);
+    assert_int_equal(th_rx_start(&rx, &D, port, "server", "store-slow", NULL), 0);
+    assert_int_equal(th_run(s, &r, 1, 30000), 1);
+    /* The slow receiver may have stored it after the client gave up: then the answer is 409. */
+    assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED] + r.n[XB_SINK_HTTP_DUPLICATE], 1);
+    assert_int_equal(th_count_files(&D, "store-slow"), 1);
+    xb_sink_http_free(s);
+    th_results_free(&r);
+    th_rx_stop(&rx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_hostile_requests, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_timeouts_retry, th_rx_stop_all),
+    };
+    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}

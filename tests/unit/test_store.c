@@ -1,0 +1,503 @@
+/* test_store.c — the state store's backends and its decision protocol (issue #10).
+ *
+ *   test_store sqlite   the embedded default (a fresh SQLite file per test)
+ *   test_store pg       a real PostgreSQL server: $XB_PG_URL, else the URL that tests/env/pg-up
+ *                       wrote to $XB_PG_URL_FILE (the ctest fixture). Without either it FAILS.
+ *
+ * The decide callback here is a small threshold model (a message is held back when the count
+ * after it would reach T), so the assertions are about the store: exact counts under several
+ * processes, the decision made on the committed count, replayed decisions not recounted, whole
+ * transactions rerun after the server ends the connection, and receiver dedupe.
+ * Owns: its temp files and, on PostgreSQL, the tables it truncates (a database for tests only).
+ * Never: skips; fakes a count the store did not hold.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "adapter/state/store.h"
+
+static bool use_pg;
+static char url[512];
+static char dir[64];
+
+#define YEAR 2026
+
+/* ---- fixtures ------------------------------------------------------------------------------ */
+
+static void pg_admin(const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static int fresh(void **s)
+{
+    (void)s;
+    if (use_pg) {
+        xb_store *st = NULL;
+        xb_error err;
+        if (xb_store_open(&st, url, &err) < 0) { /* creates the tables */
+            fprintf(stderr, "cannot open %s: %s\n", url, err.message);
+            return -1;
+        }
+        xb_store_close(st);
+        pg_admin("TRUNCATE subjects, subject_counts, subjects_by_dest, decisions, received");
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "/tmp/xb-store-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(url, sizeof url, "sqlite:%s/state.db", dir);
+    return 0;
+}
+
+static int cleanup(void **s)
+{
+    (void)s;
+    if (!use_pg) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static xb_store *open_store(void)
+{
+    xb_store *st = NULL;
+    xb_error err;
+    xb_error_clear(&err);
+    if (xb_store_open(&st, url, &err) < 0)
+        fail_msg("open %s: %s", url, err.message);
+    return st;
+}
+
+static void person(uint8_t dg[XB_POLICY_DIGEST_LEN], unsigned n)
+{
+    memset(dg, 0, XB_POLICY_DIGEST_LEN);
+    memcpy(dg, "person", 6);
+    dg[12] = (uint8_t)(n >> 24);
+    dg[13] = (uint8_t)(n >> 16);
+    dg[14] = (uint8_t)(n >> 8);
+    dg[15] = (uint8_t)n;
+}
+
+/* ---- the threshold model the decide callback applies ---------------------------------------- */
+
+typedef struct msg {
+    unsigned persons[4];
+    size_t n;
+    int64_t threshold;
+    int calls;
+    xb_store *other; /* when set: commits `poke` through it during the first call */
+    unsigned poke;
+} msg;
+
+static int model_decide(void *ctx, const xb_policy_counters *snap, xb_policy_decision *out,
+                        xb_error *err)
+{
+    msg *m = ctx;
+    m->calls++;
+    if (m->other && m->calls == 1) {
+        xb_policy_subject s = {.cls = XB_PI_PI};
+        person(s.digest, m->poke);
+        int rc = xb_store_subjects_apply(NULL, m->other, YEAR, &s, 1, NULL, err);
+        if (rc)
+            return rc;
+    }
+    out->pi = XB_PI_PI;
+    out->year = snap->year;
+    out->pi_before = snap->pi;
+    out->spi_before = snap->spi;
+    out->subjects = calloc(m->n ? m->n : 1, sizeof *out->subjects);
+    for (size_t i = 0; i < m->n; i++) {
+        uint8_t dg[XB_POLICY_DIGEST_LEN];
+        bool seen = false;
+        person(dg, m->persons[i]);
+        int rc = snap->seen(snap->ctx, snap->year, XB_PI_PI, dg, &seen, err);
+        if (rc)
+            return rc;
+        if (!seen) {
+            out->subjects[out->n_subjects].cls = XB_PI_PI;
+            memcpy(out->subjects[out->n_subjects++].digest, dg, XB_POLICY_DIGEST_LEN);
+        }
+    }
+    out->pi_after = snap->pi + (int64_t)out->n_subjects;
+    out->spi_after = snap->spi;
+    if (out->pi_after >= m->threshold) {
+        out->verdict = XB_VERDICT_QUARANTINE;
+        out->counted = false;
+        out->n_subjects = 0;
+        out->pi_after = out->pi_before;
+    } else {
+        out->verdict = XB_VERDICT_DELIVER;
+        out->counted = true;
+    }
+    return 0;
+}
+
+static int decide(xb_policy_decision *d, xb_store_decide_info *info, xb_store *st, msg *m,
+                  const char *id, const char *dest)
+{
+    xb_error err;
+    xb_error_clear(&err);
+    int rc = xb_store_decide(d, info, st, YEAR, id, dest, model_decide, m, &err);
+    if (rc)
+        fprintf(stderr, "decide %s: %s\n", id, err.message);
+    return rc;
+}
+
+static int64_t count_pi(xb_store *st)
+{
+    int64_t pi = -1, spi = -1;
+    xb_error err;
+    assert_int_equal(xb_store_subjects_counts(&pi, &spi, st, YEAR, &err), 0);
+    return pi;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------
+ */
+
+static void test_url_errors(void **s)
+{
+    (void)s;
+    xb_store *st = NULL;
+    xb_error err;
+    assert_int_equal(xb_store_open(&st, "mysql://x", &err), XB_ECONFIG);
+    assert_string_equal(err.path, "state.store");
+    assert_null(st);
+    /* nothing listens on port 1: refused, and the password is not in the message */
+    xb_error_clear(&err);
+    assert_int_equal(xb_store_open(&st, "postgresql://xb:s3cr3t-pw@127.0.0.1:1/xborder", &err),
+                     XB_ESTATE);
+    assert_null(strstr(err.message, "s3cr3t-pw"));
+    assert_non_null(strstr(err.message, "***"));
+}
+
+static void test_apply_exact(void **s)
+{
+    (void)s;
+    xb_store *st = open_store();
+    xb_policy_subject subs[3] = {{.cls = XB_PI_PI}, {.cls = XB_PI_PI}, {.cls = XB_PI_SPI}};
+    person(subs[0].digest, 1);
+    person(subs[1].digest, 2);
+    person(subs[2].digest, 1); /* same digest, other class: a different set */
+    size_t added = 0;
+    xb_error err;
+    assert_int_equal(xb_store_subjects_apply(&added, st, YEAR, subs, 3, "sg", &err), 0);
+    assert_int_equal(added, 3);
+    assert_int_equal(xb_store_subjects_apply(&added, st, YEAR, subs, 3, "sg", &err), 0);
+    assert_int_equal(added, 0);
+    int64_t pi, spi;
+    assert_int_equal(xb_store_subjects_counts(&pi, &spi, st, YEAR, &err), 0);
+    assert_int_equal(pi, 2);
+    assert_int_equal(spi, 1);
+    bool seen = false;
+    assert_int_equal(xb_store_subject_seen(&seen, st, YEAR, XB_PI_PI, subs[1].digest, &err), 0);
+    assert_true(seen);
+    assert_int_equal(xb_store_subject_seen(&seen, st, YEAR + 1, XB_PI_PI, subs[1].digest, &err), 0);
+    assert_false(seen);
+    xb_store_close(st);
+    /* durable: a new connection reads the same totals */
+    st = open_store();
+    assert_int_equal(count_pi(st), 2);
+    xb_store_close(st);
+}
+
+static void test_threshold_sequence(void **s)
+{
+    (void)s;
+    xb_store *st = open_store();
+    /* T = 5: persons 0..3 pass (count 4), person 4 would make 5: held back; an old person still
+     * passes; the held message is not counted. */
+    char id[32];
+    int verdicts[6];
+    for (unsigned i = 0; i < 6; i++) {
+        msg m = {.persons = {i < 5 ? i : 2}, .n = 1, .threshold = 5};
+        xb_policy_decision d;
+        xb_store_decide_info info;
+        snprintf(id, sizeof id, "t:0:%u", i);
+        assert_int_equal(decide(&d, &info, st, &m, id, "sg"), 0);
+        verdicts[i] = d.verdict;
+        assert_true(info.locked);
+        assert_false(info.redecided);
+        xb_policy_decision_free(&d);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(verdicts[i], XB_VERDICT_DELIVER);
+    assert_int_equal(verdicts[4], XB_VERDICT_QUARANTINE);
+    assert_int_equal(verdicts[5], XB_VERDICT_DELIVER);
+    assert_int_equal(count_pi(st), 4);
+    int64_t before = -1, after = -1;
+    char verdict[16];
+    xb_error err;
+    assert_int_equal(xb_store_decision_get(&before, &after, verdict, st, "t:0:3", "sg", &err), 0);
+    assert_int_equal(before, 3);
+    assert_int_equal(after, 4);
+    assert_string_equal(verdict, "DELIVER");
+    assert_int_equal(xb_store_decision_get(NULL, NULL, verdict, st, "t:0:4", "sg", &err), 0);
+    assert_string_equal(verdict, "QUARANTINE");
+    assert_int_equal(xb_store_decision_get(NULL, NULL, NULL, st, "t:0:9", "sg", &err),
+                     XB_ENOTFOUND);
+    xb_store_close(st);
+}
+
+/* Another instance commits between our snapshot and our lock: the decision is made again on
+ * the committed count, and here that flips it to QUARANTINE. */
+static void test_moved_count_redecides(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *b = open_store();
+    xb_policy_subject subs[3] = {{.cls = XB_PI_PI}, {.cls = XB_PI_PI}, {.cls = XB_PI_PI}};
+    for (unsigned i = 0; i < 3; i++)
+        person(subs[i].digest, 100 + i);
+    xb_error err;
+    assert_int_equal(xb_store_subjects_apply(NULL, a, YEAR, subs, 3, NULL, &err), 0);
+    /* count 3, T 5: on the snapshot person 7 passes (4 < 5); but b adds person 8 meanwhile */
+    msg m = {.persons = {7}, .n = 1, .threshold = 5, .other = b, .poke = 8};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, a, &m, "r:0:1", "sg"), 0);
+    assert_true(info.redecided);
+    assert_int_equal(m.calls, 2);
+    assert_int_equal(d.verdict, XB_VERDICT_QUARANTINE);
+    assert_int_equal(d.pi_before, 4);
+    xb_policy_decision_free(&d);
+    assert_int_equal(count_pi(a), 4);
+    xb_store_close(a);
+    xb_store_close(b);
+}
+
+/* The same record decided again (a redelivery after a crash): the recorded decision comes back,
+ * nothing is counted twice, even though the counts moved since. */
+static void test_replay_not_recounted(void **s)
+{
+    (void)s;
+    xb_store *st = open_store();
+    msg m = {.persons = {1, 2}, .n = 2, .threshold = 100};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, st, &m, "p:1:7", "sg"), 0);
+    assert_int_equal(info.added, 2);
+    assert_int_equal(d.pi_after, 2);
+    xb_policy_decision_free(&d);
+    msg other = {.persons = {3}, .n = 1, .threshold = 100};
+    assert_int_equal(decide(&d, &info, st, &other, "p:1:8", "sg"), 0);
+    xb_policy_decision_free(&d);
+    m.calls = 0;
+    assert_int_equal(decide(&d, &info, st, &m, "p:1:7", "sg"), 0);
+    assert_true(info.replayed);
+    assert_int_equal(info.added, 0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_int_equal(d.pi_before, 0);
+    assert_int_equal(d.pi_after, 2);
+    assert_int_equal(d.n_subjects, 2);
+    xb_policy_decision_free(&d);
+    /* the same record for another destination is another decision */
+    assert_int_equal(decide(&d, &info, st, &m, "p:1:7", "hk"), 0);
+    assert_false(info.replayed);
+    assert_int_equal(d.n_subjects, 0);
+    xb_policy_decision_free(&d);
+    assert_int_equal(count_pi(st), 3);
+    xb_store_close(st);
+}
+
+static void test_dedupe(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *b = open_store();
+    bool fresh = false;
+    xb_error err;
+    assert_int_equal(xb_store_dedupe_claim(&fresh, a, "uetr-0001", "m/1.xml", &err), 0);
+    assert_true(fresh);
+    assert_int_equal(xb_store_dedupe_claim(&fresh, b, "uetr-0001", "m/2.xml", &err), 0);
+    assert_false(fresh);
+    assert_int_equal(xb_store_dedupe_claim(&fresh, b, "uetr-0002", "", &err), 0);
+    assert_true(fresh);
+    xb_store_close(a);
+    xb_store_close(b);
+}
+
+/* ---- several processes ------------------------------------------------------------------------
+ */
+
+#define PROCS 3
+#define PER_PROC 150
+#define POOL 400
+#define THRESHOLD 300
+
+/* Message k of process p: two persons from a pool shared by every process (so the same new
+ * person is often seen by two processes at once). */
+static void proc_msg(msg *m, unsigned p, unsigned k)
+{
+    unsigned x = (p * 7919u + k * 104729u) % POOL;
+    m->persons[0] = x;
+    m->persons[1] = (x * 31u + 17u) % POOL;
+    m->n = 2;
+    m->threshold = THRESHOLD;
+}
+
+static int child(unsigned p, bool kill_conns)
+{
+    xb_store *st = NULL;
+    xb_error err;
+    if (xb_store_open(&st, url, &err) < 0)
+        return 10;
+    for (unsigned k = 0; k < PER_PROC; k++) {
+        if (kill_conns && k % 40 == 20) {
+            /* the server ends every xborder session (as a restart or failover would) */
+            PGconn *c = PQconnectdb(url);
+            PGresult *r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE application_name = 'xborder' AND pid <> "
+                                    "pg_backend_pid()");
+            PQclear(r);
+            PQfinish(c);
+        }
+        msg m = {0};
+        proc_msg(&m, p, k);
+        char id[32];
+        snprintf(id, sizeof id, "c:%u:%u", p, k);
+        xb_policy_decision d;
+        if (xb_store_decide(&d, NULL, st, YEAR, id, "sg", model_decide, &m, &err) < 0) {
+            fprintf(stderr, "child %u: %s\n", p, err.message);
+            xb_store_close(st);
+            return 11;
+        }
+        xb_policy_decision_free(&d);
+    }
+    xb_store_close(st);
+    return 0;
+}
+
+typedef struct chain {
+    int64_t before[PROCS * PER_PROC], after[PROCS * PER_PROC];
+    size_t n, quarantined, n_all;
+} chain;
+
+static int chain_row(void *ctx, const char *const *cols, size_t n, xb_error *err)
+{
+    (void)n;
+    (void)err;
+    chain *c = ctx;
+    c->n_all++;
+    if (!strcmp(cols[2], "QUARANTINE")) {
+        c->quarantined++;
+        return 0;
+    }
+    int64_t b = strtoll(cols[0], NULL, 10), a = strtoll(cols[1], NULL, 10);
+    if (a > b) {
+        c->before[c->n] = b;
+        c->after[c->n++] = a;
+    }
+    return 0;
+}
+
+static void run_procs(bool kill_conns)
+{
+    pid_t pids[PROCS];
+    for (unsigned p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0)
+            _exit(child(p, kill_conns && p == 0));
+    }
+    for (unsigned p = 0; p < PROCS; p++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    /* expected: the distinct persons of the delivered messages, replayed in any serial order,
+     * stop below the threshold; the store must agree with its own decision rows exactly */
+    xb_store *st = open_store();
+    int64_t pi = count_pi(st);
+    chain *c = calloc(1, sizeof *c);
+    xb_error err;
+    assert_int_equal(xb_store_sql(st,
+                                  "SELECT pi_before, pi_after, verdict FROM decisions "
+                                  "ORDER BY pi_before",
+                                  NULL, 0, NULL, chain_row, c, &err),
+                     0);
+    assert_int_equal(c->n_all, PROCS * PER_PROC); /* one durable decision per message */
+    assert_true(c->quarantined > 0);              /* the threshold was crossed mid-run */
+    assert_true(pi < THRESHOLD);
+    assert_true(pi >= THRESHOLD - 2); /* two persons a message: stopped at most 2 short */
+    /* every counting decision starts where the previous one ended: no two instances decided on
+     * the same committed count, and no count was lost or doubled */
+    int64_t at = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        assert_int_equal(c->before[i], at);
+        at = c->after[i];
+    }
+    assert_int_equal(at, pi);
+    free(c);
+    xb_store_close(st);
+}
+
+static void test_processes_exact(void **s)
+{
+    (void)s;
+    run_procs(false);
+}
+
+static void test_processes_connection_killed(void **s)
+{
+    (void)s;
+    run_procs(true);
+}
+
+int main(int argc, char **argv)
+{
+    use_pg = argc > 1 && !strcmp(argv[1], "pg");
+    if (use_pg) {
+        const char *u = getenv("XB_PG_URL");
+        const char *file = getenv("XB_PG_URL_FILE");
+        if ((!u || !*u) && file) {
+            FILE *f = fopen(file, "r");
+            static char buf[512];
+            if (f && fgets(buf, sizeof buf, f)) {
+                buf[strcspn(buf, "\n")] = 0;
+                u = buf;
+            }
+            if (f)
+                fclose(f);
+        }
+        if (!u || !*u) {
+            fprintf(stderr, "test_store pg: no PostgreSQL. Set XB_PG_URL (tests/env/pg-up prints "
+                            "one) or run through ctest, whose pg fixture starts one.\n");
+            return 1;
+        }
+        snprintf(url, sizeof url, "%s", u);
+    }
+    struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_errors),
+        cmocka_unit_test_setup_teardown(test_apply_exact, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_threshold_sequence, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_moved_count_redecides, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_replay_not_recounted, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_dedupe, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_processes_exact, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_processes_connection_killed, fresh, cleanup),
+    };
+    /* SQLite is one instance's file: the connection-killing test is PostgreSQL's only */
+    size_t n = sizeof tests / sizeof tests[0] - (use_pg ? 0 : 1);
+    return _cmocka_run_group_tests(use_pg ? "store_pg" : "store_sqlite", tests, n, NULL, NULL) == 0
+               ? 0
+               : 1;
+}
