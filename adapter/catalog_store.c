@@ -64,8 +64,7 @@ static int copy_file(const char *from, const char *to, xb_error *err)
     return 0;
 }
 
-int xb_catalog_store_put(char sha_out[65], const char *dir, const char *catalog_path,
-                         xb_error *err)
+int xb_catalog_store_put(char sha_out[65], const char *dir, const char *catalog_path, xb_error *err)
 {
     int rc = xb_catalog_store_hash(sha_out, catalog_path, err);
     if (rc < 0)

@@ -422,6 +422,25 @@ static int load_dest_http(xb_config *cfg, xb_dest_http *d, const json_t *o, cons
     return 0;
 }
 
+/* Without `sftp.spool`, sealed batches wait in <folder of audit.file>/sftp-spool/<destination>:
+ * the state folder, which is writable and kept across restarts (the spool must be). */
+static const char *default_spool(xb_config *cfg, const char *name)
+{
+    const char *slash = cfg->audit.file ? strrchr(cfg->audit.file, '/') : NULL;
+    int dl = slash ? (int)(slash - cfg->audit.file) : 0;
+    size_t n = (size_t)dl + strlen(name) + sizeof "/sftp-spool/";
+    char *p = malloc(n);
+    char **no = p ? realloc(cfg->owned, (cfg->n_owned + 1) * sizeof *no) : NULL;
+    if (!no) {
+        free(p);
+        return NULL;
+    }
+    cfg->owned = no;
+    snprintf(p, n, "%.*s%ssftp-spool/%s", dl, slash ? cfg->audit.file : "", slash ? "/" : "", name);
+    cfg->owned[cfg->n_owned++] = p;
+    return p;
+}
+
 /* `type: sftp` (issue #12): the destination takes batch files; its `sftp:` subtree belongs to the
  * SFTP sink (adapter/transport/sink_sftp.h). No type (or https): the HTTPS sink above. */
 static int load_dest_any(xb_config *cfg, xb_dest_http *d, const json_t *o, const char *where,
@@ -450,8 +469,9 @@ static int load_dest_any(xb_config *cfg, xb_dest_http *d, const json_t *o, const
     d->sftp_opts.key_file = resolve(cfg, d->sftp_opts.key_file);
     d->sftp_opts.pub_file = resolve(cfg, d->sftp_opts.pub_file);
     d->sftp_opts.manifest_key_file = resolve(cfg, d->sftp_opts.manifest_key_file);
-    d->sftp_opts.spool_dir = resolve(cfg, d->sftp_opts.spool_dir);
-    return 0;
+    d->sftp_opts.spool_dir =
+        d->sftp_opts.spool_dir ? resolve(cfg, d->sftp_opts.spool_dir) : default_spool(cfg, d->name);
+    return d->sftp_opts.spool_dir ? 0 : xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
 }
 
 static int load_dests(xb_config *cfg, xb_error *err)
@@ -537,7 +557,8 @@ static int load_policy_state(xb_config *cfg, xb_error *err)
         (rc = xb_yaml_str_opt(&cfg->policy.catalog_pubkey, p, "catalog_pubkey", "policy", err)) <
             0 ||
         (rc = xb_yaml_str(&cfg->policy.keys, p, "keys", "policy", err)) < 0 ||
-        (rc = xb_yaml_str_opt(&cfg->policy.counter_key, p, "counter_key", "policy", err)) < 0)
+        (rc = xb_yaml_str_opt(&cfg->policy.counter_key, p, "counter_key", "policy", err)) < 0 ||
+        (rc = xb_yaml_str_opt(&cfg->policy.catalog_store, p, "catalog_store", "policy", err)) < 0)
         return rc;
     if (!cfg->policy.n_catalogs)
         return cfg_err(err, "policy.catalogs", "at least one rule catalog is needed");
@@ -551,6 +572,7 @@ static int load_policy_state(xb_config *cfg, xb_error *err)
     cfg->policy.catalog_pubkey = resolve(cfg, cfg->policy.catalog_pubkey);
     cfg->policy.keys = resolve(cfg, cfg->policy.keys);
     cfg->policy.counter_key = resolve(cfg, cfg->policy.counter_key);
+    cfg->policy.catalog_store = resolve(cfg, cfg->policy.catalog_store); /* issue #7 */
     cfg->state.store = resolve_store_url(cfg, cfg->state.store);
     return 0;
 }

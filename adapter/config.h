@@ -119,6 +119,7 @@ typedef struct xb_config {
         const char *catalog_pubkey; /* policy.catalog_pubkey: PEM Ed25519 (optional) */
         const char *keys;           /* policy.keys: directory of <key_id>.<epoch>.key files */
         const char *counter_key;    /* policy.counter_key (default <keys>/counter.key) */
+        const char *catalog_store;  /* policy.catalog_store: catalogs kept by hash (issue #7) */
         int warn_permille;          /* policy.warn_fraction "0.8" -> 800 (0 = engine default) */
     } policy;
 

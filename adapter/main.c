@@ -16,8 +16,10 @@ static const xb_cli_command commands[] = {
     {"settlement-report", xb_cli_settlement_report, "per-counterparty CNY settlement report for a date"},
     {"settlement-status", xb_cli_settlement_status,
      "apply pacs.002 status reports (topic or files) to the settlement ledger"},
-    {"replay", xb_cli_replay, "regulator replay of a topic window against the audit log; JSON + HTML report"},
-    {"verify-audit", xb_cli_verify_audit, "check the audit chain and every signed checkpoint (exit 1 at the first fault)"},
+    {"replay", xb_cli_replay,
+     "regulator replay of a topic window against the audit log; JSON + HTML report"},
+    {"verify-audit", xb_cli_verify_audit,
+     "check the audit chain and every signed checkpoint (exit 1 at the first fault)"},
     {"audit-proof", xb_cli_audit_proof, "Merkle inclusion proof of one audit entry, or check one"},
     {"receive", xb_cli_receive, "reference overseas HTTPS receiver (mutual TLS, signatures, dedupe)"},
 };

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapter/catalog_store.h"
 #include "adapter/config.h"
 #include "adapter/log.h"
 #include "adapter/metrics.h"
@@ -68,6 +70,7 @@ typedef struct rec {
     int pending;
     bool poisoned; /* a completion said "not delivered": never finish, let Kafka redeliver */
     char id[300];
+    char sha256[65]; /* hex SHA-256 of the record's bytes, made once for every decision on it */
 } rec;
 
 typedef enum job_kind { JOB_HTTP, JOB_DLQ, JOB_AUDIT } job_kind;
@@ -197,9 +200,12 @@ static void sink_options(xb_sink_http_options *o, const xb_dest_http *d)
 static void sink_error_path(xb_error *err, const char *dest)
 {
     static const char *const map[][2] = {
-        {"signing.key", "sign.key"}, {"signing.keyid", "sign.key_id"},
-        {"tls.pin", "tls.pinned_pubkey"}, {"max_in_flight", "sink.max_in_flight"},
-        {"batch.max_messages", "batch.max_messages"}, {"url", "url"},
+        {"signing.key", "sign.key"},
+        {"signing.keyid", "sign.key_id"},
+        {"tls.pin", "tls.pinned_pubkey"},
+        {"max_in_flight", "sink.max_in_flight"},
+        {"batch.max_messages", "batch.max_messages"},
+        {"url", "url"},
     };
     if (!strncmp(err->path, "destinations.", 13))
         return;
@@ -243,6 +249,15 @@ static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool m
             }
             goto fail;
         }
+    /* issue #7: each catalog loaded is kept by hash (policy.catalog_store) so that a replay finds
+     * the exact catalog a decision was made with, whatever the file says later. Not for
+     * check-config (p == NULL): checking writes nothing. */
+    for (size_t i = 0; p && cfg->policy.catalog_store && i < cfg->policy.n_catalogs; i++) {
+        char sha[65];
+        if ((rc = xb_catalog_store_put(sha, cfg->policy.catalog_store, cfg->policy.catalogs[i],
+                                       err)) < 0)
+            goto fail;
+    }
     if ((rc = xb_policy_destinations_from_tree(
              &rt->pdests, json_object_get(cfg->tree, "destinations"), "destinations", err)) < 0)
         goto fail;
@@ -296,15 +311,24 @@ fail:
 
 static void runtime_release(xb_pipeline *p, runtime *rt)
 {
-    if (--rt->refs > 0)
-        return;
-    /* Unlink from the retired list (the current runtime always holds its own ref). */
-    for (runtime **pp = &p->retired; *pp; pp = &(*pp)->next_retired)
-        if (*pp == rt) {
-            *pp = rt->next_retired;
-            break;
+    /* Never freed here: the last release usually happens inside one of the runtime's own sink
+     * callbacks, where freeing the sink is forbidden. reap_retired() frees it from the loop. */
+    (void)p;
+    rt->refs--;
+}
+
+/* Frees retired runtimes that no record uses any more. Called from the loop, outside callbacks. */
+static void reap_retired(xb_pipeline *p)
+{
+    for (runtime **pp = &p->retired; *pp;) {
+        runtime *rt = *pp;
+        if (rt->refs > 0) {
+            pp = &rt->next_retired;
+            continue;
         }
-    runtime_free(rt);
+        *pp = rt->next_retired;
+        runtime_free(rt);
+    }
 }
 
 static int dest_stats_slot(xb_pipeline *p, const char *name)
@@ -581,8 +605,37 @@ static int decide_cb(void *ctx, const xb_policy_counters *snap, xb_policy_decisi
                             err);
 }
 
+/* The canonical form of the record as received, made only when a key needs it (a message with
+ * no UETR): most payments carry one, and writing the canonical form of every record cost as much
+ * as serialising the delivered copy (issue #8 profile). A fresh parse stands in for the message
+ * the policy has since transformed in place, so the bytes are the same as before. */
+static int canonical_of(xb_buf *canon, const rec *r, xb_error *err)
+{
+    xb_msg *orig = NULL;
+    int rc = xb_msg_parse(&orig, r->km->payload, r->km->len, NULL, err);
+    if (rc == 0)
+        rc = xb_write_canonical(canon, orig, err);
+    xb_msg_free(orig);
+    return rc;
+}
+
+/* Hex SHA-256 of the record's bytes. The digest is fetched once: OpenSSL 3 looks up the
+ * implementation again on every EVP_sha256() init, which cost more than hashing 5 KB. */
+static void bytes_sha256(char out[65], const void *data, size_t len)
+{
+    static EVP_MD *md;
+    uint8_t h[32];
+    unsigned n = 0;
+    if (!md)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (md && EVP_Digest(data, len, h, &n, md, NULL) == 1 && n == 32)
+        xb_hex(out, h, 32);
+    else
+        out[0] = '\0'; /* the policy falls back to the canonical form */
+}
+
 /* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. */
-static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon, plan *pl,
+static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan *pl,
                        json_t *outcomes)
 {
     runtime *rt = r->rt;
@@ -598,7 +651,10 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon,
                            .pseudo_key =
                                d->pseudo_key.len ? (const uint8_t *)d->pseudo_key.data : NULL,
                            .pseudo_key_len = d->pseudo_key.len};
-    xb_policy_opts popts = {.warn_permille = rt->cfg->policy.warn_permille};
+    /* The policy records the hash of the bytes as received when given one; otherwise it writes
+     * and hashes the canonical form again for every destination (issue #8 profile). */
+    xb_policy_opts popts = {.warn_permille = rt->cfg->policy.warn_permille,
+                            .msg_sha256 = r->sha256[0] ? r->sha256 : NULL};
     /* Counters: decided on the committed count and applied with a durable decision row in one
      * store transaction (issue #10, xb_store_decide), before anything can leave. */
     decide_args da = {
@@ -646,6 +702,8 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, const xb_buf *canon,
         } else {
             xb_buf_append(&pl->body, dec.output.data, dec.output.len);
         }
+        if (!pl->reason[0] && !dec.uetr[0] && canon->len == 0 && canonical_of(canon, r, &err) < 0)
+            plan_reason(pl, "INVALID_XML", err.message);
         if (!pl->reason[0] &&
             xb_sink_http_idempotency_key(pl->key, dec.uetr[0] ? dec.uetr : NULL, canon->data,
                                          canon->len, d->http->name, &err) < 0)
@@ -787,15 +845,12 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
         size_t idx[XB_PIPELINE_MAX_DEST_STATS];
         size_t n = find_dests(r->rt, topic, def_id, idx, XB_PIPELINE_MAX_DEST_STATS);
         xb_buf canon = XB_BUF_INIT;
+        bytes_sha256(r->sha256, km->payload, km->len);
         if (n == 0) {
             whole_reason = "NO_ROUTE";
             p->stats.no_route++;
             snprintf(whole_text, sizeof whole_text, "no route takes %s from topic %s", def_id,
                      topic);
-        } else if (xb_write_canonical(&canon, msg, &err) < 0) {
-            whole_reason = "INVALID_XML";
-            p->stats.invalid++;
-            snprintf(whole_text, sizeof whole_text, "%s", err.message);
         } else {
             json_t *outcomes = json_array();
             for (size_t k = 0; k < n; k++) {
@@ -1012,7 +1067,9 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
     uint64_t last_commit = now_ms(), last_gauges = 0, drain_deadline = 0;
     bool draining = false;
     xb_metrics_set_health(p->metrics, true, NULL);
-    xb_log(XB_LOG_INFO, "pipeline.started", "config %s", p->config_path);
+    xb_log_event(XB_LOG_INFO, "pipeline.started",
+                 json_pack("{ss,si}", "config", p->config_path, "metrics_port",
+                           p->metrics ? xb_metrics_port(p->metrics) : 0));
     for (;;) {
         uint64_t t = now_ms();
         if (p->fatal)
@@ -1040,6 +1097,7 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         unsigned pending = poll_sinks(p, p->rt, 0);
         for (runtime *rt = p->retired; rt; rt = rt->next_retired)
             poll_sinks(p, rt, 0);
+        reap_retired(p);
         xb_sink_kafka_poll(p->sk, 0);
         if (!got) {
             if (pending)
@@ -1164,6 +1222,10 @@ void xb_pipeline_free(xb_pipeline *p)
             xb_sink_sftp_free(p->rt->dests[i].sftp);
             p->rt->dests[i].sftp = NULL;
         }
+    /* A retired runtime is freed when its last record is released; CANCELLED callbacks release
+     * records, so hold every retired runtime while its sinks go (they are freed below). */
+    for (runtime *rt = p->retired; rt; rt = rt->next_retired)
+        rt->refs++;
     for (runtime *rt = p->retired; rt; rt = rt->next_retired)
         for (size_t i = 0; i < rt->n_dests; i++) {
             xb_sink_http_free(rt->dests[i].sink);

@@ -61,7 +61,7 @@ int xb_replay_bound_parse(xb_replay_bound *out, const char *text, xb_error *err)
 
 typedef struct outcome {
     char dest[64];
-    char verdict[16];   /* "" when the policy errored (no decision) */
+    char verdict[16]; /* "" when the policy errored (no decision) */
     char basis[48];
     char transfer_time[40];
     char catalog_sha[65];
@@ -207,7 +207,6 @@ static void index_finish(index_t *ix)
 
 static expected *index_find(index_t *ix, int32_t partition, int64_t offset)
 {
-    expected key = {.partition = partition, .offset = offset};
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -222,7 +221,6 @@ static expected *index_find(index_t *ix, int32_t partition, int64_t offset)
         else
             hi = mid;
     }
-    (void)key;
     return NULL;
 }
 
@@ -307,8 +305,9 @@ int xb_replay_read_topic(const char *config_path, const char *topic, const xb_re
     rd_kafka_topic_destroy(mdt);
     if (e || md->topic_cnt != 1 || md->topics[0].err) {
         rc = xb_error_set(err, XB_ENOTFOUND, topic, "topic %s: %s", topic,
-                          rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err
-                                                                 : RD_KAFKA_RESP_ERR_UNKNOWN));
+                          rd_kafka_err2str(e               ? e
+                                           : md->topic_cnt ? md->topics[0].err
+                                                           : RD_KAFKA_RESP_ERR_UNKNOWN));
         if (md)
             rd_kafka_metadata_destroy(md);
         goto out;
@@ -419,13 +418,18 @@ typedef struct cat_entry {
     char msg[800];
 } cat_entry;
 
-typedef struct subject_set { /* digests met in this replay, per year and class */
-    uint8_t (*v)[XB_POLICY_DIGEST_LEN + 5];
-    size_t n, cap;
-} subject_set;
+/* "Already counted?" answers for one re-decision. The audit record keeps how many subjects were
+ * new (never their digests: the log must not become a register of persons), so the replay
+ * answers "new" for exactly that many distinct subjects of each class, in the order the engine
+ * asks, and "seen" after. The totals before the message come from the record too. The replayed
+ * totals after the message are then compared with the recorded ones. */
+typedef struct seen_plan {
+    int64_t new_left[3]; /* indexed by xb_pi */
+} seen_plan;
 
 typedef struct replay {
     const xb_replay_opts *opts;
+    const char *store; /* catalog store directory, or NULL */
     xb_config *cfg;
     xb_policy_destinations *pdests;
     xb_policy_catalog_set *now_set;
@@ -434,64 +438,30 @@ typedef struct replay {
     size_t n_cats;
     index_t ix;
     xb_report *rep;
-    subject_set subjects;
     xb_replay_stats st;
     uint64_t total, t0, last_progress;
     xb_error err;
     bool failed;
 } replay;
 
-static void subject_key(uint8_t k[XB_POLICY_DIGEST_LEN + 5], int year, xb_pi cls,
-                        const uint8_t d[XB_POLICY_DIGEST_LEN])
-{
-    k[0] = (uint8_t)(year >> 24);
-    k[1] = (uint8_t)(year >> 16);
-    k[2] = (uint8_t)(year >> 8);
-    k[3] = (uint8_t)year;
-    k[4] = (uint8_t)cls;
-    memcpy(k + 5, d, XB_POLICY_DIGEST_LEN);
-}
-
-static bool subject_has(const subject_set *s, const uint8_t k[XB_POLICY_DIGEST_LEN + 5])
-{
-    for (size_t i = s->n; i-- > 0;) /* recent subjects repeat most */
-        if (!memcmp(s->v[i], k, XB_POLICY_DIGEST_LEN + 5))
-            return true;
-    return false;
-}
-
 static int seen_cb(void *ctx, int year, xb_pi cls, const uint8_t digest[XB_POLICY_DIGEST_LEN],
                    bool *seen, xb_error *err)
 {
-    uint8_t k[XB_POLICY_DIGEST_LEN + 5];
-    subject_key(k, year, cls, digest);
-    *seen = subject_has(ctx, k);
+    seen_plan *sp = ctx;
+    int k = cls == XB_PI_SPI ? XB_PI_SPI : XB_PI_PI;
+    *seen = sp->new_left[k] <= 0;
+    if (!*seen)
+        sp->new_left[k]--;
     return 0;
-}
-
-static void subjects_add(subject_set *s, const xb_policy_decision *d)
-{
-    for (size_t i = 0; i < d->n_subjects; i++) {
-        uint8_t k[XB_POLICY_DIGEST_LEN + 5];
-        subject_key(k, d->year, d->subjects[i].cls, d->subjects[i].digest);
-        if (subject_has(s, k))
-            continue;
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 1024;
-            void *v = realloc(s->v, cap * sizeof *s->v);
-            if (!v)
-                return;
-            s->v = v;
-            s->cap = cap;
-        }
-        memcpy(s->v[s->n++], k, sizeof k);
-    }
 }
 
 static int read_key(xb_buf *out, const char *dir, const char *name, xb_error *err)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", name);
+    if (dir)
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+    else
+        snprintf(path, sizeof path, "%s", name);
     xb_buf_reset(out);
     if (xb_buf_read_file(out, path, KEY_FILE_MAX) < 0 || out->len < 16)
         return xb_error_set(err, XB_ECONFIG, "policy.keys", "cannot read key file %s", path);
@@ -518,10 +488,9 @@ static const xb_policy_catalog_set *catalogs_for(replay *r, const outcome *o, co
     xb_error err;
     xb_error_clear(&err);
     xb_policy_catalog_opts copts = {.pubkey_path = r->cfg->policy.catalog_pubkey};
-    if (!r->opts->catalog_store) {
+    if (!r->store) {
         snprintf(c->msg, sizeof c->msg, "no catalog store given for catalog %s", o->catalog_ref);
-    } else if (xb_catalog_store_get(path, sizeof path, r->opts->catalog_store, o->catalog_sha,
-                                    &err) < 0 ||
+    } else if (xb_catalog_store_get(path, sizeof path, r->store, o->catalog_sha, &err) < 0 ||
                xb_policy_catalog_set_new(&c->set, &err) < 0 ||
                xb_policy_catalog_set_load(c->set, path, &copts, &err) < 0) {
         xb_policy_catalog_set_free(c->set);
@@ -541,9 +510,8 @@ static void decision_actions(uint8_t sha[32], char **list, const xb_policy_decis
 {
     json_t *fields = json_array();
     for (size_t i = 0; i < d->n_fields; i++)
-        json_array_append_new(fields,
-                              json_pack("{ss,ss}", "path", d->fields[i].path, "action",
-                                        xb_policy_action_name(d->fields[i].action)));
+        json_array_append_new(fields, json_pack("{ss,ss}", "path", d->fields[i].path, "action",
+                                                xb_policy_action_name(d->fields[i].action)));
     actions_digest(sha, list, fields);
     json_decref(fields);
 }
@@ -576,8 +544,8 @@ static void list_diff(xb_buf *out, const char *a, const char *b)
         xb_buf_puts(out, "(same non-PASS actions; PASS fields differ)");
 }
 
-static void mismatch(replay *r, const char *id, const char *dest, const char *what,
-                     const char *rec, const char *rep)
+static void mismatch(replay *r, const char *id, const char *dest, const char *what, const char *rec,
+                     const char *rep)
 {
     r->st.mismatches++;
     xb_report_add_mismatch(r->rep, id, dest, what, rec, rep);
@@ -613,16 +581,19 @@ static void replay_outcome(replay *r, const xb_replay_msg *m, const char *id, co
         xb_buf_free(&pseudo);
         return;
     }
+    /* after - before, not the "new subjects" count: an undelivered decision keeps the totals it
+     * was judged on in *_after but lists no new subjects. */
+    seen_plan plan = {.new_left = {0, o->pi_after - o->pi_before, o->spi_after - o->spi_before}};
     xb_policy_counters ctr = {.year = o->year ? o->year : xb_policy_year_cn(tt),
                               .pi = o->pi_before,
                               .spi = o->spi_before,
                               .seen = seen_cb,
-                              .ctx = &r->subjects};
+                              .ctx = &plan};
     xb_policy_keys keys = {.counter_key = (const uint8_t *)r->counter_key.data,
                            .counter_key_len = r->counter_key.len,
                            .pseudo_key = pseudo.len ? (const uint8_t *)pseudo.data : NULL,
                            .pseudo_key_len = pseudo.len};
-    xb_policy_opts popts = {0};
+    xb_policy_opts popts = {.warn_permille = r->cfg->policy.warn_permille};
     xb_msg *msg = NULL;
     xb_policy_decision d;
     memset(&d, 0, sizeof d);
@@ -656,10 +627,17 @@ static void replay_outcome(replay *r, const xb_replay_msg *m, const char *id, co
             mismatch(r, id, o->dest, "catalog", o->catalog_sha, d.catalog_sha256);
             same = false;
         }
+        if (d.pi_after != o->pi_after || d.spi_after != o->spi_after) {
+            char a[64], b[64];
+            snprintf(a, sizeof a, "PI %lld, SPI %lld", (long long)o->pi_after,
+                     (long long)o->spi_after);
+            snprintf(b, sizeof b, "PI %lld, SPI %lld", (long long)d.pi_after,
+                     (long long)d.spi_after);
+            mismatch(r, id, o->dest, "counters", a, b);
+            same = false;
+        }
         if (same)
             r->st.matched++;
-        if (d.verdict == XB_VERDICT_DELIVER && d.counted)
-            subjects_add(&r->subjects, &d);
         free(list);
     }
     xb_policy_decision_free(&d);
@@ -679,13 +657,13 @@ static json_t *report_record(const expected *x)
         if (o->dlq[0])
             json_object_set_new(oj, "dlq", json_string(o->dlq));
         if (o->transfer_time[0])
-            json_object_set_new(
-                oj, "decision",
-                json_pack("{ss,ss,s{si,sI,sI,sI,sI}}", "basis", o->basis, "transfer_time",
-                          o->transfer_time, "counters", "year", o->year, "pi_after",
-                          (json_int_t)o->pi_after, "spi_after", (json_int_t)o->spi_after,
-                          "new_pi_subjects", (json_int_t)o->new_pi, "new_spi_subjects",
-                          (json_int_t)o->new_spi));
+            json_object_set_new(oj, "decision",
+                                json_pack("{ss,ss,s{si,sI,sI,sI,sI}}", "basis", o->basis,
+                                          "transfer_time", o->transfer_time, "counters", "year",
+                                          o->year, "pi_after", (json_int_t)o->pi_after, "spi_after",
+                                          (json_int_t)o->spi_after, "new_pi_subjects",
+                                          (json_int_t)o->new_pi, "new_spi_subjects",
+                                          (json_int_t)o->new_spi));
         json_array_append_new(outs, oj);
     }
     json_t *rec = json_pack("{so}", "outcomes", outs);
@@ -705,8 +683,9 @@ static void progress(replay *r, bool final)
     uint64_t el = t - r->t0;
     uint64_t rate = el ? r->st.messages * 1000000u / el : 0;
     uint64_t left = r->total > r->st.messages ? r->total - r->st.messages : 0;
-    fprintf(stderr, "\rreplay: %" PRIu64 "/%" PRIu64 " records, %" PRIu64 " msg/s, ETA %" PRIu64
-                    " s, %" PRIu64 " mismatches   %s",
+    fprintf(stderr,
+            "\rreplay: %" PRIu64 "/%" PRIu64 " records, %" PRIu64 " msg/s, ETA %" PRIu64
+            " s, %" PRIu64 " mismatches   %s",
             r->st.messages, r->total, rate, rate ? left / rate : 0, r->st.mismatches,
             final ? "\n" : "");
     fflush(stderr);
@@ -735,8 +714,8 @@ static int on_message(void *ctx, const xb_replay_msg *m)
         xb_error err;
         int rc = xb_msg_parse(&msg, m->payload, m->len, NULL, &err);
         xb_msg_free(msg);
-        bool parse_failure = !strcmp(x->whole_dlq, "INVALID_XML") ||
-                             !strcmp(x->whole_dlq, "UNSUPPORTED");
+        bool parse_failure =
+            !strcmp(x->whole_dlq, "INVALID_XML") || !strcmp(x->whole_dlq, "UNSUPPORTED");
         if (parse_failure && rc == 0)
             mismatch(r, id, "", "parse", x->whole_dlq, "parses now");
         else if (!parse_failure && rc < 0)
@@ -765,9 +744,6 @@ static int feed_audit_line(void *ctx, const xb_replay_msg *m)
     return 0;
 }
 
-/* Walks an audit topic from its first to its last message through the verifier. */
-int xb_replay_verify_audit_topic(xb_audit_verify_result *out, const char *config_path,
-                                 const char *topic, const xb_audit_verify_opts *vo, xb_error *err);
 int xb_replay_verify_audit_topic(xb_audit_verify_result *out, const char *config_path,
                                  const char *topic, const xb_audit_verify_opts *vo, xb_error *err)
 {
@@ -786,17 +762,16 @@ int xb_replay_verify_audit_topic(xb_audit_verify_result *out, const char *config
 
 static int load_audit(replay *r, xb_error *err)
 {
-    xb_audit_verify_opts vo = {.pubkey_path = r->opts->pubkey_path,
-                               .on_entry = index_entry,
-                               .ctx = &r->ix};
+    xb_audit_verify_opts vo = {
+        .pubkey_path = r->opts->pubkey_path, .on_entry = index_entry, .ctx = &r->ix};
     r->ix.topic = r->opts->topic;
     int rc;
     if (r->opts->n_audit_files)
-        rc = xb_audit_verify_files(&r->st.chain, r->opts->audit_files, r->opts->n_audit_files,
-                                   &vo, err);
+        rc = xb_audit_verify_files(&r->st.chain, r->opts->audit_files, r->opts->n_audit_files, &vo,
+                                   err);
     else if (r->opts->audit_topic)
-        rc = xb_replay_verify_audit_topic(&r->st.chain, r->opts->config_path,
-                                          r->opts->audit_topic, &vo, err);
+        rc = xb_replay_verify_audit_topic(&r->st.chain, r->opts->config_path, r->opts->audit_topic,
+                                          &vo, err);
     else
         return xb_error_set(err, XB_EINVAL, NULL, "replay needs --audit FILE or --audit-topic T");
     if (rc == 0)
@@ -809,9 +784,13 @@ static int setup(replay *r, xb_error *err)
     int rc = xb_config_load(&r->cfg, r->opts->config_path, err);
     if (rc < 0)
         return rc;
+    if (!r->store) /* --catalog-store, else the store the pipeline fills (policy.catalog_store) */
+        r->store = r->cfg->policy.catalog_store;
     const json_t *dests = json_object_get(r->cfg->tree, "destinations");
     if ((rc = xb_policy_destinations_from_tree(&r->pdests, dests, "destinations", err)) < 0 ||
-        (rc = read_key(&r->counter_key, r->cfg->policy.keys, "counter.key", err)) < 0 ||
+        (rc = r->cfg->policy.counter_key /* as the pipeline reads it */
+                  ? read_key(&r->counter_key, NULL, r->cfg->policy.counter_key, err)
+                  : read_key(&r->counter_key, r->cfg->policy.keys, "counter.key", err)) < 0 ||
         (rc = xb_policy_catalog_set_new(&r->now_set, err)) < 0)
         return rc;
     const char *k;
@@ -825,8 +804,7 @@ static int setup(replay *r, xb_error *err)
             return rc;
         char sha[65];
         /* Today's catalogs join the store, so later replays find them by hash. */
-        if (r->opts->catalog_store &&
-            (rc = xb_catalog_store_put(sha, r->opts->catalog_store, path, err)) < 0)
+        if (r->store && (rc = xb_catalog_store_put(sha, r->store, path, err)) < 0)
             return rc;
     }
     return 0;
@@ -847,8 +825,8 @@ static void report_run(replay *r)
         }
         xb_report_set_run(r->rep, i ? "to" : "from", v);
     }
-    xb_report_set_run(r->rep, "catalogs", json_string(o->catalog_now ? "today's (--catalog-now)"
-                                                                      : "as recorded"));
+    xb_report_set_run(r->rep, "catalogs",
+                      json_string(o->catalog_now ? "today's (--catalog-now)" : "as recorded"));
     xb_report_set_run(r->rep, "messages", json_integer((json_int_t)r->st.messages));
     xb_report_set_run(r->rep, "decisions_replayed", json_integer((json_int_t)r->st.decisions));
     xb_report_set_run(r->rep, "matched", json_integer((json_int_t)r->st.matched));
@@ -864,6 +842,7 @@ int xb_replay_run(xb_replay_stats *out, const xb_replay_opts *opts, xb_error *er
     replay r;
     memset(&r, 0, sizeof r);
     r.opts = opts;
+    r.store = opts->catalog_store;
     int rc = xb_report_new(&r.rep, err);
     if (rc == 0)
         rc = setup(&r, err);
@@ -895,7 +874,6 @@ int xb_replay_run(xb_replay_stats *out, const xb_replay_opts *opts, xb_error *er
     for (size_t i = 0; i < r.n_cats; i++)
         xb_policy_catalog_set_free(r.cats[i].set);
     free(r.cats);
-    free(r.subjects.v);
     xb_buf_free(&r.counter_key);
     xb_policy_catalog_set_free(r.now_set);
     xb_policy_destinations_free(r.pdests);

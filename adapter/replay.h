@@ -9,10 +9,10 @@
  * Never: produces, delivers or commits anything; writes anywhere but the --out directory and
  * the catalog store (to add the config's catalogs); changes the recorded log.
  *
- * Counters: the decision sees the recorded pi/spi totals before the message; "already counted"
- * answers come from subjects met earlier in the same replay. A window that starts mid-year can
- * therefore count a subject as new that the live run had seen: verdicts only differ when that
- * crosses a threshold, and then the mismatch is reported, not hidden.
+ * Counters: the decision sees the recorded PI/SPI totals before the message, and "already
+ * counted?" is answered so that exactly the recorded number of subjects of each class is new
+ * (the audit record keeps counts, never subject digests). The totals after the message are
+ * compared with the recorded ones, so a change in who counts as a subject still shows.
  */
 #ifndef XB_REPLAY_H
 #define XB_REPLAY_H
@@ -47,9 +47,9 @@ typedef struct xb_replay_msg {
 typedef int (*xb_replay_next_fn)(void *ctx, xb_replay_msg *m, xb_error *err);
 
 typedef struct xb_replay_opts {
-    const char *config_path;  /* destinations, keys, catalogs (for --catalog-now), kafka */
+    const char *config_path; /* destinations, keys, catalogs (for --catalog-now), kafka */
     const char *topic;
-    xb_replay_bound from, to; /* [from, to): from inclusive, to exclusive */
+    xb_replay_bound from, to;       /* [from, to): from inclusive, to exclusive */
     const char *const *audit_files; /* in order, rotated files first */
     size_t n_audit_files;
     const char *audit_topic;
@@ -60,15 +60,15 @@ typedef struct xb_replay_opts {
     bool progress;             /* a progress line on stderr (callers pass isatty(2)) */
     xb_replay_next_fn source;  /* NULL: Kafka */
     void *source_ctx;
-    uint64_t expected_total;   /* local source: for the ETA */
+    uint64_t expected_total; /* local source: for the ETA */
 } xb_replay_opts;
 
 typedef struct xb_replay_stats {
-    uint64_t messages;      /* read in the window */
-    uint64_t decisions;     /* outcomes re-decided */
-    uint64_t matched;       /* outcomes whose verdict, basis and actions agree */
-    uint64_t mismatches;    /* differences reported */
-    uint64_t not_audited;   /* messages in the window without an audit record */
+    uint64_t messages;    /* read in the window */
+    uint64_t decisions;   /* outcomes re-decided */
+    uint64_t matched;     /* outcomes whose verdict, basis and actions agree */
+    uint64_t mismatches;  /* differences reported */
+    uint64_t not_audited; /* messages in the window without an audit record */
     uint64_t elapsed_us;
     xb_audit_verify_result chain;
 } xb_replay_stats;
@@ -81,5 +81,10 @@ typedef int (*xb_replay_msg_fn)(void *ctx, const xb_replay_msg *m);
 int xb_replay_read_topic(const char *config_path, const char *topic, const xb_replay_bound *from,
                          const xb_replay_bound *to, xb_replay_msg_fn fn, void *ctx,
                          uint64_t *total_out, xb_error *err);
+
+/* Walks an audit topic from its first to its last message through the verifier (exact duplicate
+ * lines, from producer retries, are skipped). verify-audit --topic and replay --audit-topic. */
+int xb_replay_verify_audit_topic(xb_audit_verify_result *out, const char *config_path,
+                                 const char *topic, const xb_audit_verify_opts *vo, xb_error *err);
 
 #endif

@@ -16,7 +16,7 @@
 #include "adapter/policy/policy.h"
 
 struct xb_report {
-    json_t *countries;   /* destination -> country */
+    json_t *countries; /* destination -> country */
     json_t *run;
     json_t *totals, *by_dest, *by_verdict, *by_basis, *by_day, *dlq, *subjects;
     json_t *mismatch_rows;
@@ -157,8 +157,8 @@ int xb_report_add_record(xb_report *r, const json_t *record, xb_error *err)
     size_t i;
     json_t *o;
     json_array_foreach(outcomes, i, o) add_outcome(r, o);
-    const char *whole = json_string_value(json_object_get(json_object_get(record, "dlq"),
-                                                          "reason"));
+    const char *whole =
+        json_string_value(json_object_get(json_object_get(record, "dlq"), "reason"));
     if (whole) {
         inc(r->dlq, whole, 1);
         inc(r->totals, "not_decided", 1); /* invalid, unsupported, no route */
@@ -192,9 +192,9 @@ void xb_report_set_chain(xb_report *r, const xb_audit_verify_result *res)
                          xb_audit_fault_name(res->fault), "seq", (json_int_t)res->seq, "reason",
                          res->reason, "where", res->where, "entries", (json_int_t)res->entries,
                          "decisions", (json_int_t)res->decisions, "checkpoints",
-                         (json_int_t)res->checkpoints, "signed_upto",
-                         (json_int_t)res->signed_upto, "signatures_checked",
-                         res->signatures_checked, "head", res->head, "root", res->root);
+                         (json_int_t)res->checkpoints, "signed_upto", (json_int_t)res->signed_upto,
+                         "signatures_checked", res->signatures_checked, "head", res->head, "root",
+                         res->root);
 }
 
 json_t *xb_report_json(const xb_report *r)
@@ -242,12 +242,23 @@ static void esc(xb_buf *b, const char *s)
 {
     for (; s && *s; s++)
         switch (*s) {
-        case '<': xb_buf_puts(b, "&lt;"); break;
-        case '>': xb_buf_puts(b, "&gt;"); break;
-        case '&': xb_buf_puts(b, "&amp;"); break;
-        case '"': xb_buf_puts(b, "&quot;"); break;
-        case '\'': xb_buf_puts(b, "&#39;"); break;
-        default: xb_buf_append(b, s, 1);
+        case '<':
+            xb_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            xb_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            xb_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            xb_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            xb_buf_puts(b, "&#39;");
+            break;
+        default:
+            xb_buf_append(b, s, 1);
         }
 }
 
@@ -296,22 +307,25 @@ static void stacked_chart(xb_buf *b, const char *id, const char *title, const js
     const char **series = sorted_keys(series_src, &ns);
     json_int_t max = 1;
     for (size_t i = 0; i < nd; i++) {
-        json_int_t t = json_integer_value(json_object_get(json_object_get(by_day, days[i]), "total"));
+        json_int_t t =
+            json_integer_value(json_object_get(json_object_get(by_day, days[i]), "total"));
         if (t > max)
             max = t;
     }
     xb_buf_printf(b, "<figure><figcaption>");
     esc(b, title);
-    xb_buf_printf(b, "</figcaption><svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-                     "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
-                  id, W, H, W, H);
+    xb_buf_printf(
+        b,
+        "</figcaption><svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+        "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
+        id, W, H, W, H);
     int pw = W - L - R, ph = H - T - B;
     xb_buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", L, T + ph,
                   L + pw, T + ph);
     xb_buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", L, T, L,
                   T + ph);
-    xb_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%lld</text>", L - 4,
-                  T + 10, (long long)max);
+    xb_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%lld</text>",
+                  L - 4, T + 10, (long long)max);
     xb_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">0</text>", L - 4,
                   T + ph);
     int bw = nd ? pw / (int)nd : pw;
@@ -323,8 +337,8 @@ static void stacked_chart(xb_buf *b, const char *id, const char *title, const js
         esc(b, series[s]);
         xb_buf_printf(b, "\" fill=\"%s\">", color);
         for (size_t i = 0; i < nd; i++) {
-            json_int_t n = json_integer_value(
-                json_object_get(json_object_get(json_object_get(by_day, days[i]), part), series[s]));
+            json_int_t n = json_integer_value(json_object_get(
+                json_object_get(json_object_get(by_day, days[i]), part), series[s]));
             if (n <= 0)
                 continue;
             int y0 = T + ph - (int)(base[i] * ph / max);
@@ -353,8 +367,9 @@ static void stacked_chart(xb_buf *b, const char *id, const char *title, const js
     for (size_t s = 0; s < ns; s++) {
         const char *color = verdicts ? verdict_color(series[s], s) : palette[s % PALETTE_N];
         int x = L + (int)(s % 4) * 170, y = T + ph + 32 + (int)(s / 4) * 14;
-        xb_buf_printf(b, "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" "
-                         "fill=\"%s\"/><text class=\"axis\" x=\"%d\" y=\"%d\">",
+        xb_buf_printf(b,
+                      "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" "
+                      "fill=\"%s\"/><text class=\"axis\" x=\"%d\" y=\"%d\">",
                       x, y - 9, color, x + 14, y);
         esc(b, series[s]);
         xb_buf_puts(b, "</text>");
@@ -373,20 +388,22 @@ static void progress_bar(xb_buf *b, int row, const char *id, const char *label, 
     int w = (int)(shown * W / limit);
     if (value > 0 && w < 2)
         w = 2; /* a single SPI subject must be visible */
-    const char *color = value >= limit ? "#d62728" : value * 10 >= limit * 8 ? "#ff7f0e" : "#2ca02c";
+    const char *color = value >= limit            ? "#d62728"
+                        : value * 10 >= limit * 8 ? "#ff7f0e"
+                                                  : "#2ca02c";
     int y = 10 + row * 34;
     xb_buf_printf(b, "<text class=\"axis\" x=\"0\" y=\"%d\">", y + 14);
     esc(b, label);
-    xb_buf_printf(b, "</text><rect class=\"track\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" "
-                     "fill=\"#eee\" stroke=\"#999\"/>"
-                     "<rect class=\"progress\" data-threshold=\"%s\" data-value=\"%lld\" "
-                     "data-limit=\"%lld\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" fill=\"%s\">"
-                     "<title>%lld of %lld</title></rect>"
-                     "<text class=\"axis\" x=\"%d\" y=\"%d\">%lld / %lld (%lld.%lld%%)</text>",
-                  X, y, W, id, (long long)value, (long long)limit, X, y, w, color,
-                  (long long)value, (long long)limit, X + W + 8, y + 14, (long long)value,
-                  (long long)limit, (long long)(value * 100 / limit),
-                  (long long)(value * 1000 / limit % 10));
+    xb_buf_printf(b,
+                  "</text><rect class=\"track\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" "
+                  "fill=\"#eee\" stroke=\"#999\"/>"
+                  "<rect class=\"progress\" data-threshold=\"%s\" data-value=\"%lld\" "
+                  "data-limit=\"%lld\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" fill=\"%s\">"
+                  "<title>%lld of %lld</title></rect>"
+                  "<text class=\"axis\" x=\"%d\" y=\"%d\">%lld / %lld (%lld.%lld%%)</text>",
+                  X, y, W, id, (long long)value, (long long)limit, X, y, w, color, (long long)value,
+                  (long long)limit, X + W + 8, y + 14, (long long)value, (long long)limit,
+                  (long long)(value * 100 / limit), (long long)(value * 1000 / limit % 10));
 }
 
 static void thresholds(xb_buf *b, const json_t *subjects)
@@ -399,9 +416,10 @@ static void thresholds(xb_buf *b, const json_t *subjects)
         json_int_t spi = json_integer_value(json_object_get(s, "spi"));
         xb_buf_puts(b, "<figure><figcaption>Natural persons whose information left, ");
         esc(b, years[i]);
-        xb_buf_printf(b, " (institution-wide, CAC 2024 thresholds)</figcaption>"
-                         "<svg id=\"thresholds-%s\" class=\"thresholds\" "
-                         "xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"146\">",
+        xb_buf_printf(b,
+                      " (institution-wide, CAC 2024 thresholds)</figcaption>"
+                      "<svg id=\"thresholds-%s\" class=\"thresholds\" "
+                      "xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"146\">",
                       years[i]);
         progress_bar(b, 0, "pi_scc", "PI vs 100,000 (SCC / certification)", pi, XB_REPORT_PI_SCC);
         progress_bar(b, 1, "pi_assessment", "PI vs 1,000,000 (security assessment)", pi,
@@ -441,15 +459,23 @@ static void count_table(xb_buf *b, const char *id, const char *title, const json
 static void mismatch_table(xb_buf *b, const json_t *m)
 {
     const json_t *rows = json_object_get(m, "rows");
-    xb_buf_printf(b, "<table id=\"mismatches\"><caption>Replay mismatches: %lld%s</caption>"
-                     "<tr><th>record</th><th>destination</th><th>what</th><th>recorded</th>"
-                     "<th>replayed</th></tr>",
+    xb_buf_printf(b,
+                  "<table id=\"mismatches\"><caption>Replay mismatches: %lld%s</caption>"
+                  "<tr><th>record</th><th>destination</th><th>what</th><th>recorded</th>"
+                  "<th>replayed</th></tr>",
                   (long long)json_integer_value(json_object_get(m, "count")),
-                  json_is_true(json_object_get(m, "truncated")) ? " (first rows only)" : "");
+                  json_is_true(json_object_get(m, "truncated")) ? " (report.json keeps the first "
+                                                                  "100,000)"
+                                                                : "");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
     {
+        if (i == XB_REPORT_HTML_MISMATCH_ROWS) {
+            xb_buf_printf(b, "<tr><td colspan=\"5\">... %zu more in report.json</td></tr>",
+                          json_array_size(rows) - i);
+            break;
+        }
         xb_buf_puts(b, "<tr class=\"mismatch\">");
         static const char *const cols[] = {"record", "destination", "what", "recorded", "replayed"};
         for (size_t c = 0; c < 5; c++) {
@@ -470,8 +496,9 @@ static void chain_box(xb_buf *b, const json_t *c)
     esc(b, status ? status : "unknown");
     xb_buf_puts(b, "</h2><p>");
     if (json_object_get(c, "entries"))
-        xb_buf_printf(b, "%lld entries, %lld decisions, %lld signed checkpoints (signed up to "
-                         "entry %lld; signatures %s). ",
+        xb_buf_printf(b,
+                      "%lld entries, %lld decisions, %lld signed checkpoints (signed up to "
+                      "entry %lld; signatures %s). ",
                       (long long)json_integer_value(json_object_get(c, "entries")),
                       (long long)json_integer_value(json_object_get(c, "decisions")),
                       (long long)json_integer_value(json_object_get(c, "checkpoints")),
@@ -482,7 +509,8 @@ static void chain_box(xb_buf *b, const json_t *c)
         xb_buf_puts(b, "First fault: ");
         esc(b, json_string_value(json_object_get(c, "reason")));
     }
-    if (json_string_value(json_object_get(c, "root")) && *json_string_value(json_object_get(c, "root"))) {
+    if (json_string_value(json_object_get(c, "root")) &&
+        *json_string_value(json_object_get(c, "root"))) {
         xb_buf_puts(b, "<br>Merkle root <code>");
         esc(b, json_string_value(json_object_get(c, "root")));
         xb_buf_puts(b, "</code>");
@@ -506,8 +534,9 @@ int xb_report_html(xb_buf *b, const json_t *rep, xb_error *err)
                    "border-radius:4px}#chain.ok{background:#e6f4ea}#chain.bad{background:#fde8e8}"
                    "code{font-size:11px}</style></head><body>\n");
     xb_buf_puts(b, "<h1>What left the country: xborder regulator report</h1>\n<p>");
-    xb_buf_printf(b, "%lld records, %lld decisions (one per destination); %lld replayed. "
-                     "Generated ",
+    xb_buf_printf(b,
+                  "%lld records, %lld decisions (one per destination); %lld replayed. "
+                  "Generated ",
                   (long long)json_integer_value(json_object_get(totals, "records")),
                   (long long)json_integer_value(json_object_get(totals, "outcomes")),
                   (long long)json_integer_value(json_object_get(rep, "replayed")));
@@ -519,7 +548,8 @@ int xb_report_html(xb_buf *b, const json_t *rep, xb_error *err)
     stacked_chart(b, "chart-verdict", "Volume per day by verdict", by_day, "verdicts",
                   json_object_get(rep, "by_verdict"), true);
     thresholds(b, json_object_get(rep, "subjects"));
-    count_table(b, "t-destination", "By destination (country)", json_object_get(rep, "by_destination"));
+    count_table(b, "t-destination", "By destination (country)",
+                json_object_get(rep, "by_destination"));
     count_table(b, "t-country", "By country", json_object_get(rep, "by_country"));
     count_table(b, "t-verdict", "By verdict", json_object_get(rep, "by_verdict"));
     count_table(b, "t-basis", "By legal basis", json_object_get(rep, "by_basis"));

@@ -23,7 +23,8 @@
 #define XB_REPORT_PI_ASSESS 1000000
 #define XB_REPORT_SPI_SCC 1
 #define XB_REPORT_SPI_ASSESS 10000
-#define XB_REPORT_MAX_MISMATCH_ROWS 1000
+#define XB_REPORT_MAX_MISMATCH_ROWS 100000 /* in report.json */
+#define XB_REPORT_HTML_MISMATCH_ROWS 1000  /* shown in report.html */
 
 typedef struct xb_report xb_report;
 

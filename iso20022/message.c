@@ -168,6 +168,61 @@ static xmlParserCtxtPtr thread_ctxt(void)
     return tl_ctxt;
 }
 
+/* The most attributes (namespace declarations included) one start tag may carry. libxml2
+ * compares each attribute of a tag with every earlier one, so n attributes cost n^2: a 730 KB
+ * message with 50,000 attributes held the pipeline's worker for minutes, long enough to be thrown
+ * out of its consumer group (found by tests/reliability/security-test hostile). ISO 20022
+ * elements carry a handful. */
+#define XB_MAX_ATTRIBUTES 256
+
+/* Offset of the first start tag with more than XB_MAX_ATTRIBUTES attributes, or SIZE_MAX.
+ * One linear pass: '=' outside quotes inside a tag counts one attribute; comments, CDATA and
+ * processing instructions are skipped whole. */
+static size_t attribute_flood_at(const char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *lt = memchr(buf + i, '<', len - i);
+        if (!lt)
+            break;
+        size_t at = (size_t)(lt - buf);
+        const char *end = NULL;
+        if (len - at >= 4 && !memcmp(lt, "<!--", 4))
+            end = memmem(lt + 4, len - at - 4, "-->", 3);
+        else if (len - at >= 9 && !memcmp(lt, "<![CDATA[", 9))
+            end = memmem(lt + 9, len - at - 9, "]]>", 3);
+        else if (len - at >= 2 && lt[1] == '?')
+            end = memmem(lt + 2, len - at - 2, "?>", 2);
+        if (end || (len - at >= 2 && (lt[1] == '!' || lt[1] == '?'))) {
+            if (!end)
+                end = memchr(lt, '>', len - at);
+            if (!end)
+                break;
+            i = (size_t)(end - buf) + 1;
+            continue;
+        }
+        char quote = 0;
+        unsigned attrs = 0;
+        for (i = at + 1; i < len; i++) {
+            char c = buf[i];
+            if (quote) {
+                if (c == quote)
+                    quote = 0;
+            } else if (c == '"' || c == '\'') {
+                quote = c;
+            } else if (c == '=') {
+                if (++attrs > XB_MAX_ATTRIBUTES)
+                    return at;
+            } else if (c == '>' || c == '<') {
+                break;
+            }
+        }
+        if (i < len && buf[i] == '>')
+            i++;
+    }
+    return SIZE_MAX;
+}
+
 /* Cheap checks on the raw bytes that libxml2 would report less clearly. */
 static int precheck_bytes(const char *buf, size_t len, const xb_parse_limits *lim, xb_error *err)
 {
@@ -182,6 +237,11 @@ static int precheck_bytes(const char *buf, size_t len, const xb_parse_limits *li
         return xb_error_set(err, XB_EINVAL, NULL,
                             "NUL byte at offset %zu: ISO 20022 messages are UTF-8 text",
                             (size_t)(nul - buf));
+    size_t flood = attribute_flood_at(buf, len);
+    if (flood != SIZE_MAX)
+        return xb_error_set(err, XB_ELIMIT, NULL,
+                            "element at offset %zu has more than %d attributes", flood,
+                            XB_MAX_ATTRIBUTES);
     return 0;
 }
 

@@ -38,7 +38,10 @@ static int is_xml_ns(const char *uri)
 
 static int put_escaped(xb_buf *out, const char *s, int in_attr)
 {
+    /* Most values need no escaping: one strcspn (vectorised in libc) finds the first character
+     * that does, and the rest of the loop starts there. */
     const char *run = s;
+    s += strcspn(s, in_attr ? "&<\"\t\n\r" : "&<>\r");
     for (; *s; s++) {
         const char *rep = NULL;
         switch (*s) {
@@ -73,6 +76,32 @@ static int put_escaped(xb_buf *out, const char *s, int in_attr)
         run = s + 1;
     }
     return xb_buf_append(out, run, (size_t)(s - run));
+}
+
+/* "<" name / "</" name ">": tags are written with appends, not printf (the profile of the hot
+ * path had vsnprintf as its largest single cost here). */
+static int put_open(xb_buf *out, const char *name)
+{
+    size_t n = strlen(name);
+    if (xb_buf_reserve(out, n + 1))
+        return XB_ENOMEM;
+    out->data[out->len++] = '<';
+    memcpy(out->data + out->len, name, n + 1);
+    out->len += n;
+    return 0;
+}
+
+static int put_close(xb_buf *out, const char *name)
+{
+    size_t n = strlen(name);
+    if (xb_buf_reserve(out, n + 3))
+        return XB_ENOMEM;
+    char *p = out->data + out->len;
+    p[0] = '<', p[1] = '/';
+    memcpy(p + 2, name, n);
+    p[n + 2] = '>', p[n + 3] = '\0';
+    out->len += n + 3;
+    return 0;
 }
 
 static int cmp_attr(const void *x, const void *y)
@@ -111,7 +140,7 @@ static int put_attr_value(xb_buf *out, const xmlAttr *a)
 static int put_start_tag(xb_buf *out, const xmlNode *n, const char *parent_uri)
 {
     const char *uri = ns_uri(n->ns);
-    if (xb_buf_printf(out, "<%s", (const char *)n->name))
+    if (put_open(out, (const char *)n->name))
         return XB_ENOMEM;
     if (strcmp(uri, parent_uri)) {
         if (xb_buf_puts(out, " xmlns=\"") || put_escaped(out, uri, 1) || xb_buf_puts(out, "\""))
@@ -150,7 +179,8 @@ static int put_start_tag(xb_buf *out, const xmlNode *n, const char *parent_uri)
         else if (refs[i].uri[0])
             rc = xb_buf_printf(out, " n%d:%s=\"", prefix, (const char *)refs[i].a->name);
         else
-            rc = xb_buf_printf(out, " %s=\"", (const char *)refs[i].a->name);
+            rc = xb_buf_puts(out, " ") || xb_buf_puts(out, (const char *)refs[i].a->name) ||
+                 xb_buf_puts(out, "=\"");
         rc = rc || put_attr_value(out, refs[i].a) || xb_buf_puts(out, "\"");
     }
     if (refs != stack_refs)
@@ -173,7 +203,7 @@ static int put_part(xb_buf *out, const xmlNode *root)
             if (n->children) {
                 n = n->children;
                 descended = 1;
-            } else if (xb_buf_printf(out, "</%s>", (const char *)n->name)) {
+            } else if (put_close(out, (const char *)n->name)) {
                 return XB_ENOMEM;
             }
         } else if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
@@ -186,7 +216,7 @@ static int put_part(xb_buf *out, const xmlNode *root)
         /* climb, closing elements, until a next sibling exists */
         while (n != root && !n->next) {
             n = n->parent;
-            if (xb_buf_printf(out, "</%s>", (const char *)n->name))
+            if (put_close(out, (const char *)n->name))
                 return XB_ENOMEM;
         }
         if (n == root)

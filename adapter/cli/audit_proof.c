@@ -19,14 +19,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: xborder audit-proof --audit FILE [--audit FILE...] --seq N [--pub KEY]\n"
-                 "       xborder audit-proof --verify PROOF.json [--pub KEY]\n\n"
-                 "Prints (as JSON) a Merkle inclusion proof of audit entry N against the first\n"
-                 "signed checkpoint covering it, or checks such a proof: the entry's own hash, the\n"
-                 "audit path to the checkpoint's root and, with --pub, the checkpoint signature.\n"
-                 "exit: 0 proof printed / valid; 1 not provable / invalid; 2 usage.\n"
-                 "example: xborder audit-proof --audit /var/lib/xborder/audit.log --seq 1042 "
-                 "> proof.json\n");
+    fprintf(out,
+            "usage: xborder audit-proof --audit FILE [--audit FILE...] --seq N [--pub KEY]\n"
+            "       xborder audit-proof --verify PROOF.json [--pub KEY]\n\n"
+            "Prints (as JSON) a Merkle inclusion proof of audit entry N against the first\n"
+            "signed checkpoint covering it, or checks such a proof: the entry's own hash, the\n"
+            "audit path to the checkpoint's root and, with --pub, the checkpoint signature.\n"
+            "exit: 0 proof printed / valid; 1 not provable / invalid; 2 usage.\n"
+            "example: xborder audit-proof --audit /var/lib/xborder/audit.log --seq 1042 "
+            "> proof.json\n");
 }
 
 typedef struct collect {
@@ -54,8 +55,11 @@ static int on_entry(void *ctx, const xb_audit_entry *e, const char *line, size_t
 static int make_proof(const char *const *files, size_t n, uint64_t seq, const char *pub)
 {
     collect c = {.seq = seq};
-    xb_audit_verify_opts o = {.pubkey_path = pub, .keep_leaves = true, .on_entry = on_entry,
-                              .ctx = &c, .allow_unsigned_tail = true};
+    xb_audit_verify_opts o = {.pubkey_path = pub,
+                              .keep_leaves = true,
+                              .on_entry = on_entry,
+                              .ctx = &c,
+                              .allow_unsigned_tail = true};
     xb_audit_verifier *v;
     xb_error err;
     int status = 1;
@@ -110,10 +114,10 @@ static int make_proof(const char *const *files, size_t n, uint64_t seq, const ch
         json_array_append_new(hashes, json_string(hex));
     }
     free(path);
-    json_t *proof = json_pack("{si,sI,sI,sI,ss,ss,so}", "version", 1, "seq", (json_int_t)seq,
-                              "leaf_index", (json_int_t)(seq - 1), "tree_size",
-                              (json_int_t)c.ckpt_size, "entry", c.entry_line, "checkpoint",
-                              c.ckpt_line, "path", hashes);
+    json_t *proof =
+        json_pack("{si,sI,sI,sI,ss,ss,so}", "version", 1, "seq", (json_int_t)seq, "leaf_index",
+                  (json_int_t)(seq - 1), "tree_size", (json_int_t)c.ckpt_size, "entry",
+                  c.entry_line, "checkpoint", c.ckpt_line, "path", hashes);
     json_dumpf(proof, stdout, JSON_INDENT(2));
     fputc('\n', stdout);
     json_decref(proof);
@@ -174,8 +178,8 @@ static int check_proof(const char *proof_path, const char *pub)
             goto out;
         }
     xb_merkle_leaf_hash(leaf, e.hash, 32);
-    if (xb_merkle_verify(leaf, seq - 1, size, (const uint8_t(*)[32])path,
-                         json_array_size(hashes), root, &err) < 0) {
+    if (xb_merkle_verify(leaf, seq - 1, size, (const uint8_t(*)[32])path, json_array_size(hashes),
+                         root, &err) < 0) {
         status = bad(err.message);
         goto out;
     }

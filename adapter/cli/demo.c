@@ -300,7 +300,7 @@ static int produce_fixtures(demo *d, const xb_config *cfg, xb_kafka_env *env, xb
         if (xb_buf_read_file(&body, files[i], 8u << 20) < 0)
             continue;
         const char *topic = topic_for(cfg, &body);
-        const char *base = strrchr(files[i], '/') + 1;
+        char *base = strrchr(files[i], '/') + 1; /* not const: RD_KAFKA_V_KEY casts to void * */
         rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(body.data, body.len),
                           RD_KAFKA_V_KEY(base, strlen(base)),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -416,8 +416,8 @@ int xb_cli_demo(int argc, char **argv)
         fprintf(stderr, "xborder demo: cannot write %s\n", p);
         goto out;
     }
-    if (write_config(&d, &err) < 0 ||
-        xb_config_load(&cfg, d.path, &err) < 0 || xb_kafka_env_new(&env, cfg, &err) < 0)
+    if (write_config(&d, &err) < 0 || xb_config_load(&cfg, d.path, &err) < 0 ||
+        xb_kafka_env_new(&env, cfg, &err) < 0)
         goto fail;
     for (size_t i = 0; i < cfg->n_topics; i++)
         xb_kafka_env_create_topic(env, cfg->topics[i], 1, NULL);

@@ -16,22 +16,23 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xborder replay --config FILE --topic T [--from TIME|OFFSET] [--to TIME|OFFSET]\n"
-            "         [--audit FILE...|--audit-topic T] [--pub KEY] [--catalog-store DIR]\n"
-            "         [--catalog-now] [--no-progress] --out DIR\n\n"
-            "Reads topic T over [from, to) with partitions assigned directly (no consumer group,\n"
-            "no commits), re-runs parse -> classify -> decide for every message with the catalog\n"
-            "(by hash, from --catalog-store), destination, transfer time and counters its audit\n"
-            "record names, and compares verdict, legal basis and field actions. Offsets apply to\n"
-            "every partition; times (2026-03-01T10:00:00+08:00, ...Z, 2026-03-01) are resolved on\n"
-            "the broker. --catalog-now decides with today's catalogs instead. Writes\n"
-            "DIR/report.json and DIR/report.html. Nothing is delivered anywhere.\n"
-            "exit: 0 all reproduced and chain intact; 1 differences or broken chain; 2 usage;\n"
-            "3 could not run.\n"
-            "example: xborder replay --config /etc/xborder/xborder.yaml \\\n"
-            "           --topic payments.outbound --from 2026-03-01 --to 2026-04-01 \\\n"
-            "           --audit /var/lib/xborder/audit.log --out /tmp/replay\n");
+    fprintf(
+        out,
+        "usage: xborder replay --config FILE --topic T [--from TIME|OFFSET] [--to TIME|OFFSET]\n"
+        "         [--audit FILE...|--audit-topic T] [--pub KEY] [--catalog-store DIR]\n"
+        "         [--catalog-now] [--no-progress] --out DIR\n\n"
+        "Reads topic T over [from, to) with partitions assigned directly (no consumer group,\n"
+        "no commits), re-runs parse -> classify -> decide for every message with the catalog\n"
+        "(by hash, from --catalog-store), destination, transfer time and counters its audit\n"
+        "record names, and compares verdict, legal basis and field actions. Offsets apply to\n"
+        "every partition; times (2026-03-01T10:00:00+08:00, ...Z, 2026-03-01) are resolved on\n"
+        "the broker. --catalog-now decides with today's catalogs instead. Writes\n"
+        "DIR/report.json and DIR/report.html. Nothing is delivered anywhere.\n"
+        "exit: 0 all reproduced and chain intact; 1 differences or broken chain; 2 usage;\n"
+        "3 could not run.\n"
+        "example: xborder replay --config /etc/xborder/xborder.yaml \\\n"
+        "           --topic payments.outbound --from 2026-03-01 --to 2026-04-01 \\\n"
+        "           --audit /var/lib/xborder/audit.log --out /tmp/replay\n");
 }
 
 int xb_cli_replay(int argc, char **argv)
@@ -93,8 +94,8 @@ int xb_cli_replay(int argc, char **argv)
            "audit record; audit chain %s%s; report in %s\n",
            (unsigned long long)st.messages, (unsigned long long)st.decisions,
            (unsigned long long)st.matched, (unsigned long long)st.mismatches,
-           (unsigned long long)st.not_audited, intact ? "intact" : "BROKEN: ",
-           intact ? "" : st.chain.reason, o.out_dir);
+           (unsigned long long)st.not_audited,
+           intact ? "intact" : "BROKEN: ", intact ? "" : st.chain.reason, o.out_dir);
     if (!intact)
         return 1;
     if (o.catalog_now)

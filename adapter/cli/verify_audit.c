@@ -12,9 +12,6 @@
 #include "adapter/replay.h"
 #include "adapter/state/audit_verify.h"
 
-int xb_replay_verify_audit_topic(xb_audit_verify_result *out, const char *config_path,
-                                 const char *topic, const xb_audit_verify_opts *vo, xb_error *err);
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -32,14 +29,13 @@ static void usage(FILE *out)
 static void print_result(const xb_audit_verify_result *r, bool as_json)
 {
     if (as_json) {
-        json_t *j = json_pack("{ss,ss,sI,ss,ss,sI,sI,sI,sI,sb,ss,ss}", "status",
-                              r->fault == XB_AUDIT_INTACT ? "intact" : "broken", "fault",
-                              xb_audit_fault_name(r->fault), "seq", (json_int_t)r->seq, "reason",
-                              r->reason, "where", r->where, "entries", (json_int_t)r->entries,
-                              "decisions", (json_int_t)r->decisions, "checkpoints",
-                              (json_int_t)r->checkpoints, "signed_upto",
-                              (json_int_t)r->signed_upto, "signatures_checked",
-                              r->signatures_checked, "head", r->head, "root", r->root);
+        json_t *j = json_pack(
+            "{ss,ss,sI,ss,ss,sI,sI,sI,sI,sb,ss,ss}", "status",
+            r->fault == XB_AUDIT_INTACT ? "intact" : "broken", "fault",
+            xb_audit_fault_name(r->fault), "seq", (json_int_t)r->seq, "reason", r->reason, "where",
+            r->where, "entries", (json_int_t)r->entries, "decisions", (json_int_t)r->decisions,
+            "checkpoints", (json_int_t)r->checkpoints, "signed_upto", (json_int_t)r->signed_upto,
+            "signatures_checked", r->signatures_checked, "head", r->head, "root", r->root);
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         fputc('\n', stdout);
         json_decref(j);

@@ -28,10 +28,10 @@ struct xb_audit_ckpt {
     unsigned every_n;
     xb_merkle_frontier tree;
     uint8_t head[32];
-    off_t offset;        /* bytes of the current file already hashed */
-    xb_buf partial;      /* bytes after the last newline seen */
-    char last_type[33];  /* type of the last entry seen */
-    uint64_t last_size;  /* tree_size of the last checkpoint seen or written */
+    off_t offset;       /* bytes of the current file already hashed */
+    xb_buf partial;     /* bytes after the last newline seen */
+    char last_type[33]; /* type of the last entry seen */
+    uint64_t last_size; /* tree_size of the last checkpoint seen or written */
 };
 
 static int load_key(xb_audit_ckpt *ck, const char *path, xb_error *err)
@@ -75,7 +75,8 @@ static int adopt_rotate(xb_audit_ckpt *ck, const xb_audit_entry *e, xb_error *er
             return xb_error_set(err, XB_ESTATE, ck->path, "audit: bad frontier in rotate entry");
         ck->tree.n++;
     }
-    if ((uint64_t)__builtin_popcountll(ck->tree.size) != ck->tree.n || size + 1 != (json_int_t)e->seq)
+    if ((uint64_t)__builtin_popcountll(ck->tree.size) != ck->tree.n ||
+        size + 1 != (json_int_t)e->seq)
         return xb_error_set(err, XB_ESTATE, ck->path, "audit: rotate entry %llu is inconsistent",
                             (unsigned long long)e->seq);
     return 0;
@@ -141,10 +142,9 @@ static int catch_up(xb_audit_ckpt *ck, xb_error *err)
     }
     close(fd);
     if (rc == 0 && ck->tree.size != xb_audit_seq(ck->a))
-        rc = xb_error_set(err, XB_ESTATE, ck->path,
-                          "audit: %s holds %llu entries, the writer says %llu", ck->path,
-                          (unsigned long long)ck->tree.size,
-                          (unsigned long long)xb_audit_seq(ck->a));
+        rc = xb_error_set(
+            err, XB_ESTATE, ck->path, "audit: %s holds %llu entries, the writer says %llu",
+            ck->path, (unsigned long long)ck->tree.size, (unsigned long long)xb_audit_seq(ck->a));
     return rc;
 }
 

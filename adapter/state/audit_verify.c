@@ -91,7 +91,8 @@ int xb_audit_ckpt_statement(xb_buf *out, uint64_t tree_size, const char *head_he
                             const char *root_hex, const char *time)
 {
     xb_buf_reset(out);
-    return xb_buf_printf(out, "xborder-audit-checkpoint/v1\ntree_size=%llu\nhead=%s\nroot=%s\ntime=%s\n",
+    return xb_buf_printf(out,
+                         "xborder-audit-checkpoint/v1\ntree_size=%llu\nhead=%s\nroot=%s\ntime=%s\n",
                          (unsigned long long)tree_size, head_hex, root_hex, time);
 }
 
@@ -100,8 +101,8 @@ int xb_audit_pubkey_load(xb_audit_pubkey **out, const char *pem_path, xb_error *
     *out = NULL;
     FILE *f = fopen(pem_path, "r");
     if (!f)
-        return xb_error_set(err, XB_ENOTFOUND, pem_path, "cannot open public key %s: %s",
-                            pem_path, strerror(errno));
+        return xb_error_set(err, XB_ENOTFOUND, pem_path, "cannot open public key %s: %s", pem_path,
+                            strerror(errno));
     EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
     if (!k || EVP_PKEY_id(k) != EVP_PKEY_ED25519) {
@@ -138,8 +139,9 @@ int xb_audit_ckpt_check_sig(const json_t *rec, xb_audit_pubkey *key, xb_error *e
     EVP_MD_CTX_free(ctx);
     xb_buf_free(&stmt);
     return ok ? 0
-              : xb_error_set(err, XB_ECRYPTO, NULL, "checkpoint signature does not verify with "
-                                                    "the given public key");
+              : xb_error_set(err, XB_ECRYPTO, NULL,
+                             "checkpoint signature does not verify with "
+                             "the given public key");
 }
 
 /* ---- the walk ------------------------------------------------------------------------------ */
@@ -155,18 +157,17 @@ struct xb_audit_verifier {
     xb_merkle_frontier tree;
     uint8_t (*leaves)[XB_MERKLE_HASH];
     size_t n_leaves, cap_leaves;
-    xb_buf last_line;  /* previous accepted line, to recognise exact duplicates */
-    xb_buf ahead;      /* a line whose seq jumped ahead, held for one line */
+    xb_buf last_line; /* previous accepted line, to recognise exact duplicates */
+    xb_buf ahead;     /* a line whose seq jumped ahead, held for one line */
     char ahead_where[300];
     uint64_t ahead_seq;
 };
 
 const char *xb_audit_fault_name(xb_audit_fault f)
 {
-    static const char *const names[] = {"intact",       "malformed",      "altered",
-                                        "broken-link",  "missing",        "reordered",
-                                        "inserted",     "bad-checkpoint", "bad-signature",
-                                        "unsigned-tail", "empty"};
+    static const char *const names[] = {
+        "intact",   "malformed",      "altered",       "broken-link",   "missing", "reordered",
+        "inserted", "bad-checkpoint", "bad-signature", "unsigned-tail", "empty"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
@@ -398,7 +399,7 @@ void xb_audit_verifier_finish(xb_audit_verifier *v, xb_audit_verify_result *out)
 const uint8_t (*xb_audit_verifier_leaves(const xb_audit_verifier *v, size_t *n))[XB_MERKLE_HASH]
 {
     *n = v->n_leaves;
-    return (const uint8_t (*)[XB_MERKLE_HASH])v->leaves;
+    return (const uint8_t(*)[XB_MERKLE_HASH])v->leaves;
 }
 
 int xb_audit_verify_files(xb_audit_verify_result *out, const char *const *paths, size_t n,

@@ -25,10 +25,10 @@ typedef struct xb_audit_entry {
     uint64_t seq;
     char type[33];
     uint8_t prev[32];
-    uint8_t hash[32];      /* as written in the line */
-    const char *raw;       /* the canonical record bytes inside the line (not NUL-terminated) */
+    uint8_t hash[32]; /* as written in the line */
+    const char *raw;  /* the canonical record bytes inside the line (not NUL-terminated) */
     size_t raw_len;
-    json_t *record;        /* parsed record (owned by the entry) */
+    json_t *record; /* parsed record (owned by the entry) */
 } xb_audit_entry;
 
 /* Parses a line (without newline). 0, or XB_EINVAL when it is not an audit entry. */
@@ -82,14 +82,14 @@ typedef struct xb_audit_verify_opts {
 
 typedef struct xb_audit_verify_result {
     xb_audit_fault fault;
-    uint64_t seq;       /* seq at fault (0 when intact) */
-    char reason[512];   /* one sentence */
-    char where[300];    /* file:line or topic:partition:offset of the offending line */
+    uint64_t seq;     /* seq at fault (0 when intact) */
+    char reason[512]; /* one sentence */
+    char where[300];  /* file:line or topic:partition:offset of the offending line */
     uint64_t entries, decisions, checkpoints, rotations, duplicates;
-    uint64_t signed_upto;   /* tree_size of the last checkpoint that verified */
+    uint64_t signed_upto; /* tree_size of the last checkpoint that verified */
     bool signatures_checked;
-    char head[65];      /* chain head after the last good entry */
-    char root[65];      /* Merkle root over every good entry */
+    char head[65]; /* chain head after the last good entry */
+    char root[65]; /* Merkle root over every good entry */
 } xb_audit_verify_result;
 
 typedef struct xb_audit_verifier xb_audit_verifier;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void sha256_parts(uint8_t out[XB_MERKLE_HASH], uint8_t prefix, const uint8_t *a,
-                         size_t alen, const uint8_t *b, size_t blen)
+static void sha256_parts(uint8_t out[XB_MERKLE_HASH], uint8_t prefix, const uint8_t *a, size_t alen,
+                         const uint8_t *b, size_t blen)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned len = 0;
@@ -106,8 +106,8 @@ int xb_merkle_root(uint8_t out[XB_MERKLE_HASH], const uint8_t (*leaves)[XB_MERKL
     return 0;
 }
 
-static void path(uint8_t (*acc)[XB_MERKLE_HASH], size_t *len, const uint8_t (*leaves)[XB_MERKLE_HASH],
-                 uint64_t n, uint64_t m)
+static void path(uint8_t (*acc)[XB_MERKLE_HASH], size_t *len,
+                 const uint8_t (*leaves)[XB_MERKLE_HASH], uint64_t n, uint64_t m)
 {
     if (n <= 1)
         return;
@@ -130,7 +130,7 @@ int xb_merkle_proof(uint8_t (**path_out)[XB_MERKLE_HASH], size_t *len_out,
     if (index >= size)
         return xb_error_set(err, XB_EINVAL, NULL, "merkle: leaf %llu is outside a tree of %llu",
                             (unsigned long long)index, (unsigned long long)size);
-    uint8_t (*acc)[XB_MERKLE_HASH] = calloc(XB_MERKLE_MAX_DEPTH, XB_MERKLE_HASH);
+    uint8_t(*acc)[XB_MERKLE_HASH] = calloc(XB_MERKLE_MAX_DEPTH, XB_MERKLE_HASH);
     if (!acc)
         return xb_error_set(err, XB_ENOMEM, NULL, "merkle: out of memory");
     path(acc, len_out, leaves, size, index);

@@ -40,8 +40,8 @@ static const char *const ddl[] = {
     " pi_after INTEGER NOT NULL, spi_after INTEGER NOT NULL, verdict TEXT NOT NULL,"
     " subjects TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (id, dest))",
     /* receiver dedupe (issue #10) */
-    "CREATE TABLE IF NOT EXISTS received ("
-    " key TEXT PRIMARY KEY, received_at INTEGER NOT NULL, file TEXT NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS received ("
+     " key TEXT PRIMARY KEY, received_at INTEGER NOT NULL, file TEXT NOT NULL)"),
 };
 
 static int lite_error(xb_error *err, sqlite3 *db, const char *what)

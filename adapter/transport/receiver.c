@@ -143,7 +143,11 @@ static int well_formed(const char *body, size_t len)
 static int write_durable(const char *dir, const char *name, const char *body, size_t len, int sync)
 {
     char tmp[4096], final[4096];
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%s", dir, name);
+    /* Unique per writer: two requests with the same key must never share (and truncate) a
+     * temp file; each renames its own complete copy over the final name. */
+    static unsigned long seq;
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%lu-%s", dir, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED),
+             name);
     snprintf(final, sizeof final, "%s/%s", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -218,6 +222,37 @@ static int store_body(xb_receiver *rx, const char *key, const char *name, const 
     return rc;
 }
 
+/* Under rx->mu: 1 when key was stored before, 0 when not, -1 on a store error. */
+static int key_seen(xb_receiver *rx, const char *key)
+{
+    sqlite3_reset(rx->sel);
+    sqlite3_bind_text(rx->sel, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(rx->sel);
+    sqlite3_reset(rx->sel);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Under rx->mu: records key; 200, 409 when a concurrent request recorded it first, or 500. */
+static int record_key(xb_receiver *rx, const char *key, const char *name)
+{
+    sqlite3_reset(rx->ins);
+    sqlite3_bind_text(rx->ins, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(rx->ins, 2, (sqlite3_int64)time(NULL));
+    sqlite3_bind_text(rx->ins, 3, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(rx->ins);
+    sqlite3_reset(rx->ins);
+    int status = rc == SQLITE_DONE ? 200 : rc == SQLITE_CONSTRAINT ? 409 : 500;
+    if (status == 200)
+        rx->st.accepted++;
+    else if (status == 409)
+        rx->st.duplicates++;
+    return status;
+}
+
+/* Stores one message under key; returns the HTTP status (200, 409, 500). The message file is
+ * written (and fsynced) outside the lock so concurrent connections overlap their disk waits; a
+ * concurrent request with the same key writes the same bytes to the same name, and the PRIMARY
+ * KEY decides which one answers 200. With --store-in-db everything happens under the lock. */
 static int store_one(xb_receiver *rx, const char *key, const char *body, size_t len)
 {
     char name[300];
@@ -226,25 +261,24 @@ static int store_one(xb_receiver *rx, const char *key, const char *body, size_t 
         return store_one_shared(rx, key, name, body, len);
     int status;
     pthread_mutex_lock(&rx->mu);
-    sqlite3_reset(rx->sel);
-    sqlite3_bind_text(rx->sel, 1, key, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(rx->sel);
-    if (rc == SQLITE_ROW) {
-        status = 409;
+    int seen = key_seen(rx, key);
+    if (seen == 1) {
         rx->st.duplicates++;
-    } else if (rc != SQLITE_DONE || store_body(rx, key, name, body, len) != 0) {
+        status = 409;
+    } else if (seen < 0) {
         status = 500;
+    } else if (rx->o.bodies_in_db) {
+        status = store_body(rx, key, name, body, len) == 0 ? record_key(rx, key, name) : 500;
     } else {
-        sqlite3_reset(rx->ins);
-        sqlite3_bind_text(rx->ins, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(rx->ins, 2, (sqlite3_int64)time(NULL));
-        sqlite3_bind_text(rx->ins, 3, name, -1, SQLITE_TRANSIENT);
-        status = sqlite3_step(rx->ins) == SQLITE_DONE ? 200 : 500;
-        if (status == 200)
-            rx->st.accepted++;
+        status = 0; /* write the file below, unlocked */
     }
-    sqlite3_reset(rx->sel);
-    sqlite3_reset(rx->ins);
+    pthread_mutex_unlock(&rx->mu);
+    if (status != 0)
+        return status;
+    if (store_body(rx, key, name, body, len) != 0)
+        return 500;
+    pthread_mutex_lock(&rx->mu);
+    status = record_key(rx, key, name);
     pthread_mutex_unlock(&rx->mu);
     return status;
 }
@@ -510,7 +544,7 @@ static int xml_type(const char *ctype)
 }
 
 static enum MHD_Result handle_batch(xb_receiver *rx, struct MHD_Connection *c, rx_req *q,
-                                    const char *ctype)
+                                    const char *ctype, int reset)
 {
     char delim[80];
     part *parts;
@@ -544,7 +578,7 @@ static enum MHD_Result handle_batch(xb_receiver *rx, struct MHD_Connection *c, r
     json_t *root = json_pack("{s:o}", "results", results);
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
-    enum MHD_Result ret = text ? respond(c, 200, "application/json", text, 0) : MHD_NO;
+    enum MHD_Result ret = text && !reset ? respond(c, 200, "application/json", text, 0) : MHD_NO;
     free(text);
     return ret;
 }
@@ -567,35 +601,32 @@ static enum MHD_Result handle_post(xb_receiver *rx, struct MHD_Connection *c, co
         return respond(c, 503, "text/plain", "injected failure\n", rx->o.retry_after_s);
     }
     const char *ctype = hdr(c, "Content-Type");
-    enum MHD_Result ret;
     if (ctype && !strncasecmp(ctype, "multipart/mixed", 15)) {
-        ret = handle_batch(rx, c, q, ctype);
-    } else {
-        const char *key = hdr(c, "Idempotency-Key");
-        if (!xml_type(ctype))
-            return respond_text(rx, c, 415,
-                                "Content-Type must be application/xml or multipart/mixed");
-        if (!valid_key(key))
-            return respond_text(rx, c, 400, "missing or invalid Idempotency-Key");
-        if (!well_formed(q->body.data, q->body.len))
-            return respond_text(rx, c, 400, "body is not well-formed XML (or has a DOCTYPE)");
-        int status = store_one(rx, key, q->body.data, q->body.len);
-        if (!rx->o.quiet)
-            fprintf(stderr, "receive: %d %s (%zu bytes)\n", status, key, q->body.len);
-        if (status == 500)
-            return respond(c, 500, "text/plain", "store failed\n", 0);
-        if (rx->o.reset_rate > 0 && rnd01(rx) < rx->o.reset_rate) {
+        /* A reset decided up front, applied after the parts are stored (same promise as below). */
+        int reset = rx->o.reset_rate > 0 && rnd01(rx) < rx->o.reset_rate;
+        enum MHD_Result ret = handle_batch(rx, c, q, ctype, reset);
+        if (reset)
             count(rx, &rx->st.resets);
-            return MHD_NO; /* stored, but the answer is lost: the sender must retry and get 409 */
-        }
-        ret = respond(c, (unsigned)status, "text/plain", status == 200 ? "stored\n" : "duplicate\n",
-                      0);
+        return reset ? MHD_NO : ret;
     }
+    const char *key = hdr(c, "Idempotency-Key");
+    if (!xml_type(ctype))
+        return respond_text(rx, c, 415, "Content-Type must be application/xml or multipart/mixed");
+    if (!valid_key(key))
+        return respond_text(rx, c, 400, "missing or invalid Idempotency-Key");
+    if (!well_formed(q->body.data, q->body.len))
+        return respond_text(rx, c, 400, "body is not well-formed XML (or has a DOCTYPE)");
+    int status = store_one(rx, key, q->body.data, q->body.len);
+    if (!rx->o.quiet)
+        fprintf(stderr, "receive: %d %s (%zu bytes)\n", status, key, q->body.len);
+    if (status == 500)
+        return respond(c, 500, "text/plain", "store failed\n", 0);
     if (rx->o.reset_rate > 0 && rnd01(rx) < rx->o.reset_rate) {
         count(rx, &rx->st.resets);
-        return MHD_NO;
+        return MHD_NO; /* stored, but the answer is lost: the sender must retry and get 409 */
     }
-    return ret;
+    return respond(c, (unsigned)status, "text/plain", status == 200 ? "stored\n" : "duplicate\n",
+                   0);
 }
 
 static enum MHD_Result handle_get(xb_receiver *rx, struct MHD_Connection *c, const char *url)

@@ -57,6 +57,11 @@ int xb_sink_kafka_new(xb_sink_kafka **out, const xb_config *cfg, const xb_kafka_
     char errstr[512];
     if (!user_set(cfg, "linger.ms"))
         rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
+    /* A DLQ entry is a consumed record plus a few headers, and the broker accepted that record:
+     * librdkafka's 1 MB client-side default must not refuse it, or one large record makes every
+     * start fatal (found by tests/reliability/security-test hostile with a 10 MB record). */
+    if (!user_set(cfg, "message.max.bytes"))
+        rd_kafka_conf_set(conf, "message.max.bytes", "1000000000", NULL, 0);
     /* No loss: idempotent, all replicas, and never give up on a message (0 = infinite). */
     if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||

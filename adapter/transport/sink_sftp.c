@@ -31,7 +31,8 @@ static const char *const FILE_EXT[N_FILES] = {".xml", ".manifest.sig", ".manifes
 enum xfer_kind { XFER_NONE = 0, XFER_UPLOAD, XFER_CHECK };
 
 #define DELIVERED_EXT ".delivered.json"
-#define DELIVERED_KEEP 64 /* delivered batches remembered in the spool (journal) */
+#define DELIVERED_KEEP 64  /* delivered batches remembered in the spool (journal) */
+#define LEFTOVER_AGE_S 120 /* half-written spool files older than this are removed at start */
 
 typedef struct waiter {
     void *user;
@@ -604,7 +605,11 @@ static int list_spool(spool_entry **out, size_t *n_out, xb_sink_sftp *s, const c
     struct dirent *de;
     char path[4096];
     while ((de = readdir(d))) {
-        if (!ends_with(de->d_name, suffix) || de->d_name[0] == '.')
+        /* Names go into remote paths and rename commands: only what batch names are made of. */
+        if (!ends_with(de->d_name, suffix) || de->d_name[0] == '.' ||
+            strspn(de->d_name,
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                strlen(de->d_name))
             continue;
         size_t nl = strlen(de->d_name) - strlen(suffix);
         if (nl > XB_BATCH_NAME_MAX)
@@ -660,10 +665,14 @@ static void clean_spool(xb_sink_sftp *s)
                 orphan = !spool_has(s, name, FILE_EXT[F_MANIFEST]);
             }
         }
-        if (orphan || !strncmp(n, ".tmp-", 5)) {
-            snprintf(path, sizeof path, "%s/%s", s->spool, n);
+        if (!orphan && strncmp(n, ".tmp-", 5) != 0)
+            continue;
+        /* Only old leftovers: a young one may belong to a process sealing right now (check-config
+         * on a live system). A young leftover is harmless: sealing the same name overwrites it. */
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", s->spool, n);
+        if (stat(path, &sb) == 0 && time(NULL) - sb.st_mtime > LEFTOVER_AGE_S)
             unlink(path);
-        }
     }
     if (d)
         closedir(d);
@@ -1146,7 +1155,18 @@ static void transfer_done(xb_sink_sftp *s, CURLcode c, xb_error *err)
     if (is_config_error(c))
         fail_sink(s, c);
     else
-        schedule_retry(s, c == CURLE_OK ? CURLE_QUOTE_ERROR : c);
+        schedule_retry(s, c);
+    if (kind == XFER_CHECK && c == CURLE_OK) {
+        /* Only a file of another size can be there under our content-derived name: someone else
+         * wrote it. Say so; retrying keeps the batch (and the partition) waiting for an operator.
+         */
+        char fn[XB_BATCH_NAME_MAX + 32];
+        file_name(fn, sizeof fn, b, b->step);
+        snprintf(s->last_error, sizeof s->last_error,
+                 "%s is already in the inbox with %lld bytes, not %zu: a file we did not write", fn,
+                 (long long)size, b->file[b->step].len);
+        xb_log(XB_LOG_ERROR, "sftp_name_conflict", "%s: %s", s->name, s->last_error);
+    }
 }
 
 /* Completes everything pending with CONFIG_ERROR (the sink is FAILED). Spool files stay. */

@@ -37,7 +37,10 @@
  * same names, first; the pipeline's redelivered messages whose keys are in a recovered batch
  * are attached to it (their new bytes are not sent again) and complete when it is in place.
  * A rename onto a file that is already there (the previous run got that far) is accepted when
- * the file has the expected size: same name = same SHA-256 prefix = same bytes.
+ * the file has the expected size: same name = same SHA-256 prefix = same bytes; a file of another
+ * size under our name is never overwritten (the batch waits, last_error says why). Delivered
+ * batches leave their manifest in the spool as NAME.delivered.json (the last 64): after a crash
+ * between the rename and the offset commit, the redelivered messages complete at once.
  *
  * Threading: like sink_http — one thread calls everything; callbacks run inside poll/free;
  * xb_sink_sftp_wakeup() is the one call safe from another thread.
@@ -63,18 +66,20 @@ typedef struct xb_sink_sftp_options {
     const char *pub_file;    /* its public key; NULL = derived from the private key */
     const char *manifest_key_file; /* Ed25519 PEM private key signing manifests (required) */
     const char *manifest_key_id;   /* keyid in the signature; default: name */
-    const char *spool_dir;       /* local folder for sealed batches (required; created if absent) */
-    unsigned batch_max_messages; /* default 1000 */
-    size_t batch_max_bytes;      /* container size bound, default 8 MiB (a single larger message
-                                    still goes, alone) */
-    unsigned batch_linger_ms;    /* a started batch is sealed after this long, default 1000 */
-    unsigned connect_timeout_ms; /* default 10000 */
-    unsigned timeout_ms;         /* one file transfer, default 120000 */
-    unsigned backoff_initial_ms; /* default 200 */
-    unsigned backoff_max_ms;     /* default 30000 */
-    unsigned backlog_high;       /* pending messages that make backlogged() true; default
-                                    4 * batch_max_messages */
-    size_t max_message_bytes;    /* largest message submit accepts, default 16 MiB */
+    const char
+        *spool_dir; /* local folder for sealed batches (required; created if absent). The
+                       config loader defaults it to <audit.file's folder>/sftp-spool/<name> */
+    unsigned batch_max_messages;   /* default 1000 */
+    size_t batch_max_bytes;        /* container size bound, default 8 MiB (a single larger message
+                                      still goes, alone) */
+    unsigned batch_linger_ms;      /* a started batch is sealed after this long, default 1000 */
+    unsigned connect_timeout_ms;   /* default 10000 */
+    unsigned timeout_ms;           /* one file transfer, default 120000 */
+    unsigned backoff_initial_ms;   /* default 200 */
+    unsigned backoff_max_ms;       /* default 30000 */
+    unsigned backlog_high;         /* pending messages that make backlogged() true; default
+                                      4 * batch_max_messages */
+    size_t max_message_bytes;      /* largest message submit accepts, default 16 MiB */
     uint64_t max_send_bytes_per_s; /* tests only: throttle uploads (0 = no limit) */
 } xb_sink_sftp_options;
 
@@ -92,7 +97,7 @@ typedef struct xb_sink_sftp_stats {
 void xb_sink_sftp_options_init(xb_sink_sftp_options *opts);
 
 /* Reads the `sftp:` mapping of a destination into opts (after options_init; name is not set):
- *   sftp: {url, known_hosts, user, key, pub, manifest_key, manifest_key_id, spool,
+ *   sftp: {url, known_hosts, user, key, pub, manifest_key, manifest_key_id, [spool],
  *          batch: {max_messages, max_bytes, linger_ms},
  *          retry: {initial_ms, max_ms}, timeout_ms, connect_timeout_ms}
  * Strings point into tree (keep it alive). `where` is the dotted path of the mapping

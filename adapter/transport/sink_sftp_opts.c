@@ -98,7 +98,7 @@ int xb_sink_sftp_opts_from_tree(xb_sink_sftp_options *o, const json_t *t, const 
         (rc = xb_yaml_str_opt(&o->pub_file, t, "pub", where, err)) < 0 ||
         (rc = xb_yaml_str(&o->manifest_key_file, t, "manifest_key", where, err)) < 0 ||
         (rc = xb_yaml_str_opt(&o->manifest_key_id, t, "manifest_key_id", where, err)) < 0 ||
-        (rc = xb_yaml_str(&o->spool_dir, t, "spool", where, err)) < 0 ||
+        (rc = xb_yaml_str_opt(&o->spool_dir, t, "spool", where, err)) < 0 ||
         (rc = xb_yaml_object_opt(&bt, t, "batch", where, err)) < 0 ||
         (rc = xb_yaml_object_opt(&retry, t, "retry", where, err)) < 0 ||
         (rc = get_num(&to, t, "timeout_ms", where, 1000, 3600000, err)) < 0 ||

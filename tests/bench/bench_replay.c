@@ -88,8 +88,9 @@ int main(int argc, char **argv)
     double replay = now_s() - t0;
     xb_buf_free(&s.msg);
     if (st.mismatches || st.messages != n || st.chain.fault != XB_AUDIT_INTACT) {
-        fprintf(stderr, "bench_replay: replay did not reproduce the run (%" PRIu64
-                        " mismatches, chain %s)\n",
+        fprintf(stderr,
+                "bench_replay: replay did not reproduce the run (%" PRIu64
+                " mismatches, chain %s)\n",
                 st.mismatches, xb_audit_fault_name(st.chain.fault));
         return 1;
     }

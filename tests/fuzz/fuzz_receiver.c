@@ -31,7 +31,8 @@ static void make_keys(void)
     char *pa, *pb;
     long la = BIO_get_mem_data(a, &pa), lb = BIO_get_mem_data(b, &pb);
     xb_error err;
-    if (xb_httpsig_key_from_pem(&g_priv, pa, (size_t)la, &err) || xb_httpsig_key_from_pem(&g_pub, pb, (size_t)lb, &err))
+    if (xb_httpsig_key_from_pem(&g_priv, pa, (size_t)la, &err) ||
+        xb_httpsig_key_from_pem(&g_pub, pb, (size_t)lb, &err))
         abort();
     BIO_free(a);
     BIO_free(b);
@@ -63,7 +64,8 @@ static void batch_checks(const char *ctype, const char *body, size_t len)
     char delim[80];
     part *parts;
     size_t n;
-    if (boundary_of(delim, sizeof delim, ctype) != 0 || split_parts(&parts, &n, body, len, delim) != 0)
+    if (boundary_of(delim, sizeof delim, ctype) != 0 ||
+        split_parts(&parts, &n, body, len, delim) != 0)
         return;
     if (n == 0 || n > MAX_PARTS)
         __builtin_trap();
@@ -112,13 +114,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             .body_len = n};
     xb_error err;
     xb_httpsig_headers h;
-    if (sign_here && has_ct && has_key && xb_httpsig_sign(&h, &m, g_priv, "fuzz", 1767225600, 0, &err) == 0) {
-        if (xb_httpsig_verify(&m, h.content_digest, h.signature_input, h.signature, g_pub, "fuzz", 1767225600,
-                              300, &err) != 0)
+    if (sign_here && has_ct && has_key &&
+        xb_httpsig_sign(&h, &m, g_priv, "fuzz", 1767225600, 0, &err) == 0) {
+        if (xb_httpsig_verify(&m, h.content_digest, h.signature_input, h.signature, g_pub, "fuzz",
+                              1767225600, 300, &err) != 0)
             __builtin_trap(); /* what we sign must verify */
     } else {
-        (void)xb_httpsig_verify(&m, has_dg ? digest : NULL, has_si ? siginput : NULL, has_sg ? sig : NULL, g_pub,
-                                NULL, 1767225600, 300, &err);
+        (void)xb_httpsig_verify(&m, has_dg ? digest : NULL, has_si ? siginput : NULL,
+                                has_sg ? sig : NULL, g_pub, NULL, 1767225600, 300, &err);
     }
     if (has_ct && !strncasecmp(ctype, "multipart/mixed", 15)) {
         batch_checks(ctype, body, n);

@@ -229,7 +229,8 @@ static size_t set_uniq(strset *s)
 
 static bool set_has(const strset *s, const char *v)
 {
-    return bsearch(&v, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
+    /* s->v is NULL while the set is empty: bsearch must not see it */
+    return s->n && bsearch(&v, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
 }
 
 static void set_free(strset *s)
@@ -548,7 +549,6 @@ static int cmd_mkconfig(int argc, char **argv)
         snprintf(a, sizeof a, "%s/sign.key", pki);
         json_object_set_new(d, "sign", json_pack("{ss,ss}", "key", a, "key_id", "itest"));
         json_object_set_new(d, "retry", json_pack("{ss,ss}", "initial_ms", "50", "max_ms", "2000"));
-        json_object_set_new(d, "timeout_ms", json_string("5000"));
         json_t *ps = json_object_get(d, "pseudo");
         const char *kid = json_string_value(json_object_get(ps, "key_id"));
         const char *ep = json_string_value(json_object_get(ps, "epoch"));
@@ -611,9 +611,9 @@ static int cmd_mkconfig(int argc, char **argv)
     json_object_set_new(tree, "state", json_pack("{ss}", "store", a));
     json_object_set_new(tree, "metrics", json_pack("{ss}", "listen", "127.0.0.1:0"));
     json_object_set_new(tree, "log", json_pack("{ss}", "level", "info"));
-    json_object_set_new(
-        tree, "pipeline",
-        json_pack("{ss,ss}", "commit_interval_ms", "500", "drain_timeout_ms", "20000"));
+    json_object_set_new(tree, "pipeline",
+                        json_pack("{ss,ss,ss}", "commit_interval_ms", "500", "drain_timeout_ms",
+                                  "20000", "max_outstanding", "500"));
     int rc = json_dump_file(tree, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(tree);
     return rc ? 1 : 0;

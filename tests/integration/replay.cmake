@@ -15,14 +15,19 @@ target_link_libraries(xb_replay_testlib PUBLIC ${XB_REPLAY_LIBS})
 add_executable(test_replay_kafka ${CMAKE_CURRENT_LIST_DIR}/test_replay_kafka.c)
 target_link_libraries(test_replay_kafka PRIVATE xb_replay_testlib PkgConfig::CMOCKA)
 add_test(NAME test_replay_kafka COMMAND test_replay_kafka)
+if(XB_SANITIZE)
+  set(XB_REPLAY_TEST_SCALE 10) # ASan makes every decision several times slower
+else()
+  set(XB_REPLAY_TEST_SCALE 1)
+endif()
 set_tests_properties(test_replay_kafka PROPERTIES LABELS integration TIMEOUT 900
-                     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT")
+                     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;XB_ITEST_SCALE=${XB_REPLAY_TEST_SCALE}")
 
 # A report from the synthetic audit fixture, loaded in Chromium: charts must render.
 add_executable(xb_report_fixture ${CMAKE_CURRENT_LIST_DIR}/report_fixture.c)
 target_link_libraries(xb_report_fixture PRIVATE xb_replay_testlib)
 add_test(NAME test_report_browser
-         COMMAND ${CMAKE_CURRENT_LIST_DIR}/report_browser/run.sh $<TARGET_FILE:xb_report_fixture>
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/report_browser/run.sh $<TARGET_FILE:xb_report_fixture>
                  ${CMAKE_CURRENT_BINARY_DIR}/report_browser)
 set_tests_properties(test_report_browser PROPERTIES LABELS integration TIMEOUT 300)
 

@@ -146,10 +146,10 @@ void rh_world_remove(const rh_world *w)
 
 static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周",
                                        "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高"};
-static const char *const given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋",
-                                    "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平",
-                                    "刚", "桂英", "建华", "文", "华", "红", "建国", "晓东", "志强",
-                                    "海燕"};
+static const char *const given[] = {"伟", "芳",   "娜",   "敏",   "静",   "丽",   "强",   "磊",
+                                    "军", "洋",   "勇",   "艳",   "杰",   "娟",   "涛",   "明",
+                                    "超", "秀英", "霞",   "平",   "刚",   "桂英", "建华", "文",
+                                    "华", "红",   "建国", "晓东", "志强", "海燕"};
 
 static xb_buf templates[4];
 
@@ -190,8 +190,9 @@ void rh_message(xb_buf *out, size_t i)
     load_templates();
     xb_buf_reset(out);
     if (i % 500 == 499) { /* hostile: truncated XML must be recorded as INVALID_XML */
-        xb_buf_printf(out, "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:"
-                           "xsd:pacs.008.001.08\"><FIToFICstmrCdtTrf><GrpHdr><MsgId>BAD%zu",
+        xb_buf_printf(out,
+                      "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:"
+                      "xsd:pacs.008.001.08\"><FIToFICstmrCdtTrf><GrpHdr><MsgId>BAD%zu",
                       i);
         return;
     }
@@ -274,8 +275,8 @@ rh_recorder *rh_recorder_new(const rh_world *w, unsigned ckpt_every)
     read_key(&r->key_hk, w->keys, "k-hk.2026a.key");
     read_key(&r->key_sg, w->keys, "k-sg.2026a.key");
     xb_audit_opts ao = {.path = w->audit, .fsync = XB_AUDIT_FSYNC_EVERY_N, .every_n = 1000};
-    xb_audit_ckpt_opts co = {.audit_path = w->audit, .key_path = w->ckpt_key,
-                             .every_n = ckpt_every};
+    xb_audit_ckpt_opts co = {
+        .audit_path = w->audit, .key_path = w->ckpt_key, .every_n = ckpt_every};
     if (xb_audit_open(&r->audit, &ao, &err) < 0 || xb_audit_ckpt_new(&r->ck, r->audit, &co, &err))
         die(err.message);
     return r;
@@ -322,8 +323,7 @@ static json_t *decide_one(rh_recorder *r, const char *payload, size_t len, const
                     r->cap_seen = r->cap_seen ? r->cap_seen * 2 : 1024;
                     r->seen = realloc(r->seen, r->cap_seen * sizeof *r->seen);
                 }
-                key_of(r->seen[r->n_seen++].k, d.year, d.subjects[i].cls,
-                       d.subjects[i].digest);
+                key_of(r->seen[r->n_seen++].k, d.year, d.subjects[i].cls, d.subjects[i].digest);
                 (*(d.subjects[i].cls == XB_PI_PI ? &r->pi : &r->spi))++;
             }
     }
@@ -337,13 +337,13 @@ void rh_recorder_add(rh_recorder *r, const char *topic, int32_t partition, int64
 {
     char id[200];
     snprintf(id, sizeof id, "%s:%d:%lld", topic, (int)partition, (long long)offset);
-    json_t *record = json_pack("{ss,s{ss,si,sI}}", "id", id, "source", "topic", topic,
-                               "partition", (int)partition, "offset", (json_int_t)offset);
+    json_t *record = json_pack("{ss,s{ss,si,sI}}", "id", id, "source", "topic", topic, "partition",
+                               (int)partition, "offset", (json_int_t)offset);
     xb_msg *msg = NULL;
     xb_error err;
     if (xb_msg_parse(&msg, payload, len, NULL, &err) < 0) {
-        json_object_set_new(record, "dlq", json_pack("{ss,ss}", "reason", "INVALID_XML", "text",
-                                                     err.message));
+        json_object_set_new(record, "dlq",
+                            json_pack("{ss,ss}", "reason", "INVALID_XML", "text", err.message));
     } else {
         const char *def = xb_msg_definition(msg)->id;
         json_object_set_new(record, "definition", json_string(def));

@@ -9,11 +9,15 @@
  *       person's number; UETR, MsgId and BizMsgIdr are unique per record. Keyed by i.
  *   scaleout_tool topic --bootstrap B --topic T --partitions P
  *       Creates the topic (replication 1); an existing one is fine.
+ *   scaleout_tool sql DB.sqlite "SQL;..."
+ *       Runs SQL on a SQLite file and prints each row's columns joined by '|' (the test's checks
+ *       on the SQLite default, without needing the sqlite3 CLI).
  *   scaleout_tool lag --bootstrap B --group G --topic T
  *       Prints the group's committed lag over every partition (-1 when unknown).
  * Owns nothing outside the test run. Not shipped.
  */
 #include <librdkafka/rdkafka.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +245,37 @@ static int cmd_lag(int argc, char **argv)
     return lag < 0 ? 1 : 0;
 }
 
+static int print_row(void *ctx, int n, char **vals, char **names)
+{
+    (void)ctx;
+    (void)names;
+    for (int i = 0; i < n; i++)
+        printf("%s%s", i ? "|" : "", vals[i] ? vals[i] : "");
+    printf("\n");
+    return 0;
+}
+
+static int cmd_sql(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        fprintf(stderr, "sql: cannot open %s\n", argv[1]);
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int rc = sqlite3_exec(db, argv[2], print_row, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "sql: %s\n", msg ? msg : "error");
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -251,6 +286,8 @@ int main(int argc, char **argv)
         return cmd_produce(argc - 1, argv + 1);
     if (!strcmp(argv[1], "topic"))
         return cmd_topic(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sql"))
+        return cmd_sql(argc - 1, argv + 1);
     if (!strcmp(argv[1], "lag"))
         return cmd_lag(argc - 1, argv + 1);
     fprintf(stderr, "scaleout_tool: unknown command %s\n", argv[1]);

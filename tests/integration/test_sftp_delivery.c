@@ -113,9 +113,14 @@ static void sshd_down(world *w, const char *sig)
                      0);
 }
 
+/* The world of the running test: a failed assertion jumps out of the test, and teardown() must
+ * still stop its sshd (by pid) and remove its folder. */
+static world *g_current;
+
 static void world_init(world *w, unsigned n_msgs)
 {
     memset(w, 0, sizeof *w);
+    g_current = w;
     snprintf(w->dir, sizeof w->dir, "/tmp/xb-sftp-it-XXXXXX");
     assert_non_null(mkdtemp(w->dir));
     snprintf(w->work, sizeof w->work, "%s/sshd", w->dir);
@@ -134,6 +139,7 @@ static void world_init(world *w, unsigned n_msgs)
 
 static void world_free(world *w)
 {
+    g_current = NULL;
     sshd_down(w, "KILL");
     for (unsigned i = 0; i <= w->n; i++)
         xb_buf_free(&w->msgs[i]);
@@ -789,6 +795,85 @@ static void test_crash_after_rename_is_idempotent(void **state)
     world_free(&w);
 }
 
+/* ---- 6. a different file already holds the batch's name ---------------------------------- */
+
+static void test_foreign_file_under_batch_name_is_never_overwritten(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 50);
+    sshd_up(&w, 0, 0);
+    char paths[1024];
+    xb_sink_sftp_options o;
+    opts_for(&o, &w, paths, sizeof paths);
+    o.batch_max_messages = 50;
+    /* The name the batch of messages 1..50 will get (deterministic), taken by someone else. */
+    xb_buf frag[51];
+    xb_batch_item items[50];
+    for (unsigned i = 1; i <= 50; i++) {
+        memset(&frag[i], 0, sizeof frag[i]);
+        assert_int_equal(xb_batch_item_prepare(&frag[i], w.msgs[i].data, w.msgs[i].len, 0, NULL),
+                         0);
+        items[i - 1] = (xb_batch_item){frag[i].data, frag[i].len, w.keys[i]};
+    }
+    xb_batch_file f;
+    assert_int_equal(xb_batch_file_build(&f, "sg-fund-admin", items, 50, NULL), 0);
+    char foreign[600];
+    snprintf(foreign, sizeof foreign, "%s/%s.xml", w.inbox, f.name);
+    FILE *fp = fopen(foreign, "w");
+    fputs("<not-ours/>\n", fp);
+    fclose(fp);
+
+    tally t;
+    tally_init(&t, &w);
+    xb_sink_sftp *s = NULL;
+    xb_error err;
+    assert_int_equal(xb_sink_sftp_new(&s, &o, on_done, &t, &err), 0);
+    submit_range(s, &w, 1, 50);
+    double deadline = now_s() + 3;
+    while (now_s() < deadline)
+        xb_sink_sftp_poll(s, 50, &err);
+    assert_int_equal(t.calls[XB_SINK_HTTP_DELIVERED], 0);
+    assert_true(xb_sink_sftp_backlogged(s));
+    assert_non_null(xb_sink_sftp_last_error(s));
+    assert_non_null(strstr(xb_sink_sftp_last_error(s), "did not write"));
+    xb_buf kept = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&kept, foreign, 0), 0);
+    assert_string_equal(kept.data, "<not-ours/>\n"); /* never overwritten */
+    xb_buf_free(&kept);
+
+    /* the operator moves the foreign file away: the batch goes in */
+    assert_int_equal(unlink(foreign), 0);
+    assert_int_equal(xb_sink_sftp_drain(s, 30000, &err), 0);
+    xb_sink_sftp_free(s);
+    assert_int_equal(t.calls[XB_SINK_HTTP_DELIVERED], 50);
+    inbox_view v;
+    view_inbox(&v, &w);
+    assert_int_equal(v.verified, 1);
+    assert_int_equal(v.part, 0);
+    assert_string_equal(v.names[0], f.name);
+    assert_keys_exactly_once(&v, &w, 50);
+    view_free(&v);
+    for (unsigned i = 1; i <= 50; i++)
+        xb_buf_free(&frag[i]);
+    xb_batch_file_free(&f);
+    free(t.per_user);
+    world_free(&w);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (g_current) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "SSHD_WORK='%s' '%s/sshd-down' 2>/dev/null; rm -rf '%s'",
+                 g_current->work, ENV_DIR, g_current->dir);
+        g_current = NULL;
+        return system(cmd) == 0 ? 0 : -1;
+    }
+    return 0;
+}
+
 int main(void)
 {
     static FILE *quiet;
@@ -797,11 +882,13 @@ int main(void)
         xb_log_set_stream(quiet); /* retry warnings are expected here */
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delivers_5000_in_batches),
-        cmocka_unit_test(test_server_disappears_mid_upload),
-        cmocka_unit_test(test_wrong_host_key_sends_nothing),
-        cmocka_unit_test(test_restart_mid_batch_rewrites_same_names),
-        cmocka_unit_test(test_crash_after_rename_is_idempotent),
+        cmocka_unit_test_teardown(test_delivers_5000_in_batches, teardown),
+        cmocka_unit_test_teardown(test_server_disappears_mid_upload, teardown),
+        cmocka_unit_test_teardown(test_wrong_host_key_sends_nothing, teardown),
+        cmocka_unit_test_teardown(test_restart_mid_batch_rewrites_same_names, teardown),
+        cmocka_unit_test_teardown(test_crash_after_rename_is_idempotent, teardown),
+        cmocka_unit_test_teardown(test_foreign_file_under_batch_name_is_never_overwritten,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,11 +211,58 @@ static void test_timeouts_retry(void **state)
     th_rx_stop(&rx);
 }
 
+/* The same key arriving on several connections at once: one 200, the others 409, one intact file.
+ */
+static void test_concurrent_same_key(void **state)
+{
+    (void)state;
+    th_rx rx;
+    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-race", NULL), 0);
+    xb_sink_http_options o;
+    th_sink_options(&o, &D, rx.port, NULL);
+    o.max_in_flight = 8;
+    o.http2 = 0;
+    th_results r;
+    th_results_init(&r, 64);
+    xb_sink_http *s;
+    xb_error err;
+    assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
+    for (unsigned i = 0; i < 10; i++) {
+        size_t len;
+        char uetr[40];
+        char *m = th_message(9200 + i, &len, uetr);
+        for (int copy = 0; copy < 4; copy++) /* 4 copies in flight together */
+            assert_int_equal(xb_sink_http_submit(s, m, len, uetr, (void *)(uintptr_t)(i + 1), &err),
+                             0);
+        free(m);
+    }
+    assert_int_equal(th_run(s, &r, 40, 60000), 40);
+    assert_int_equal(r.n[XB_SINK_HTTP_DELIVERED], 10);
+    assert_int_equal(r.n[XB_SINK_HTTP_DUPLICATE], 30);
+    assert_int_equal(th_count_files(&D, "store-race"), 10);
+    for (unsigned i = 0; i < 10; i++) {
+        size_t len, got_len;
+        char uetr[40], name[64];
+        char *m = th_message(9200 + i, &len, uetr);
+        snprintf(name, sizeof name, "%s.xml", uetr);
+        char *got = th_read_stored(&D, "store-race", name, &got_len);
+        assert_non_null(got);
+        assert_int_equal(got_len, len);
+        assert_memory_equal(got, m, len);
+        free(got);
+        free(m);
+    }
+    xb_sink_http_free(s);
+    th_results_free(&r);
+    th_rx_stop(&rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hostile_requests, th_rx_stop_all),
         cmocka_unit_test_teardown(test_timeouts_retry, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_concurrent_same_key, th_rx_stop_all),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

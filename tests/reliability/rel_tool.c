@@ -102,6 +102,8 @@ static void set_uniq(strset *s)
 
 static bool set_has(const strset *s, const char *v)
 {
+    if (!s->n)
+        return false; /* bsearch must not get a NULL base, even for zero elements */
     return bsearch(&v, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
 }
 
@@ -298,14 +300,13 @@ static int64_t committed_lag(const char *bootstrap, const char *group, const cha
 }
 
 typedef struct counts {
-    size_t records, lost, dup, unexpected, parked, dlq, dlq_no_reason, dlq_missing, received,
-        lines;
+    size_t records, lost, dup, unexpected, parked, dlq, dlq_no_reason, dlq_missing, received, lines;
     int64_t lag;
 } counts;
 
 static void count_once(counts *c, char **audits, int n_audit, const char *received,
-                       const char *bootstrap, const char *dlq, const char *group,
-                       const char *topic, size_t expect)
+                       const char *bootstrap, const char *dlq, const char *group, const char *topic,
+                       size_t expect)
 {
     view v;
     memset(&v, 0, sizeof v);
@@ -524,9 +525,10 @@ static int cmd_hostile(int argc, char **argv)
     }
     rc |= write_file(dir, "free-text-10mb.xml", o.data, o.len);
     /* 9. mixed namespaces: the Document body's children in two different pacs.008 versions */
-    splice(&o, &base, "<GrpHdr>",
-           "<x:GrpHdr xmlns:x=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.07\"><x:MsgId>M</x:MsgId>"
-           "</x:GrpHdr><GrpHdr>");
+    splice(
+        &o, &base, "<GrpHdr>",
+        "<x:GrpHdr xmlns:x=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.07\"><x:MsgId>M</x:MsgId>"
+        "</x:GrpHdr><GrpHdr>");
     rc |= write_file(dir, "mixed-namespaces.xml", o.data, o.len);
     /* 10. duplicated elements: two group headers */
     {
@@ -632,12 +634,12 @@ static int cmd_produce_raw(int argc, char **argv)
                 fprintf(stderr, "rel_tool: cannot read %s\n", argv[i]);
                 return 1;
             }
-            const char *key = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
+            char *key = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
             rd_kafka_resp_err_t e;
-            while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(b.data, b.len),
-                                          RD_KAFKA_V_KEY(key, strlen(key)),
-                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
-                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            while ((e = rd_kafka_producev(
+                        p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(b.data, b.len),
+                        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(p, 50);
             xb_buf_free(&b);
             if (e) {

@@ -29,8 +29,8 @@ int main(int argc, char **argv)
     xb_audit *a;
     xb_audit_ckpt *ck;
     xb_error err;
-    xb_audit_ckpt_opts co = {.audit_path = argv[1], .key_path = argv[2],
-                             .every_n = (unsigned)atoi(argv[4])};
+    xb_audit_ckpt_opts co = {
+        .audit_path = argv[1], .key_path = argv[2], .every_n = (unsigned)atoi(argv[4])};
     if (xb_audit_open(&a, &o, &err) < 0 || xb_audit_ckpt_new(&ck, a, &co, &err) < 0) {
         fprintf(stderr, "%s\n", err.message);
         return 1;

@@ -180,7 +180,8 @@ static size_t line_of(const lines *L, uint64_t seq)
     return 0;
 }
 
-/* ---- tests ------------------------------------------------------------------------------------ */
+/* ---- tests ------------------------------------------------------------------------------------
+ */
 
 static void test_intact_with_checkpoints(void **state)
 {
@@ -304,9 +305,10 @@ static void test_record_inserted(void **state)
     xb_merkle_hex(hash, md, 32);
     xb_audit_entry_clear(&e5);
     char forged[512];
-    snprintf(forged, sizeof forged,
-             "{\"v\":1,\"seq\":6,\"type\":\"decision\",\"prev\":\"%s\",\"hash\":\"%s\",\"record\":%s}\n",
-             prev, hash, canon);
+    snprintf(
+        forged, sizeof forged,
+        "{\"v\":1,\"seq\":6,\"type\":\"decision\",\"prev\":\"%s\",\"hash\":\"%s\",\"record\":%s}\n",
+        prev, hash, canon);
     L.v = realloc(L.v, (L.n + 1) * sizeof *L.v);
     memmove(&L.v[i5 + 2], &L.v[i5 + 1], (L.n - i5 - 1) * sizeof *L.v);
     L.v[i5 + 1] = strdup(forged);

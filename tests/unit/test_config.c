@@ -53,7 +53,8 @@ static void test_good(void **state)
     assert_int_equal(hk->batch_max_messages, 50);
     assert_true(hk->http2);
     assert_int_equal(xb_config_dest(cfg, "sg-office")->max_in_flight, 4);
-    assert_string_equal(cfg->state.store, "sqlite:" XB_FIXTURES "/config/pipeline/state/xborder.db");
+    assert_string_equal(cfg->state.store,
+                        "sqlite:" XB_FIXTURES "/config/pipeline/state/xborder.db");
     assert_int_equal(cfg->policy.n_catalogs, 1);
 
     assert_true(xb_config_route_matches(&cfg->routes[0], "payments.outbound", "pacs.008.001.08"));

@@ -13,7 +13,13 @@
 
 /* RFC 6962 test inputs (the leaves used by Certificate Transparency implementations). */
 static const char *const rfc_leaves[] = {
-    "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
     "606162636465666768696a6b6c6d6e6f",
 };
 
@@ -77,12 +83,11 @@ static void test_every_proof_verifies(void **state)
         for (uint64_t i = 0; i < size; i++) {
             uint8_t(*path)[32];
             size_t len;
-            assert_int_equal(xb_merkle_proof(&path, &len, (const uint8_t(*)[32])leaves, size, i,
-                                             NULL),
-                             0);
-            assert_int_equal(xb_merkle_verify(leaves[i], i, size, (const uint8_t(*)[32])path,
-                                              len, root, NULL),
-                             0);
+            assert_int_equal(
+                xb_merkle_proof(&path, &len, (const uint8_t(*)[32])leaves, size, i, NULL), 0);
+            assert_int_equal(
+                xb_merkle_verify(leaves[i], i, size, (const uint8_t(*)[32])path, len, root, NULL),
+                0);
             /* The same proof must not pass for a neighbour or another tree size. */
             if (size > 1)
                 assert_int_not_equal(xb_merkle_verify(leaves[(i + 1) % size], i, size,

@@ -84,9 +84,8 @@ static void test_totals(void **state)
     const json_t *bd = json_object_get(j, "by_destination");
     assert_int_equal(at(bd, "hk-correspondent", "outcomes"), 4);
     assert_int_equal(at(bd, "sg-office", "outcomes"), 3);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(bd, "sg-office"),
-                                                          "country")),
-                        "SG");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(bd, "sg-office"), "country")), "SG");
     assert_int_equal(at(j, "by_country", "HK"), 4);
     assert_int_equal(at(j, "by_country", "SG"), 3);
     assert_int_equal(at(j, "by_verdict", "DELIVER"), 5);
@@ -113,9 +112,8 @@ static void test_totals(void **state)
     assert_int_equal(at(y, "thresholds", "pi_scc"), 100000);
     assert_int_equal(at(y, "thresholds", "spi_assessment"), 10000);
     assert_int_equal(at(j, "mismatches", "count"), 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "audit_chain"),
-                                                          "status")),
-                        "intact");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "audit_chain"), "status")), "intact");
     assert_int_equal(at(j, "audit_chain", "decisions"), 7);
     json_decref(j);
     xb_report_free(rep);

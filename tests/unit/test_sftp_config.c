@@ -58,6 +58,27 @@ static void test_sftp_destination_loads(void **state)
     xb_config_free(cfg);
 }
 
+static void test_spool_defaults_to_the_state_folder(void **state)
+{
+    (void)state;
+    xb_buf text = XB_BUF_INIT, mod = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&text, FIXTURE, 0), 0);
+    const char *p = strstr(text.data, "      spool:");
+    assert_non_null(p);
+    xb_buf_append(&mod, text.data, (size_t)(p - text.data));
+    xb_buf_puts(&mod, strchr(p, '\n') + 1);
+    xb_config *cfg = NULL;
+    xb_error err;
+    if (xb_config_load_buffer(&cfg, mod.data, mod.len, "sftp.yaml", &err))
+        fail_msg("%s", err.message);
+    const xb_dest_http *sg = xb_config_dest(cfg, "sg-fund-admin");
+    /* audit.file is state/audit.log */
+    assert_true(ends_with(sg->sftp_opts.spool_dir, "state/sftp-spool/sg-fund-admin"));
+    xb_config_free(cfg);
+    xb_buf_free(&text);
+    xb_buf_free(&mod);
+}
+
 static void expect_error(const char *old, const char *new_text, const char *path)
 {
     xb_buf text = XB_BUF_INIT, mod = XB_BUF_INIT;
@@ -87,12 +108,15 @@ static void test_sftp_errors_name_the_key(void **state)
     expect_error("      user: xborder\n", "", "destinations.sg-fund-admin.sftp.user");
     expect_error("url: sftp://", "url: https://", "destinations.sg-fund-admin.sftp.url");
     expect_error("      spool:", "      spoool:", "destinations.sg-fund-admin.sftp.spoool");
+    expect_error("      manifest_key:", "      manifest_kee:",
+                 "destinations.sg-fund-admin.sftp.manifest_kee");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sftp_destination_loads),
+        cmocka_unit_test(test_spool_defaults_to_the_state_folder),
         cmocka_unit_test(test_sftp_errors_name_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
