@@ -83,6 +83,8 @@ typedef struct job {
     char *reason_text;
     char *line; /* JOB_AUDIT: the line, kept for a re-produce */
     size_t line_len;
+    char *settled;      /* JOB_HTTP of a settled message: the bytes sent, for the ledger */
+    size_t settled_len;
     int tries;
 } job;
 
@@ -390,6 +392,7 @@ static void job_free(job *j)
 {
     free(j->reason_text);
     free(j->line);
+    free(j->settled);
     free(j);
 }
 
@@ -474,6 +477,21 @@ static void on_kafka_done(void *ctx, void *opaque, rd_kafka_resp_err_t e)
     rec_done_one(r);
 }
 
+/* A settled transfer's end at a destination moves its ledger entry (SENT -> ACSP or RJCT) and
+ * produces the outbound pacs.002; only final outcomes count, never a cancellation. */
+static void report_settled(xb_pipeline *p, const job *j, const char *dest,
+                           const xb_sink_http_result *res)
+{
+    if (!j->settled || !p->opts.settled)
+        return;
+    bool accepted =
+        res->outcome == XB_SINK_HTTP_DELIVERED || res->outcome == XB_SINK_HTTP_DUPLICATE;
+    if (!accepted && res->outcome != XB_SINK_HTTP_PERMANENT)
+        return;
+    p->opts.settled(p->opts.settle_ctx, dest, j->settled, j->settled_len, accepted,
+                    accepted ? NULL : res->reason, NULL, 0);
+}
+
 static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *res)
 {
     dest_rt *d = cb_ctx;
@@ -519,6 +537,7 @@ static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *re
         r->poisoned = true;
         break;
     }
+    report_settled(p, j, name, res);
     job_free(j);
     rec_done_one(r);
 }
@@ -530,6 +549,7 @@ typedef struct plan {
     char reason[32]; /* "" = deliver */
     char *text;
     xb_buf body;
+    bool settled; /* body is the settlement stage's output */
     char key[XB_SINK_HTTP_KEY_MAX + 1];
 } plan;
 
@@ -695,6 +715,7 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan 
                 plan_reason(pl, "SETTLE", err.message);
             } else {
                 xb_buf_append(&pl->body, xml, xml_len);
+                pl->settled = true;
             }
             free(xml);
             if (detail)
@@ -893,6 +914,13 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
             j->kind = JOB_HTTP;
             j->r = r;
             j->dest = pl->dest;
+            if (pl->settled && p->opts.settled) {
+                j->settled = malloc(pl->body.len ? pl->body.len : 1);
+                if (j->settled) {
+                    memcpy(j->settled, pl->body.data, pl->body.len);
+                    j->settled_len = pl->body.len;
+                }
+            }
             r->pending++;
             dest_rt *dd = &r->rt->dests[pl->dest];
             if ((dd->sftp

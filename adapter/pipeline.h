@@ -60,6 +60,13 @@ typedef int (*xb_pipeline_settle_fn)(void *ctx, const json_t *route_settle, xb_m
                                      const char *policy_output, size_t output_len, char **out_xml,
                                      size_t *out_len, json_t **detail, xb_error *err);
 
+/* A settled copy reached its end at `destination` (issue #5): accepted = 2xx/409, otherwise a
+ * permanent rejection with reason. `sent` is the settled body that was delivered; `response` is the
+ * receiver's body when the sink has one (may be NULL). Called on the pipeline thread. */
+typedef void (*xb_pipeline_settled_fn)(void *ctx, const char *destination, const char *sent,
+                                       size_t sent_len, bool accepted, const char *reason,
+                                       const char *response, size_t response_len);
+
 /* Stop condition checked by the loop (demo, tests): true -> drain and return. */
 typedef bool (*xb_pipeline_until_fn)(void *ctx, const xb_pipeline_stats *stats);
 
@@ -67,6 +74,7 @@ typedef struct xb_pipeline_opts {
     xb_kafka_env *env; /* share this Kafka env (demo: its mock cluster); NULL: own one */
     xb_pipeline_settle_fn settle;
     void *settle_ctx;
+    xb_pipeline_settled_fn settled; /* ledger + outbound pacs.002 on delivery; ctx = settle_ctx */
     xb_pipeline_until_fn until;
     void *until_ctx;
     bool no_metrics; /* do not open the metrics port even when configured */

@@ -430,6 +430,7 @@ int xb_cli_demo(int argc, char **argv)
     if (xb_settle_hook_needed(settle)) {
         po.settle = xb_settle_pipeline_hook;
         po.settle_ctx = settle;
+        po.settled = xb_settle_pipeline_outcome;
     }
     if (xb_pipeline_new(&pl, d.path, &po, &err) < 0 || xb_pipeline_run(pl, &err) < 0)
         goto fail;

@@ -68,6 +68,7 @@ int xb_cli_run(int argc, char **argv)
     if (xb_settle_hook_new(&settle, config, &err) == 0 && xb_settle_hook_needed(settle)) {
         po.settle = xb_settle_pipeline_hook;
         po.settle_ctx = settle;
+        po.settled = xb_settle_pipeline_outcome;
     }
     if (err.code || xb_pipeline_new(&p, config, &po, &err) < 0) {
         xb_log_event(
