@@ -5,6 +5,7 @@
  * Never: holds a transaction open beyond one store call, or is used by two threads at once.
  */
 #include <sqlite3.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,12 +71,23 @@ static int lite_open(xb_store *st, const char *path, xb_error *err)
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK)
         return lite_error(err, l->db, path);
-    sqlite3_busy_timeout(l->db, 5000);
-    int rc = lite_exec(l, "PRAGMA journal_mode=WAL", err);
-    if (!rc)
-        rc = lite_exec(l, "PRAGMA synchronous=FULL", err);
-    for (size_t i = 0; !rc && i < sizeof ddl / sizeof ddl[0]; i++)
-        rc = lite_exec(l, ddl[i], err);
+    sqlite3_busy_timeout(l->db, 30000);
+    /* Several processes may open one file at once (tests, a restart beside a running check):
+     * switching to WAL or creating tables can answer SQLITE_BUSY without consulting the busy
+     * handler (e.g. while another connection recovers the WAL), so the setup is retried, bounded. */
+    int rc = 0;
+    for (int attempt = 0; attempt < 300; attempt++) {
+        rc = lite_exec(l, "PRAGMA journal_mode=WAL", err);
+        if (!rc)
+            rc = lite_exec(l, "PRAGMA synchronous=FULL", err);
+        for (size_t i = 0; !rc && i < sizeof ddl / sizeof ddl[0]; i++)
+            rc = lite_exec(l, ddl[i], err);
+        int code = sqlite3_errcode(l->db) & 0xff;
+        if (!rc || (code != SQLITE_BUSY && code != SQLITE_LOCKED))
+            break;
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     return rc;
 }
 

@@ -357,8 +357,10 @@ static int child(unsigned p, bool kill_conns)
 {
     xb_store *st = NULL;
     xb_error err;
-    if (xb_store_open(&st, url, &err) < 0)
+    if (xb_store_open(&st, url, &err) < 0) {
+        fprintf(stderr, "child %u: open %s: %s\n", p, url, err.message);
         return 10;
+    }
     for (unsigned k = 0; k < PER_PROC; k++) {
         if (kill_conns && k % 40 == 20) {
             /* the server ends every xborder session (as a restart or failover would) */
