@@ -10,7 +10,7 @@ Never: does xborder's classification, audit or settlement (it is the baseline, n
 retries forever: it exits non-zero on the first failed delivery.
 
 usage: bridge.py --bootstrap H:P --topic T --group G --url URL --ca F --cert F --key F
-                 --hmac-key FILE --count N
+                 --hmac-key FILE --count N [--stay]
 Prints one line `done N msgs in S s` when N messages were delivered.
 """
 import argparse
@@ -64,6 +64,8 @@ def main():
     for a in ("bootstrap", "topic", "group", "url", "ca", "cert", "key", "hmac-key"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--stay", action="store_true",
+                    help="after COUNT, wait for SIGTERM (the harness reads /proc before it stops us)")
     args = ap.parse_args()
     key = open(args.hmac_key, "rb").read()
     consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group,
@@ -95,7 +97,9 @@ def main():
         if batch:
             consumer.commit(asynchronous=False)
     consumer.close()
-    print(f"done {done} msgs in {time.monotonic() - (t0 or time.monotonic()):.3f} s")
+    print(f"done {done} msgs in {time.monotonic() - (t0 or time.monotonic()):.3f} s", flush=True)
+    while args.stay:
+        time.sleep(3600)
     return 0
 
 
