@@ -12,28 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapter/state/ledger_schema.h"
 #include "iso20022/pacs002.h"
-
-/* Idempotent: run before each public call so the section needs nothing from store.c's DDL. */
-static const char *const ledger_ddl[] = {
-    "CREATE TABLE IF NOT EXISTS settlement_ledger ("
-    " uetr TEXT PRIMARY KEY, msg_id TEXT NOT NULL, msg_def TEXT NOT NULL,"
-    " end_to_end_id TEXT NOT NULL, tx_id TEXT NOT NULL, counterparty TEXT NOT NULL,"
-    " destination TEXT NOT NULL, sttlm_date TEXT NOT NULL, orig_ccy TEXT NOT NULL,"
-    " orig_amount TEXT NOT NULL, cny_amount TEXT NOT NULL, rate TEXT NOT NULL,"
-    " rate_source TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
-    " sent_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS settlement_ledger_date ON settlement_ledger(sttlm_date)",
-    "CREATE INDEX IF NOT EXISTS settlement_ledger_msg ON settlement_ledger(msg_id)",
-    "CREATE TABLE IF NOT EXISTS settlement_events ("
-    " uetr TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,"
-    " outcome TEXT NOT NULL, at TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS settlement_events_uetr ON settlement_events(uetr)",
-    "CREATE TABLE IF NOT EXISTS settlement_unmatched ("
-    " uetr TEXT NOT NULL, orgnl_msg_id TEXT NOT NULL, end_to_end_id TEXT NOT NULL,"
-    " status TEXT NOT NULL, reason TEXT NOT NULL, sttlm_date TEXT NOT NULL, source TEXT NOT NULL,"
-    " at TEXT NOT NULL, UNIQUE (uetr, orgnl_msg_id, end_to_end_id, status, source))",
-};
 
 /* Statuses the ledger tracks, in report order. */
 static const char *const STATUSES[] = {"SENT", "ACSP", "ACSC", "ACCC", "RJCT"};
@@ -103,8 +83,8 @@ static int run(xb_store *st, const char *sql, const char *const *args, xb_error 
 
 static int ensure_tables(xb_store *st, xb_error *err)
 {
-    for (size_t i = 0; i < sizeof ledger_ddl / sizeof ledger_ddl[0]; i++) {
-        int rc = run(st, ledger_ddl[i], NULL, err);
+    for (size_t i = 0; i < XB_LEDGER_DDL_COUNT; i++) {
+        int rc = run(st, xb_ledger_ddl[i], NULL, err);
         if (rc < 0)
             return rc;
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter/state/ledger_schema.h"
 #include "adapter/state/store_backend.h"
 
 #define STMT_CACHE 48
@@ -51,26 +52,6 @@ static const char *const ddl[] = {
     /* receiver dedupe (issue #10) */
     "CREATE TABLE IF NOT EXISTS received ("
     " key TEXT PRIMARY KEY, received_at BIGINT NOT NULL, file TEXT NOT NULL)",
-    /* settlement ledger: a copy of adapter/state/ledger.c's ledger_ddl (keep them equal), run
-     * here under the advisory lock so that instances starting together do not race on CREATE
-     * TABLE; ledger.c's own IF NOT EXISTS statements then find the tables. */
-    "CREATE TABLE IF NOT EXISTS settlement_ledger ("
-    " uetr TEXT PRIMARY KEY, msg_id TEXT NOT NULL, msg_def TEXT NOT NULL,"
-    " end_to_end_id TEXT NOT NULL, tx_id TEXT NOT NULL, counterparty TEXT NOT NULL,"
-    " destination TEXT NOT NULL, sttlm_date TEXT NOT NULL, orig_ccy TEXT NOT NULL,"
-    " orig_amount TEXT NOT NULL, cny_amount TEXT NOT NULL, rate TEXT NOT NULL,"
-    " rate_source TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
-    " sent_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS settlement_ledger_date ON settlement_ledger(sttlm_date)",
-    "CREATE INDEX IF NOT EXISTS settlement_ledger_msg ON settlement_ledger(msg_id)",
-    "CREATE TABLE IF NOT EXISTS settlement_events ("
-    " uetr TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,"
-    " outcome TEXT NOT NULL, at TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS settlement_events_uetr ON settlement_events(uetr)",
-    "CREATE TABLE IF NOT EXISTS settlement_unmatched ("
-    " uetr TEXT NOT NULL, orgnl_msg_id TEXT NOT NULL, end_to_end_id TEXT NOT NULL,"
-    " status TEXT NOT NULL, reason TEXT NOT NULL, sttlm_date TEXT NOT NULL, source TEXT NOT NULL,"
-    " at TEXT NOT NULL, UNIQUE (uetr, orgnl_msg_id, end_to_end_id, status, source))",
 };
 
 /* "postgresql://user:secret@h/db" -> "postgresql://user:***@h/db"; "password=x" -> "password=***".
@@ -174,6 +155,9 @@ static int pg_schema(pg *p, xb_error *err)
     int rc = pg_exec(p, "SELECT pg_advisory_lock(" DDL_LOCK_KEY ")", err);
     for (size_t i = 0; !rc && i < sizeof ddl / sizeof ddl[0]; i++)
         rc = pg_exec(p, ddl[i], err);
+    /* the ledger's tables too, under the same lock, so instances starting together do not race */
+    for (size_t i = 0; !rc && i < XB_LEDGER_DDL_COUNT; i++)
+        rc = pg_exec(p, xb_ledger_ddl[i], err);
     xb_error ignore;
     pg_exec(p, "SELECT pg_advisory_unlock(" DDL_LOCK_KEY ")", rc ? &ignore : err);
     return rc;
