@@ -50,8 +50,8 @@ static const char *const ddl[] = {
     " pi_after BIGINT NOT NULL, spi_after BIGINT NOT NULL, verdict TEXT NOT NULL,"
     " subjects TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (id, dest))",
     /* receiver dedupe (issue #10) */
-    "CREATE TABLE IF NOT EXISTS received ("
-    " key TEXT PRIMARY KEY, received_at BIGINT NOT NULL, file TEXT NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS received ("
+     " key TEXT PRIMARY KEY, received_at BIGINT NOT NULL, file TEXT NOT NULL)"),
 };
 
 /* "postgresql://user:secret@h/db" -> "postgresql://user:***@h/db"; "password=x" -> "password=***".
