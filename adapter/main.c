@@ -7,13 +7,16 @@
 
 static const xb_cli_command commands[] = {
     {"demo", xb_cli_demo, "the whole pipeline on this machine: embedded Kafka, receiver, fixtures"},
-    {"run", xb_cli_run, "consume Kafka, classify, deliver over HTTPS; DLQ and audit (needs --config)"},
+    {"run", xb_cli_run,
+     "consume Kafka, classify, deliver over HTTPS; DLQ and audit (needs --config)"},
     {"check-config", xb_cli_check_config, "validate a config file, naming the exact wrong key"},
     {"validate", xb_cli_validate, "parse, XSD-validate and rule-check ISO 20022 files"},
-    {"classify", xb_cli_classify, "classify one message for a destination: labels, actions, verdict"},
+    {"classify", xb_cli_classify,
+     "classify one message for a destination: labels, actions, verdict"},
     {"valuate", xb_cli_valuate, "value a fund (semt.003 + prices + FX) into a reda.001 report"},
     {"settle", xb_cli_settle, "settle a pacs.008/pacs.009 in CNY for a route (rate, CIPS)"},
-    {"settlement-report", xb_cli_settlement_report, "per-counterparty CNY settlement report for a date"},
+    {"settlement-report", xb_cli_settlement_report,
+     "per-counterparty CNY settlement report for a date"},
     {"settlement-status", xb_cli_settlement_status,
      "apply pacs.002 status reports (topic or files) to the settlement ledger"},
     {"replay", xb_cli_replay,
@@ -21,7 +24,8 @@ static const xb_cli_command commands[] = {
     {"verify-audit", xb_cli_verify_audit,
      "check the audit chain and every signed checkpoint (exit 1 at the first fault)"},
     {"audit-proof", xb_cli_audit_proof, "Merkle inclusion proof of one audit entry, or check one"},
-    {"receive", xb_cli_receive, "reference overseas HTTPS receiver (mutual TLS, signatures, dedupe)"},
+    {"receive", xb_cli_receive,
+     "reference overseas HTTPS receiver (mutual TLS, signatures, dedupe)"},
 };
 
 static void print_usage(FILE *out)

@@ -161,8 +161,8 @@ static int build_node(json_t **out, builder *b, yaml_event_t *ev)
             return event_error(b, ev, "YAML anchors are not supported in xborder files");
         if (++b->depth > XB_YAML_MAX_DEPTH)
             return event_error(b, ev, "nesting deeper than 64 levels");
-        int rc = ev->type == YAML_SEQUENCE_START_EVENT ? build_sequence(out, b)
-                                                        : build_mapping(out, b);
+        int rc =
+            ev->type == YAML_SEQUENCE_START_EVENT ? build_sequence(out, b) : build_mapping(out, b);
         b->depth--;
         return rc;
     }
@@ -311,8 +311,7 @@ int xb_yaml_int_opt(int64_t *out, const json_t *obj, const char *key, const char
     return 0;
 }
 
-int xb_yaml_int(int64_t *out, const json_t *obj, const char *key, const char *where,
-                xb_error *err)
+int xb_yaml_int(int64_t *out, const json_t *obj, const char *key, const char *where, xb_error *err)
 {
     const char *s = NULL;
     int rc = xb_yaml_str(&s, obj, key, where, err);

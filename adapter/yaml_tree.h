@@ -21,21 +21,29 @@
 int xb_yaml_load_file(json_t **out, const char *path, xb_error *err);
 int xb_yaml_load_buffer(json_t **out, const char *buf, size_t len, const char *name, xb_error *err);
 
-/* Canonical JSON (sorted keys, compact, UTF-8) of a tree: stable bytes for hashing. Caller frees. */
+/* Canonical JSON (sorted keys, compact, UTF-8) of a tree: stable bytes for hashing. Caller frees.
+ */
 char *xb_yaml_canonical(const json_t *tree);
 
 /* Typed access. `where` is the dotted key path of obj, used in error messages. Each returns 0, or
  * XB_ECONFIG with err->path = "<where>.<key>" and a message that says what was expected.
  * The *_opt variants leave *out untouched and return 0 when the key is absent or null. */
-int xb_yaml_str(const char **out, const json_t *obj, const char *key, const char *where, xb_error *err);
-int xb_yaml_str_opt(const char **out, const json_t *obj, const char *key, const char *where, xb_error *err);
+int xb_yaml_str(const char **out, const json_t *obj, const char *key, const char *where,
+                xb_error *err);
+int xb_yaml_str_opt(const char **out, const json_t *obj, const char *key, const char *where,
+                    xb_error *err);
 int xb_yaml_int(int64_t *out, const json_t *obj, const char *key, const char *where, xb_error *err);
-int xb_yaml_int_opt(int64_t *out, const json_t *obj, const char *key, const char *where, xb_error *err);
-int xb_yaml_bool_opt(bool *out, const json_t *obj, const char *key, const char *where, xb_error *err);
+int xb_yaml_int_opt(int64_t *out, const json_t *obj, const char *key, const char *where,
+                    xb_error *err);
+int xb_yaml_bool_opt(bool *out, const json_t *obj, const char *key, const char *where,
+                     xb_error *err);
 /* Arrays/objects: NULL-safe; return XB_ECONFIG when present but of the wrong shape. */
-int xb_yaml_array_opt(const json_t **out, const json_t *obj, const char *key, const char *where, xb_error *err);
-int xb_yaml_object_opt(const json_t **out, const json_t *obj, const char *key, const char *where, xb_error *err);
+int xb_yaml_array_opt(const json_t **out, const json_t *obj, const char *key, const char *where,
+                      xb_error *err);
+int xb_yaml_object_opt(const json_t **out, const json_t *obj, const char *key, const char *where,
+                       xb_error *err);
 /* Refuses keys of obj that are not in the NULL-terminated `allowed` list (typos in config). */
-int xb_yaml_only_keys(const json_t *obj, const char *const *allowed, const char *where, xb_error *err);
+int xb_yaml_only_keys(const json_t *obj, const char *const *allowed, const char *where,
+                      xb_error *err);
 
 #endif

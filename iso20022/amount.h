@@ -48,9 +48,9 @@ void xb_dec_from_int(xb_dec *out, int64_t v);
  * or XB_ELIMIT when cap is too small. */
 int xb_dec_format(char *buf, size_t cap, const xb_dec *d);
 
-int xb_dec_add(xb_dec *out, const xb_dec *a, const xb_dec *b);   /* exact; XB_EOVERFLOW */
-int xb_dec_sub(xb_dec *out, const xb_dec *a, const xb_dec *b);   /* exact; XB_EOVERFLOW */
-int xb_dec_mul(xb_dec *out, const xb_dec *a, const xb_dec *b);   /* exact; XB_EOVERFLOW */
+int xb_dec_add(xb_dec *out, const xb_dec *a, const xb_dec *b); /* exact; XB_EOVERFLOW */
+int xb_dec_sub(xb_dec *out, const xb_dec *a, const xb_dec *b); /* exact; XB_EOVERFLOW */
+int xb_dec_mul(xb_dec *out, const xb_dec *a, const xb_dec *b); /* exact; XB_EOVERFLOW */
 /* Exact product rounded once to `scale` with `mode`. */
 int xb_dec_mul_round(xb_dec *out, const xb_dec *a, const xb_dec *b, int scale, xb_rounding mode);
 /* a / b rounded once to `scale` with `mode`; XB_EINVAL when b is zero. */
@@ -59,12 +59,12 @@ int xb_dec_div(xb_dec *out, const xb_dec *a, const xb_dec *b, int scale, xb_roun
 int xb_dec_round(xb_dec *out, const xb_dec *a, int scale, xb_rounding mode);
 /* Changes scale without losing anything; XB_EINVAL if non-zero digits would be cut. */
 int xb_dec_rescale(xb_dec *out, const xb_dec *a, int scale);
-void xb_dec_normalize(xb_dec *out, const xb_dec *a);     /* strips trailing fraction zeros */
+void xb_dec_normalize(xb_dec *out, const xb_dec *a); /* strips trailing fraction zeros */
 
-int xb_dec_cmp(const xb_dec *a, const xb_dec *b);        /* -1, 0, 1 by value (scale-blind) */
-int xb_dec_sign(const xb_dec *a);                        /* -1, 0, 1 */
-int xb_dec_fraction_digits(const xb_dec *a);             /* significant fraction digits */
-int xb_dec_total_digits(const xb_dec *a);                /* significant digits, as XSD totalDigits */
+int xb_dec_cmp(const xb_dec *a, const xb_dec *b); /* -1, 0, 1 by value (scale-blind) */
+int xb_dec_sign(const xb_dec *a);                 /* -1, 0, 1 */
+int xb_dec_fraction_digits(const xb_dec *a);      /* significant fraction digits */
+int xb_dec_total_digits(const xb_dec *a);         /* significant digits, as XSD totalDigits */
 
 /* ISO 4217. */
 typedef struct xb_currency {

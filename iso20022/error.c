@@ -30,19 +30,33 @@ void xb_error_clear(xb_error *err)
 const char *xb_error_name(int code)
 {
     switch (code) {
-    case XB_OK: return "OK";
-    case XB_ENOMEM: return "ENOMEM";
-    case XB_EINVAL: return "EINVAL";
-    case XB_EUNSUPPORTED: return "EUNSUPPORTED";
-    case XB_ELIMIT: return "ELIMIT";
-    case XB_EIO: return "EIO";
-    case XB_ESCHEMA: return "ESCHEMA";
-    case XB_ERULE: return "ERULE";
-    case XB_ENOTFOUND: return "ENOTFOUND";
-    case XB_ECONFIG: return "ECONFIG";
-    case XB_EOVERFLOW: return "EOVERFLOW";
-    case XB_ECRYPTO: return "ECRYPTO";
-    case XB_ESTATE: return "ESTATE";
-    default: return "EUNKNOWN";
+    case XB_OK:
+        return "OK";
+    case XB_ENOMEM:
+        return "ENOMEM";
+    case XB_EINVAL:
+        return "EINVAL";
+    case XB_EUNSUPPORTED:
+        return "EUNSUPPORTED";
+    case XB_ELIMIT:
+        return "ELIMIT";
+    case XB_EIO:
+        return "EIO";
+    case XB_ESCHEMA:
+        return "ESCHEMA";
+    case XB_ERULE:
+        return "ERULE";
+    case XB_ENOTFOUND:
+        return "ENOTFOUND";
+    case XB_ECONFIG:
+        return "ECONFIG";
+    case XB_EOVERFLOW:
+        return "EOVERFLOW";
+    case XB_ECRYPTO:
+        return "ECRYPTO";
+    case XB_ESTATE:
+        return "ESTATE";
+    default:
+        return "EUNKNOWN";
     }
 }

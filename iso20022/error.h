@@ -25,9 +25,9 @@ enum xb_error_code {
 };
 
 typedef struct xb_error {
-    int code;           /* one of enum xb_error_code */
-    char message[512];  /* human-readable, names the file/key/element and what to do */
-    char path[512];     /* XML element path (/Document/FIToFICstmrCdtTrf/...) or config key */
+    int code;          /* one of enum xb_error_code */
+    char message[512]; /* human-readable, names the file/key/element and what to do */
+    char path[512];    /* XML element path (/Document/FIToFICstmrCdtTrf/...) or config key */
 } xb_error;
 
 /* Records code + formatted message (and path when non-NULL) in err, which may be NULL.

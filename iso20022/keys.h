@@ -17,10 +17,10 @@ typedef struct xb_tx_keys {
     char uetr[37];
     char end_to_end_id[36];
     char tx_id[36];
-    xb_amount sttlm_amt;   /* IntrBkSttlmAmt (pacs), InstdAmt/Amt (pain), Amt (camt entries) */
+    xb_amount sttlm_amt; /* IntrBkSttlmAmt (pacs), InstdAmt/Amt (pain), Amt (camt entries) */
     int has_sttlm_amt;
-    char sttlm_date[11];   /* YYYY-MM-DD or "" */
-    char instg_agt[36];    /* BICFI or ClrSysMmbId/MmbId */
+    char sttlm_date[11]; /* YYYY-MM-DD or "" */
+    char instg_agt[36];  /* BICFI or ClrSysMmbId/MmbId */
     char instd_agt[36];
 } xb_tx_keys;
 
@@ -28,7 +28,7 @@ typedef struct xb_msg_keys {
     char msg_id[36];
     char cre_dt_tm[36];
     size_t n_tx;
-    xb_tx_keys *tx;        /* n_tx entries, owned */
+    xb_tx_keys *tx; /* n_tx entries, owned */
 } xb_msg_keys;
 
 /* One tx per: CdtTrfTxInf (pacs.008/009, pain.001 across PmtInf), TxInfAndSts (pacs.002: the

@@ -1,9 +1,10 @@
 /* message.c — secure parsing of ISO 20022 messages and location of AppHdr/Document.
  *
  * Owns: one reusable libxml2 parser context per thread (its dictionary is kept across parses
- * and replaced when it grows too large), the SAX hooks that enforce the depth limit and refuse
- * any DOCTYPE while parsing, the wrapper walk that finds AppHdr and Document by namespace, and
- * small tree helpers (child lookup, text, element paths).
+ * and replaced when it grows too large), the SAX hooks that enforce the depth limit, refuse
+ * any DOCTYPE and leave layout whitespace between elements out of the tree while parsing, the
+ * wrapper walk that finds AppHdr and Document by namespace, and small tree helpers (child
+ * lookup, text, element paths).
  * Never: loads a DTD, substitutes an entity, resolves an external resource or touches the network;
  * never matches an ISO element by prefix or by local name alone.
  */
@@ -102,6 +103,37 @@ static void hook_end_element(void *ctx, const xmlChar *localname, const xmlChar 
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
 }
 
+/* True when the text is layout between elements ("\n    " after an element or before a start
+ * tag): all blanks, not the continuation of a text node, and its parent has an element child
+ * (the last child so far, or the start tag that follows in the input). ISO 20022 has no mixed
+ * content; write.c drops exactly such text from the canonical form and the output, and XSD
+ * validation ignores it in element-only content. Anything else (a blank leaf, blanks around a
+ * comment in a leaf, text next to other text) is kept exactly. */
+static int is_layout(xmlParserCtxtPtr ctxt, const xmlChar *ch, int len)
+{
+    const xmlNode *parent = ctxt->node;
+    if (!parent || (parent->last && parent->last->type == XML_TEXT_NODE))
+        return 0;
+    for (int i = 0; i < len; i++)
+        if (ch[i] != ' ' && ch[i] != '\n' && ch[i] != '\t' && ch[i] != '\r')
+            return 0;
+    if (parent->last && parent->last->type == XML_ELEMENT_NODE)
+        return 1;
+    const xmlParserInput *in = ctxt->input;
+    if (!in || !in->cur || !in->end || in->end - in->cur < 2 || in->cur[0] != '<')
+        return 0;
+    xmlChar c = in->cur[1];
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':' || c >= 0x80;
+}
+
+/* An indented message has as many layout text nodes as elements: not building them roughly
+ * halves the tree, and with it the cost of building, walking, validating and freeing it. */
+static void hook_characters(void *ctx, const xmlChar *ch, int len)
+{
+    if (!is_layout(ctx, ch, len))
+        xmlSAX2Characters(ctx, ch, len);
+}
+
 /* Called as soon as "<!DOCTYPE" is read, before any entity declaration is. */
 static void hook_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
                                  const xmlChar *system_id)
@@ -144,6 +176,9 @@ static xmlParserCtxtPtr new_ctxt(void)
         return NULL;
     ctxt->sax->startElementNs = hook_start_element;
     ctxt->sax->endElementNs = hook_end_element;
+    /* Both, so that libxml2's own blank heuristics (areBlanks) stay off: is_layout decides. */
+    ctxt->sax->characters = hook_characters;
+    ctxt->sax->ignorableWhitespace = hook_characters;
     ctxt->sax->internalSubset = hook_internal_subset;
     ctxt->sax->externalSubset = hook_internal_subset;
     ctxt->sax->resolveEntity = hook_resolve_entity;
@@ -175,11 +210,20 @@ static xmlParserCtxtPtr thread_ctxt(void)
  * elements carry a handful. */
 #define XB_MAX_ATTRIBUTES 256
 
+/* The characters that end a run inside a tag: quotes, '=', and the ends of the tag. */
+static const unsigned char tag_stop[256] = {['"'] = 1, ['\''] = 1, ['='] = 1, ['<'] = 1, ['>'] = 1};
+
 /* Offset of the first start tag with more than XB_MAX_ATTRIBUTES attributes, or SIZE_MAX.
  * One linear pass: '=' outside quotes inside a tag counts one attribute; comments, CDATA and
  * processing instructions are skipped whole. */
 static size_t attribute_flood_at(const char *buf, size_t len)
 {
+    /* Every attribute needs an '=': a message with no more of them than one tag may carry
+     * cannot have a flooded tag, and that is every real message (a few xmlns and Ccy). */
+    unsigned eq = 0;
+    for (const char *p = buf, *end = buf + len; eq <= XB_MAX_ATTRIBUTES; p++, eq++)
+        if (!(p = memchr(p, '=', (size_t)(end - p))))
+            return SIZE_MAX;
     size_t i = 0;
     while (i < len) {
         const char *lt = memchr(buf + i, '<', len - i);
@@ -201,19 +245,34 @@ static size_t attribute_flood_at(const char *buf, size_t len)
             i = (size_t)(end - buf) + 1;
             continue;
         }
-        char quote = 0;
+        /* A tag with no '=' before its first '>' has no attributes (the usual case): two
+         * vectorised searches instead of a walk through its bytes. */
+        const char *gt = memchr(lt + 1, '>', len - at - 1);
+        size_t tag_len = gt ? (size_t)(gt - lt) : len - at;
+        if (!memchr(lt + 1, '=', tag_len - 1)) {
+            i = at + tag_len + (gt ? 1 : 0);
+            continue;
+        }
         unsigned attrs = 0;
         for (i = at + 1; i < len; i++) {
+            /* Skips in one step what cannot matter (names, blanks): this loop sees every tag
+             * of every message. */
+            while (i < len && !tag_stop[(unsigned char)buf[i]])
+                i++;
+            if (i == len)
+                break;
             char c = buf[i];
-            if (quote) {
-                if (c == quote)
-                    quote = 0;
-            } else if (c == '"' || c == '\'') {
-                quote = c;
+            if (c == '"' || c == '\'') {
+                const char *close = memchr(buf + i + 1, c, len - i - 1);
+                if (!close) {
+                    i = len;
+                    break;
+                }
+                i = (size_t)(close - buf);
             } else if (c == '=') {
                 if (++attrs > XB_MAX_ATTRIBUTES)
                     return at;
-            } else if (c == '>' || c == '<') {
+            } else { /* '>' or '<' */
                 break;
             }
         }

@@ -16,30 +16,35 @@
 #include "iso20022/registry.h"
 
 typedef struct xb_parse_limits {
-    size_t max_bytes;  /* default 4 MiB */
-    int max_depth;     /* default 64 */
+    size_t max_bytes; /* default 4 MiB */
+    int max_depth;    /* default 64 */
 } xb_parse_limits;
 
-#define XB_PARSE_LIMITS_DEFAULT {4u * 1024u * 1024u, 64}
+#define XB_PARSE_LIMITS_DEFAULT                                                                    \
+    {                                                                                              \
+        4u * 1024u * 1024u, 64                                                                     \
+    }
 
 typedef struct xb_msg xb_msg;
 
 /* Parses buf and locates AppHdr (optional) and Document by namespace in any wrapper, then
- * identifies the Document's definition. Errors (err->message says which):
+ * identifies the Document's definition. Whitespace-only text between elements (indentation) is
+ * not built into the tree: an element with element children has only those (and any comments);
+ * leaf text, blank leaves included, is kept exactly. Errors (err->message says which):
  *  XB_ELIMIT   size or depth over the limits;
  *  XB_EINVAL   not well-formed, truncated, NUL bytes, invalid UTF-8, DOCTYPE present,
  *              no ISO Document in the wrapper ("no ISO 20022 Document found in <Envelope>");
- *  XB_EUNSUPPORTED  an ISO 20022 definition we do not support ("unsupported definition pacs.008.001.07").
- * lim may be NULL for the defaults. */
+ *  XB_EUNSUPPORTED  an ISO 20022 definition we do not support ("unsupported definition
+ * pacs.008.001.07"). lim may be NULL for the defaults. */
 int xb_msg_parse(xb_msg **out, const char *buf, size_t len, const xb_parse_limits *lim,
                  xb_error *err);
 void xb_msg_free(xb_msg *msg);
 
 xmlDocPtr xb_msg_doc(const xb_msg *msg);
-xmlNodePtr xb_msg_document(const xb_msg *msg);   /* the ISO <Document> element */
-xmlNodePtr xb_msg_body(const xb_msg *msg);       /* first element child of Document */
-xmlNodePtr xb_msg_apphdr(const xb_msg *msg);     /* NULL when the message has no BAH */
-const xb_definition *xb_msg_definition(const xb_msg *msg);     /* never NULL after success */
+xmlNodePtr xb_msg_document(const xb_msg *msg);             /* the ISO <Document> element */
+xmlNodePtr xb_msg_body(const xb_msg *msg);                 /* first element child of Document */
+xmlNodePtr xb_msg_apphdr(const xb_msg *msg);               /* NULL when the message has no BAH */
+const xb_definition *xb_msg_definition(const xb_msg *msg); /* never NULL after success */
 const xb_definition *xb_msg_hdr_definition(const xb_msg *msg); /* NULL without BAH */
 
 /* Element path like /Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/Dbtr/Nm (local names, 1-based

@@ -22,8 +22,8 @@ typedef enum xb_msg_kind {
 } xb_msg_kind;
 
 typedef struct xb_definition {
-    const char *id;        /* "pacs.008.001.08" */
-    const char *ns;        /* target namespace URI */
+    const char *id; /* "pacs.008.001.08" */
+    const char *ns; /* target namespace URI */
     xb_msg_kind kind;
     const char *xsd;       /* file name relative to the schema directory */
     const char *body_root; /* first child of Document ("FIToFICstmrCdtTrf"); NULL for AppHdr */

@@ -253,7 +253,9 @@ int xb_write_message(xb_buf *out, const xb_msg *msg, xb_error *err)
     if (!msg)
         return xb_error_set(err, XB_EINVAL, NULL, "no message");
     int has_hdr = xb_msg_apphdr(msg) != NULL;
-    int rc = xb_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    /* One allocation for a usual message instead of doubling up from 256 bytes. */
+    int rc = xb_buf_reserve(out, 4096) ||
+             xb_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     if (!rc && has_hdr)
         rc = xb_buf_puts(out, "<Envelope>\n") || put_part(out, xb_msg_apphdr(msg)) ||
              xb_buf_puts(out, "\n");

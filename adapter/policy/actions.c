@@ -236,18 +236,30 @@ static int pseudonym(xb_buf *out, const pol_action *a, const pol_rule *r, const 
     case FMT_IBAN: {
         /* [A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}: keep the country (coarse, and what a correspondent
          * needs to route), derive the rest. */
-        char cc[3] = "XX";
+        /* Built by hand, not printf: this runs for every account of every message. */
+        char iban[4 + sizeof b32] = "XX";
         if (n >= 2 && norm[0] >= 'A' && norm[0] <= 'Z' && norm[1] >= 'A' && norm[1] <= 'Z')
-            cc[0] = norm[0], cc[1] = norm[1];
-        return xb_buf_printf(out, "%s%02u%s", cc, (unsigned)mac[20] % 100u, b32);
+            iban[0] = norm[0], iban[1] = norm[1];
+        unsigned check = (unsigned)mac[20] % 100u;
+        iban[2] = (char)('0' + check / 10);
+        iban[3] = (char)('0' + check % 10);
+        memcpy(iban + 4, b32, sizeof b32);
+        return xb_buf_puts(out, iban);
     }
-    case FMT_UUID:
+    case FMT_UUID: {
         mac[6] = (uint8_t)((mac[6] & 0x0f) | 0x40); /* version 4 */
         mac[8] = (uint8_t)((mac[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-        return xb_buf_printf(out,
-                             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7], mac[8],
-                             mac[9], mac[10], mac[11], mac[12], mac[13], mac[14], mac[15]);
+        static const char hex[] = "0123456789abcdef";
+        char uuid[37], *p = uuid;
+        for (int i = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                *p++ = '-';
+            *p++ = hex[mac[i] >> 4];
+            *p++ = hex[mac[i] & 15];
+        }
+        *p = '\0';
+        return xb_buf_puts(out, uuid);
+    }
     default:
         return xb_buf_puts(out, b32);
     }

@@ -47,6 +47,7 @@ void pol_free_node(pol_node *n)
     for (size_t i = 0; i < n->nkids; i++)
         pol_free_node(n->kids[i]);
     free(n->kids);
+    free(n->kid_hash);
     free(n->anchor_role);
     free(n->local);
     free(n);

@@ -41,14 +41,19 @@ static const pol_node *step(walk_ctx *w, const pol_node *state, const xmlNode *c
     const char *ns = interned(w, c);
     if (!ns)
         return NULL;
-    const pol_node *any = NULL;
+    /* An exact (namespace, name) child wins; else the last "*" child in the namespace. */
+    uint32_t h = pol_name_hash((const char *)c->name);
     for (size_t i = 0; i < state->nkids; i++) {
-        const pol_node *k = state->kids[i];
-        if (k->ns != ns)
+        if (state->kid_hash[i] != h)
             continue;
-        if (!strcmp(k->local, (const char *)c->name))
+        const pol_node *k = state->kids[i];
+        if (k->ns == ns && !strcmp(k->local, (const char *)c->name))
             return k;
-        if (k->local[0] == '*' && !k->local[1])
+    }
+    const pol_node *any = NULL;
+    for (size_t i = 0; state->nany && i < state->nkids; i++) {
+        const pol_node *k = state->kids[i];
+        if (k->ns == ns && k->local[0] == '*' && !k->local[1])
             any = k;
     }
     return any;
@@ -97,7 +102,7 @@ static int party_index(walk_ctx *w, const char *role, const xmlNode *scope)
 static void add_hit(walk_ctx *w, xmlNodePtr node, xmlNodePtr root, const pol_rule *rule)
 {
     if (w->nhits == w->caphits) {
-        size_t cap = w->caphits ? w->caphits * 2 : 64;
+        size_t cap = w->caphits ? w->caphits * 2 : 128; /* a pacs.008 has 60-100 fields */
         hit *h = realloc(w->hits, cap * sizeof *h);
         if (!h) {
             w->rc = XB_ENOMEM;
@@ -140,7 +145,7 @@ void pol_walk(walk_ctx *w, xmlNodePtr parent, const pol_node *state, const pol_r
                 add_hit(w, c, c, st->rule);
             else
                 add_hit(w, c, nroot, nsub); /* nsub NULL: uncovered, fail closed */
-            if (!w->uetr[0] && !strcmp((const char *)c->name, "UETR")) {
+            if (!w->uetr[0] && c->name[0] == 'U' && !strcmp((const char *)c->name, "UETR")) {
                 const char *t = xb_xml_text(c);
                 snprintf(w->uetr, sizeof w->uetr, "%s", t ? t : "");
             }
@@ -269,28 +274,56 @@ static int sibling_index(const xmlNode *n)
     return next && same_name(next, n) ? 1 : 0;
 }
 
-static void node_path(char *buf, size_t cap, const xmlNode *node, const xmlNode *anchor)
+/* The previous field's path, step by step: fields come in document order, so consecutive
+ * paths share most of their steps, and those (with their sibling indexes) are copied instead of
+ * worked out again. */
+typedef struct path_cache {
+    const xmlNode *steps[96]; /* from the anchor down */
+    size_t end[96];           /* bytes of the path up to and including each step */
+    int n;                    /* 0: nothing to reuse (none yet, or that path was cut short) */
+    const char *buf;
+} path_cache;
+
+static void node_path(char *buf, size_t cap, const xmlNode *node, const xmlNode *anchor,
+                      path_cache *pc)
 {
-    const xmlNode *steps[96];
+    const xmlNode *up[96];
     int n = 0;
     for (const xmlNode *p = node; p && n < 96; p = p->parent) {
-        steps[n++] = p;
+        up[n++] = p;
         if (p == anchor)
             break;
     }
+    int m = 0;
     size_t used = 0;
-    for (int i = n - 1; i >= 0 && used + 1 < cap; i--) {
-        size_t l = strlen((const char *)steps[i]->name);
-        if (used + l + 2 >= cap)
+    while (m < n && m < pc->n && pc->steps[m] == up[n - 1 - m])
+        m++;
+    if (m) {
+        used = pc->end[m - 1];
+        memcpy(buf, pc->buf, used);
+    }
+    bool whole = true;
+    for (int k = m; k < n; k++) {
+        const xmlNode *st = up[n - 1 - k];
+        size_t l = strlen((const char *)st->name);
+        if (used + 1 >= cap || used + l + 2 >= cap) {
+            whole = false;
             break;
+        }
         buf[used++] = '/';
-        memcpy(buf + used, steps[i]->name, l);
+        memcpy(buf + used, st->name, l);
         used += l;
-        int idx = i == n - 1 ? 0 : sibling_index(steps[i]);
+        int idx = k == 0 ? 0 : sibling_index(st);
         if (idx && used + 8 < cap)
             used += (size_t)snprintf(buf + used, cap - used, "[%d]", idx);
+        else if (idx)
+            whole = false;
+        pc->steps[k] = st;
+        pc->end[k] = used;
     }
     buf[used] = '\0';
+    pc->n = whole ? n : 0;
+    pc->buf = buf;
 }
 
 int pol_record_fields(xb_policy_decision *d, const walk_ctx *w)
@@ -298,10 +331,11 @@ int pol_record_fields(xb_policy_decision *d, const walk_ctx *w)
     d->fields = calloc(w->nhits + 1, sizeof *d->fields);
     if (!d->fields)
         return XB_ENOMEM;
+    path_cache pc = {.n = 0};
     for (size_t i = 0; i < w->nhits; i++) {
         const hit *h = &w->hits[i];
         xb_policy_field *f = &d->fields[d->n_fields++];
-        node_path(f->path, sizeof f->path, h->node, h->anchor);
+        node_path(f->path, sizeof f->path, h->node, h->anchor, &pc);
         f->rule_id = h->rule ? h->rule->id : NULL;
         f->cls = h->rule ? h->rule->cls->name : NULL;
         f->tier = h->tier;
@@ -323,6 +357,14 @@ void pol_free_walk(walk_ctx *w)
     free(w->parties);
 }
 
+/* snprintf(dst, cap, "%s", src) without the format machinery: this runs for most fields. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Classifies every hit: labels, profile action, detectors; returns the verdict so far. */
 int pol_classify(xb_policy_decision *d, walk_ctx *w, const xb_policy_catalog *cat,
                  const pol_scenario *sc)
@@ -341,7 +383,7 @@ int pol_classify(xb_policy_decision *d, walk_ctx *w, const xb_policy_catalog *ca
             h->act = pol_profile_action(sc->profile, h->rule);
             h->kind = h->act->kind;
             if (strcmp(h->act->text, xb_policy_action_name(h->kind)))
-                snprintf(h->detail, sizeof h->detail, "%s", h->act->text);
+                copy_text(h->detail, sizeof h->detail, h->act->text);
         }
         /* A secret anywhere blocks; detectors redact only where the catalog says "scan". */
         int rc = scan_text(h, cat->file, h->rule && h->rule->scan);

@@ -137,8 +137,10 @@ static pol_node *new_node(const char *ns, const char *local)
         free(n);
         return NULL;
     }
-    if (n)
+    if (n) {
         n->ns = ns;
+        n->hash = pol_name_hash(local);
+    }
     return n;
 }
 
@@ -155,11 +157,18 @@ static pol_node *child(pol_node *p, const char *ns, const char *local, bool crea
         if (!k)
             return NULL;
         p->kids = k;
+        uint32_t *h = realloc(p->kid_hash, cap * sizeof *h);
+        if (!h)
+            return NULL;
+        p->kid_hash = h;
         p->capkids = cap;
     }
     pol_node *n = new_node(ns, local);
-    if (n)
+    if (n) {
+        p->kid_hash[p->nkids] = n->hash;
         p->kids[p->nkids++] = n;
+        p->nany += !strcmp(local, "*");
+    }
     return n;
 }
 

@@ -202,18 +202,16 @@ static int resolve_basis(xb_policy_decision *d, const walk_ctx *w, const xb_poli
 
 static void set_text(xmlNodePtr n, const char *v)
 {
-    /* xmlNodeAddContent takes raw text (no entity parsing), so "&" in a value stays "&". */
+    /* A leaf's one text node gets the new value in place (for a text node xmlNodeSetContent
+     * copies the value raw, no entity parsing); otherwise the children are replaced by one
+     * text node (xmlNodeAddContent is raw too). Either way "&" in a value stays "&". */
+    xmlNodePtr t = n->children;
+    if (t && !t->next && t->type == XML_TEXT_NODE) {
+        xmlNodeSetContent(t, (const xmlChar *)v);
+        return;
+    }
     xmlNodeSetContent(n, NULL);
     xmlNodeAddContent(n, (const xmlChar *)v);
-}
-
-static bool marked_above(xmlNodePtr n, xmlNodePtr *gone, size_t ngone)
-{
-    for (xmlNodePtr p = n->parent; p; p = p->parent)
-        for (size_t i = 0; i < ngone; i++)
-            if (gone[i] == p)
-                return true;
-    return false;
 }
 
 static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *keys)
@@ -223,9 +221,10 @@ static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *k
     int rc = 0;
     if (!gone)
         return XB_ENOMEM;
+    xb_buf out = XB_BUF_INIT; /* one buffer for every new value: reset, not reallocated */
     for (size_t i = 0; i < w->nhits && !rc; i++) {
         hit *h = &w->hits[i];
-        xb_buf out = XB_BUF_INIT;
+        xb_buf_reset(&out);
         bool remove = false;
         const char *value = h->redacted ? h->redacted : pol_text_of(h->node);
         switch (h->kind) {
@@ -259,16 +258,19 @@ static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *k
 
             break;
         }
-        xb_buf_free(&out);
     }
+    xb_buf_free(&out);
+    /* Every removed element is unlinked first, so that one inside another removed subtree is
+     * detached from it and freed on its own; then each distinct one is freed once. (Checking
+     * every ancestor against the whole list instead was the largest cost of this function.) */
+    for (size_t i = 0; i < ngone && !rc; i++)
+        xmlUnlinkNode(gone[i]);
     for (size_t i = 0; i < ngone && !rc; i++) {
         bool dup = false;
-        for (size_t k = 0; k < i; k++)
-            dup |= gone[k] == gone[i];
-        if (dup || marked_above(gone[i], gone, ngone))
-            continue;
-        xmlUnlinkNode(gone[i]);
-        xmlFreeNode(gone[i]);
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = gone[k] == gone[i];
+        if (!dup)
+            xmlFreeNode(gone[i]);
     }
     free(gone);
     return rc;

@@ -372,6 +372,10 @@ static int scan_number(xb_detect_hits *out, const scan *sc, size_t i, unsigned m
     numtok t;
     read_numtok(&t, sc, i);
     *next = t.end;
+    /* Only the token's end matters when no number detector is asked for (the secret-only scan
+     * every field gets): every classifier below would return nothing. */
+    if (!(mask & (XB_DET_CN_RIC | XB_DET_CN_MOB | XB_DET_PAN)))
+        return 0;
     bool right_ok = t.more || !word_at(sc, t.end);
     if (t.ngroups > 1 && right_ok && !t.more && !t.overflow) {
         size_t start = i;
@@ -552,6 +556,16 @@ static int scan_with(xb_detect_hits *out, const char *text, size_t len, unsigned
     scan sc = {(const unsigned char *)text, len};
     const words_ix *ix = ixp;
     size_t i = 0, l;
+    if (mask == XB_DET_SECRET) {
+        /* Every field gets this scan. The walk below tries a secret word only at some of the
+         * positions (not inside number tokens); when the word matches at none of them at all,
+         * nothing can be found, and most values (codes, amounts, names) are such text. */
+        size_t k = 0;
+        while (k < len && !(ix->first[sc.s[k]] && match_secret(&sc, k, ix)))
+            k++;
+        if (k == len)
+            return 0;
+    }
     while (i < len) {
         size_t end;
         if ((mask & XB_DET_SECRET) && (end = match_secret(&sc, i, ix)) != 0) {

@@ -50,13 +50,26 @@ typedef struct pol_rule {
 typedef struct pol_node {
     const char *ns; /* interned URI */
     char *local;    /* "*" matches any local name in ns */
+    uint32_t hash;  /* pol_name_hash(local): the walk compares it before the name */
     pol_rule *rule;
     pol_rule *subtree;
     char *anchor_role; /* a party element: probe Id/OrgId, register (role, scope) */
     int anchor_scope_up;
     struct pol_node **kids;
+    uint32_t *kid_hash; /* kids[i]->hash, side by side: the walk scans these, not the kids */
     size_t nkids, capkids;
+    size_t nany; /* kids that are "*" */
 } pol_node;
+
+/* FNV-1a of a local name: steps through the trie compare this before strcmp, since a state
+ * can have dozens of children, many sharing a prefix (Dbtr, DbtrAcct, DbtrAgt ...). */
+static inline uint32_t pol_name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
 
 typedef struct pol_msgmap {
     const char *ns; /* interned Document (or AppHdr) namespace */

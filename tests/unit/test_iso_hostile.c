@@ -247,6 +247,65 @@ static void test_empty_and_garbage(void **state)
     assert_null(msg);
 }
 
+/* A Document whose GrpHdr holds `elems` <Nb> elements with `attrs` attributes each; every value
+ * carries `eq_in_value` '=' characters and a '>' (quoted, so neither counts). */
+static void attribute_doc(xb_buf *b, int elems, int attrs, int eq_in_value)
+{
+    xb_buf_reset(b);
+    assert_int_equal(
+        xb_buf_puts(b, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">"
+                       "<FIToFICstmrCdtTrf><GrpHdr>"),
+        0);
+    for (int e = 0; e < elems; e++) {
+        assert_int_equal(xb_buf_puts(b, "<Nb"), 0);
+        for (int a = 0; a < attrs; a++) {
+            assert_int_equal(xb_buf_printf(b, " a%d='>", a), 0);
+            for (int k = 0; k < eq_in_value; k++)
+                assert_int_equal(xb_buf_puts(b, "="), 0);
+            assert_int_equal(xb_buf_puts(b, "'"), 0);
+        }
+        assert_int_equal(xb_buf_puts(b, "/>"), 0);
+    }
+    assert_int_equal(xb_buf_puts(b, "</GrpHdr></FIToFICstmrCdtTrf></Document>"), 0);
+}
+
+/* The attribute-flood guard counts attributes per tag, whatever the message holds in total:
+ * many tags with a few attributes, and '=' and '>' inside quoted values, are ordinary; one tag
+ * with 257 is refused, also among ordinary ones. */
+static void test_attribute_limit_is_per_tag(void **state)
+{
+    xb_buf b = XB_BUF_INIT;
+    xb_msg *m = NULL;
+    xb_error err;
+    attribute_doc(&b, 400, 2, 0); /* 800 attributes in all, 2 per tag */
+    assert_int_equal(xb_msg_parse(&m, b.data, b.len, NULL, &err), 0);
+    xb_msg_free(m);
+    attribute_doc(&b, 3, 1, 1000); /* 3,000 '=' in values */
+    assert_int_equal(xb_msg_parse(&m, b.data, b.len, NULL, &err), 0);
+    xb_msg_free(m);
+    attribute_doc(&b, 1, 256, 1); /* at the limit */
+    assert_int_equal(xb_msg_parse(&m, b.data, b.len, NULL, &err), 0);
+    xb_msg_free(m);
+    attribute_doc(&b, 1, 257, 0); /* one over */
+    assert_int_equal(xb_msg_parse(&m, b.data, b.len, NULL, &err), XB_ELIMIT);
+    assert_non_null(strstr(err.message, "attributes"));
+    xb_buf c = XB_BUF_INIT; /* the flooded tag after 300 ordinary ones */
+    attribute_doc(&c, 300, 1, 2);
+    xb_buf tail = XB_BUF_INIT;
+    attribute_doc(&tail, 1, 300, 0);
+    const char *nb = strstr(tail.data, "<Nb");
+    const char *end = strstr(nb, "/>") + 2;
+    const char *close = strstr(c.data, "</GrpHdr>");
+    xb_buf_reset(&b);
+    assert_int_equal(xb_buf_append(&b, c.data, (size_t)(close - c.data)), 0);
+    assert_int_equal(xb_buf_append(&b, nb, (size_t)(end - nb)), 0);
+    assert_int_equal(xb_buf_puts(&b, close), 0);
+    assert_int_equal(xb_msg_parse(&m, b.data, b.len, NULL, &err), XB_ELIMIT);
+    xb_buf_free(&tail);
+    xb_buf_free(&c);
+    xb_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_empty_and_garbage),
+        cmocka_unit_test(test_attribute_limit_is_per_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "iso20022/message.h"
 #include "iso20022/registry.h"
+#include "iso20022/write.h"
 #include "test_iso_util.h"
 
 static void expect_pacs008_with_bah(const char *rel)
@@ -245,6 +246,85 @@ static void test_many_unique_names(void **state)
     xb_buf_free(&doc);
 }
 
+/* Blank text nodes whose parent also has element children, below n. */
+static int count_layout_nodes(const xmlNode *n)
+{
+    int found = 0, has_element = 0;
+    for (const xmlNode *c = n->children; c; c = c->next)
+        has_element |= c->type == XML_ELEMENT_NODE;
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE)
+            found += count_layout_nodes(c);
+        else if (c->type == XML_TEXT_NODE && has_element &&
+                 strspn((const char *)c->content, " \t\r\n") == strlen((const char *)c->content))
+            found++;
+    }
+    return found;
+}
+
+/* The indentation between elements is not built into the tree (it would double the tree of an
+ * indented message), and the message reads the same: same values, same canonical bytes as the
+ * same message written without indentation. */
+static void test_layout_whitespace_not_built(void **state)
+{
+    xb_buf src = XB_BUF_INIT, compact = XB_BUF_INIT, c1 = XB_BUF_INIT, c2 = XB_BUF_INIT;
+    iso_load(&src, "valid/pacs.008-cny-cips-individual.xml");
+    /* The same message without the whitespace between a '>' and the next '<'. */
+    for (size_t i = 0; i < src.len; i++) {
+        if (src.data[i] == '>') {
+            size_t j = i + 1;
+            while (j < src.len && strchr(" \t\r\n", src.data[j]))
+                j++;
+            if (j < src.len && src.data[j] == '<') {
+                assert_int_equal(xb_buf_append(&compact, ">", 1), 0);
+                i = j - 1;
+                continue;
+            }
+        }
+        assert_int_equal(xb_buf_append(&compact, src.data + i, 1), 0);
+    }
+    assert_true(compact.len + 200 < src.len); /* the fixture is indented */
+    xb_msg *a = NULL, *b = NULL;
+    assert_int_equal(xb_msg_parse(&a, src.data, src.len, NULL, NULL), 0);
+    assert_int_equal(xb_msg_parse(&b, compact.data, compact.len, NULL, NULL), 0);
+    assert_int_equal(count_layout_nodes(xmlDocGetRootElement(xb_msg_doc(a))), 0);
+    assert_string_equal(xb_xml_text(xb_xml_find(xb_msg_body(a), "CdtTrfTxInf/Dbtr/Nm")), "张伟");
+    assert_int_equal(xb_write_canonical(&c1, a, NULL), 0);
+    assert_int_equal(xb_write_canonical(&c2, b, NULL), 0);
+    assert_int_equal(c1.len, c2.len);
+    assert_memory_equal(c1.data, c2.data, c1.len);
+    xb_msg_free(a);
+    xb_msg_free(b);
+    xb_buf_free(&src);
+    xb_buf_free(&compact);
+    xb_buf_free(&c1);
+    xb_buf_free(&c2);
+}
+
+/* Whitespace that is data, or might be, is kept exactly: a blank leaf, blanks around a comment
+ * in a leaf, and blanks that follow text (mixed content is invalid, but must not be rewritten
+ * before the validator sees it). */
+static void test_blank_text_kept_where_it_is_data(void **state)
+{
+    static const char doc[] =
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">\n"
+        " <FIToFICstmrCdtTrf>\n"
+        "  <GrpHdr>\n   <MsgId>   </MsgId>\n   <CreDtTm> <!-- c --> </CreDtTm>\n"
+        "   <NbOfTxs>1\n   <X/></NbOfTxs>\n  </GrpHdr>\n"
+        " </FIToFICstmrCdtTrf>\n</Document>\n";
+    xb_msg *m = NULL;
+    xb_buf out = XB_BUF_INIT;
+    assert_int_equal(xb_msg_parse(&m, doc, sizeof doc - 1, NULL, NULL), 0);
+    assert_string_equal(xb_xml_text(xb_xml_find(xb_msg_body(m), "GrpHdr/MsgId")), "   ");
+    assert_int_equal(xb_write_canonical(&out, m, NULL), 0);
+    assert_non_null(out.data);
+    assert_non_null(strstr(out.data, "<MsgId>   </MsgId>"));
+    assert_non_null(strstr(out.data, "<CreDtTm>  </CreDtTm>"));
+    assert_non_null(strstr(out.data, "<NbOfTxs>1\n   <X></X></NbOfTxs>"));
+    xb_msg_free(m);
+    xb_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +346,8 @@ int main(void)
         cmocka_unit_test(test_chinese_text_is_utf8),
         cmocka_unit_test(test_parse_many_reuses_context),
         cmocka_unit_test(test_many_unique_names),
+        cmocka_unit_test(test_layout_whitespace_not_built),
+        cmocka_unit_test(test_blank_text_kept_where_it_is_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

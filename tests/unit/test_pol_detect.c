@@ -105,6 +105,13 @@ static void test_secrets(void **s)
     assert_string_equal(k("Password=hunter2"), "SECRET");
     assert_string_equal(k("支付密码是820517"), "SECRET");
     assert_string_equal(k("spinach pins Pinto"), "");
+    /* The secret-only scan every field gets: text full of the words' first letters but no word
+     * finds nothing; a word anywhere (after a number, at the end, in Chinese) is found. */
+    assert_string_equal(kinds("CNY CIPS CLRG ICBKCNBJSHI cpc", 29, XB_DET_SECRET), "");
+    assert_string_equal(kinds("SPIN CVVX PINS", 14, XB_DET_SECRET), "");
+    assert_string_equal(kinds("ref 123-PIN", 11, XB_DET_SECRET), "SECRET");
+    assert_string_equal(kinds("6222021001123456789 cvc2", 24, XB_DET_SECRET), "SECRET");
+    assert_string_equal(kinds("卡号 交易密码", strlen("卡号 交易密码"), XB_DET_SECRET), "SECRET");
     const char *words[] = {"OTP", NULL};
     xb_detect_hits h = {0};
     assert_int_equal(xb_detect_scan(&h, "your otp 4411", 13, XB_DET_SECRET, words), 0);

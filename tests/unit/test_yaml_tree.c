@@ -1,4 +1,5 @@
-/* test_yaml_tree.c — the YAML reader: exact strings, refusals (aliases, tags, duplicates), key paths. */
+/* test_yaml_tree.c — the YAML reader: exact strings, refusals (aliases, tags, duplicates), key
+ * paths. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,14 +57,15 @@ static void getters_name_the_key(void **state)
     xb_error err;
     json_t *t = load("destinations:\n  hk:\n    batch: {max_messages: many}\n", &err);
     assert_non_null(t);
-    const json_t *batch = json_object_get(json_object_get(json_object_get(t, "destinations"), "hk"),
-                                          "batch");
+    const json_t *batch =
+        json_object_get(json_object_get(json_object_get(t, "destinations"), "hk"), "batch");
     int64_t n = 0;
     assert_int_equal(xb_yaml_int(&n, batch, "max_messages", "destinations.hk.batch", &err),
                      XB_ECONFIG);
     assert_string_equal(err.path, "destinations.hk.batch.max_messages");
     const char *s = NULL;
-    assert_int_equal(xb_yaml_str(&s, batch, "linger_ms", "destinations.hk.batch", &err), XB_ECONFIG);
+    assert_int_equal(xb_yaml_str(&s, batch, "linger_ms", "destinations.hk.batch", &err),
+                     XB_ECONFIG);
     assert_non_null(strstr(err.message, "missing"));
     static const char *const allowed[] = {"linger_ms", NULL};
     assert_int_equal(xb_yaml_only_keys(batch, allowed, "destinations.hk.batch", &err), XB_ECONFIG);
