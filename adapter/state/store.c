@@ -48,12 +48,11 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-/* After a retryable failure: reconnect with backoff until it works or retry_ms is spent. The
- * caller is blocked meanwhile, which is the point: the pipeline releases nothing while its
- * decisions cannot be made durable. */
-static int recover(xb_store *st, const xb_error *first, xb_error *err)
+/* After a retryable failure: reconnect with backoff until it works or the deadline (set from
+ * retry_ms at the first failure of the operation) passes. The caller is blocked meanwhile, which
+ * is the point: the pipeline releases nothing while its decisions cannot be made durable. */
+static int recover(xb_store *st, const xb_error *first, uint64_t deadline, xb_error *err)
 {
-    uint64_t deadline = mono_ms() + st->retry_ms;
     unsigned wait = 50;
     xb_log(XB_LOG_WARN, "state.reconnecting", "%s store: %s", st->be->name,
            first ? first->message : "connection lost");
@@ -77,46 +76,77 @@ static int recover(xb_store *st, const xb_error *first, xb_error *err)
 typedef int (*txn_body)(xb_store *st, void *ctx, xb_error *err);
 
 /* Runs body inside BEGIN/COMMIT; after a lost connection (or a serialization conflict) the
- * WHOLE transaction runs again, so a half-applied attempt never counts. */
+ * WHOLE transaction runs again, so a half-applied attempt never counts. body must therefore
+ * make every choice again from what it reads in its own transaction: nothing it computed in a
+ * failed attempt may be written by the next one. A COMMIT whose answer was lost with the
+ * connection may or may not have committed: st->commit_unknown tells the rerun, which resolves
+ * it by reading its own idempotent key back (the decision row of (id, dest)), never by
+ * guessing. Retries stop retry_ms after the first failure. */
 static int run_txn(xb_store *st, bool write, txn_body body, void *ctx, xb_error *err)
 {
+    uint64_t deadline = 0;
+    st->commit_unknown = false;
     for (;;) {
         xb_error e;
         xb_error_clear(&e);
+        bool committing = false;
         st->in_txn = true;
         int rc = st->be->begin(st, write, &e);
         if (!rc)
             rc = body(st, ctx, &e);
-        if (!rc)
+        if (!rc) {
+            committing = true;
             rc = st->be->commit(st, &e);
+        }
         st->in_txn = false;
         if (!rc)
             return 0;
         bool retry = st->be->retryable(st);
         st->be->rollback(st);
-        if (!retry || recover(st, &e, err) < 0) {
-            if (!retry && err)
+        if (!retry) {
+            if (err)
+                *err = e;
+            return rc;
+        }
+        if (committing) {
+            st->commit_unknown = true;
+            xb_log(XB_LOG_WARN, "state.commit_unknown",
+                   "%s store: COMMIT unanswered (%s); reading back before deciding again",
+                   st->be->name, e.message);
+        }
+        if (!deadline)
+            deadline = mono_ms() + st->retry_ms;
+        if (recover(st, &e, deadline, err) < 0)
+            return rc;
+        if (mono_ms() > deadline) {
+            if (err)
                 *err = e;
             return rc;
         }
     }
 }
 
-/* One statement outside a transaction, rerun after a reconnect. */
+/* One statement outside a transaction, rerun after a reconnect (until retry_ms after the first
+ * failure). Inside a transaction a failure is the transaction's: run_txn reruns all of it. */
 static int run_stmt(xb_store *st, const char *sql, const xb_sqlv *args, size_t nargs,
                     int64_t *changes, xb_store_row_fn row, void *ctx, xb_error *err)
 {
+    uint64_t deadline = 0;
     for (;;) {
         xb_error e;
         xb_error_clear(&e);
         int rc = st->be->sql(st, sql, args, nargs, changes, row, ctx, &e);
         if (!rc)
             return 0;
-        if (st->in_txn || !st->be->retryable(st) || recover(st, &e, err) < 0) {
-            if (err && (st->in_txn || !st->be->retryable(st)))
+        if (st->in_txn || !st->be->retryable(st) || (deadline && mono_ms() > deadline)) {
+            if (err)
                 *err = e;
             return rc;
         }
+        if (!deadline)
+            deadline = mono_ms() + st->retry_ms;
+        if (recover(st, &e, deadline, err) < 0)
+            return rc;
     }
 }
 
@@ -183,10 +213,10 @@ int xb_store_sql_begin(xb_store *st, bool write, xb_error *err)
 {
     xb_error e;
     xb_error_clear(&e);
-    if (st->be->retryable(st) && recover(st, NULL, err) < 0)
+    if (st->be->retryable(st) && recover(st, NULL, mono_ms() + st->retry_ms, err) < 0)
         return XB_ESTATE;
     int rc = st->be->begin(st, write, &e);
-    if (rc && st->be->retryable(st) && recover(st, &e, err) == 0)
+    if (rc && st->be->retryable(st) && recover(st, &e, mono_ms() + st->retry_ms, err) == 0)
         rc = st->be->begin(st, write, &e);
     if (rc && err)
         *err = e;
@@ -461,7 +491,8 @@ typedef struct decide_ctx {
     const char *id, *dest;
     xb_store_decide_fn fn;
     void *fn_ctx;
-    counts c0; /* the counts *out was decided on */
+    counts c0;         /* the counts *out was decided on */
+    unsigned attempts; /* runs of decide_locked (run_txn reruns it after a lost connection) */
 } decide_ctx;
 
 static int call_fn(decide_ctx *d, const xb_policy_counters *snap, xb_error *err)
@@ -535,6 +566,13 @@ static int replay_prior(xb_store *st, decide_ctx *d, const prior *p, xb_error *e
 static int decide_locked(xb_store *st, void *ctx, xb_error *err)
 {
     decide_ctx *d = ctx;
+    d->attempts++;
+    if (d->info) {
+        /* what a failed attempt reported does not hold for this one */
+        d->info->replayed = false;
+        d->info->added = 0;
+        d->info->commit_unknown = st->commit_unknown;
+    }
     counts c1;
     int rc = lock_year(&c1, st, d->year, err);
     if (rc)
@@ -547,8 +585,12 @@ static int decide_locked(xb_store *st, void *ctx, xb_error *err)
     free(p.subjects);
     if (rc || p.found)
         return rc;
-    if (c1.pi != d->c0.pi || c1.spi != d->c0.spi) {
-        /* Someone committed since our snapshot: decide again on the committed state. */
+    /* Decide again when someone committed since our snapshot, and on every rerun: a failed
+     * attempt may have stopped inside fn (its *out half made: verdict DELIVER, not counted,
+     * which would have been released with no durable row) and its c0 came from a transaction
+     * that no longer exists. Only the optimistic decision on unchanged counts, or one made in
+     * THIS transaction, may be written. */
+    if (d->attempts > 1 || c1.pi != d->c0.pi || c1.spi != d->c0.spi) {
         snap_ctx sc = {.st = st, .in_txn = true};
         xb_policy_counters snap = {
             .year = d->year, .pi = c1.pi, .spi = c1.spi, .seen = snap_seen, .ctx = &sc};

@@ -64,9 +64,10 @@ int xb_store_subjects_apply(size_t *added, xb_store *st, int year, const xb_poli
 
 /* Makes one policy decision into *out from the snapshot it is handed. Called once or twice by
  * xb_store_decide (the second time under the year's counter lock, when the committed counts
- * moved since the first snapshot): each call must decide from the ORIGINAL message bytes
+ * moved since the first snapshot), and once more for every rerun of the locked transaction
+ * after a lost connection: each call must decide from the ORIGINAL message bytes
  * (xb_policy_decide transforms in place, so parse again). out is zeroed before each call and
- * the previous decision freed. */
+ * the previous decision freed. A call that fails leaves nothing that a later call reuses. */
 typedef int (*xb_store_decide_fn)(void *ctx, const xb_policy_counters *snap,
                                   xb_policy_decision *out, xb_error *err);
 
@@ -75,6 +76,9 @@ typedef struct xb_store_decide_info {
     bool redecided; /* the committed counts had moved: decided again under the lock */
     bool replayed;  /* a decision for (id, dest) was already durable: reproduced, not recounted */
     size_t added;   /* subjects this decision added to the counters */
+    bool commit_unknown; /* a COMMIT of this call went unanswered (connection lost): resolved by
+                          * reading the (id, dest) row back in the rerun (replayed when it had
+                          * committed), never by guessing */
 } xb_store_decide_info;
 
 /* Decides record `id` for destination `dest` in `year`:
@@ -85,8 +89,10 @@ typedef struct xb_store_decide_info {
  *      the decision row (id, dest, counts before/after, verdict, subjects), then commits.
  * A threshold crossed by one instance is therefore seen by every other before its next release,
  * and two instances seeing the same new person count it once. When a row for (id, dest) is
- * already durable (a redelivery after a crash or a rebalance), the decision is reproduced from
- * the recorded snapshot and nothing is counted again. info may be NULL. */
+ * already durable (a redelivery after a crash or a rebalance, or our own COMMIT whose answer was
+ * lost with the connection), the decision is reproduced from the recorded snapshot and nothing
+ * is counted again. Returns 0 only with a decision that is durable (or does not depend on the
+ * counters) and that is the one *out holds. info may be NULL. */
 int xb_store_decide(xb_policy_decision *out, xb_store_decide_info *info, xb_store *st, int year,
                     const char *id, const char *dest, xb_store_decide_fn fn, void *ctx,
                     xb_error *err);

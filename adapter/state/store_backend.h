@@ -36,6 +36,7 @@ struct xb_store {
     void *impl;
     unsigned retry_ms; /* how long a lost connection is retried before giving up */
     bool in_txn;
+    bool commit_unknown; /* run_txn: the last attempt's COMMIT went unanswered (see run_txn) */
 };
 
 extern const xb_store_backend xb_store_sqlite_backend;

@@ -307,7 +307,19 @@ static int pg_commit(xb_store *st, xb_error *err)
 {
     pg *p = st->impl;
     p->retryable = false;
-    return pg_exec(p, "COMMIT", err);
+    PGresult *res = PQexec(p->conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return pg_fail(p, res, err, "COMMIT");
+    /* COMMIT of a transaction that had already failed answers "ROLLBACK" without an error: a
+     * statement failed unseen. Never report such a transaction as durable. */
+    bool committed = !strcmp(PQcmdStatus(res), "COMMIT");
+    PQclear(res);
+    if (!committed)
+        return xb_error_set(err, XB_ESTATE, NULL,
+                            "state store (postgres %s): COMMIT answered ROLLBACK (the transaction "
+                            "had failed)",
+                            p->masked);
+    return 0;
 }
 
 static void pg_rollback(xb_store *st)

@@ -74,7 +74,8 @@ static int lite_open(xb_store *st, const char *path, xb_error *err)
     sqlite3_busy_timeout(l->db, 30000);
     /* Several processes may open one file at once (tests, a restart beside a running check):
      * switching to WAL or creating tables can answer SQLITE_BUSY without consulting the busy
-     * handler (e.g. while another connection recovers the WAL), so the setup is retried, bounded. */
+     * handler (e.g. while another connection recovers the WAL), so the setup is retried, bounded.
+     */
     int rc = 0;
     for (int attempt = 0; attempt < 300; attempt++) {
         rc = lite_exec(l, "PRAGMA journal_mode=WAL", err);

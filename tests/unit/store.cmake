@@ -6,7 +6,8 @@ set(XB_STORE_SOURCES ${CMAKE_SOURCE_DIR}/adapter/state/store.c
     ${CMAKE_SOURCE_DIR}/adapter/log.c ${CMAKE_SOURCE_DIR}/adapter/yaml_tree.c)
 set(XB_STORE_LIBS xb_policy xb_iso20022 PkgConfig::SQLITE PkgConfig::PQ PkgConfig::JANSSON PkgConfig::YAML
     Threads::Threads)
-xb_unit_test(test_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_store.c ${XB_STORE_SOURCES}
+xb_unit_test(test_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_store.c
+             ${CMAKE_CURRENT_LIST_DIR}/test_store_proxy.c ${XB_STORE_SOURCES}
              LIBS ${XB_STORE_LIBS})
 # (test_store without an argument is the SQLite run, label unit)
 

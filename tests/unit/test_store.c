@@ -7,7 +7,8 @@
  * The decide callback here is a small threshold model (a message is held back when the count
  * after it would reach T), so the assertions are about the store: exact counts under several
  * processes, the decision made on the committed count, replayed decisions not recounted, whole
- * transactions rerun after the server ends the connection, and receiver dedupe.
+ * transactions rerun (and decided again) after the server ends the connection, a COMMIT or its
+ * answer lost (test_store_proxy.c) and resolved by reading the decision back, and receiver dedupe.
  * Owns: its temp files and, on PostgreSQL, the tables it truncates (a database for tests only).
  * Never: skips; fakes a count the store did not hold.
  */
@@ -25,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "adapter/state/store.h"
+#include "test_store_proxy.h"
 
 static bool use_pg;
 static char url[512];
@@ -43,6 +45,34 @@ static void pg_admin(const char *sql)
         fail_msg("%s: %s", sql, PQresultErrorMessage(r));
     PQclear(r);
     PQfinish(c);
+}
+
+/* The server ends every xborder session that is inside a transaction (ours, under the counter
+ * lock), as a restart or failover would, and we wait until it is gone: the next statement on it
+ * then fails for certain. */
+static void kill_session_in_txn(void)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                            "application_name = 'xborder' AND state LIKE 'idle in transaction%'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    char pid[16];
+    snprintf(pid, sizeof pid, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *vals[] = {pid};
+    bool gone = false;
+    for (int i = 0; i < 500 && !gone; i++) {
+        r = PQexecParams(c, "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int", 1, NULL, vals,
+                         NULL, NULL, 0);
+        gone = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
+        PQclear(r);
+        if (!gone)
+            usleep(10000);
+    }
+    PQfinish(c);
+    assert_true(gone);
 }
 
 static int fresh(void **s)
@@ -107,6 +137,7 @@ typedef struct msg {
     int calls;
     xb_store *other; /* when set: commits `poke` through it during the first call */
     unsigned poke;
+    int kill_on_call; /* PostgreSQL: the server ends our session during this call */
 } msg;
 
 static int model_decide(void *ctx, const xb_policy_counters *snap, xb_policy_decision *out,
@@ -121,6 +152,8 @@ static int model_decide(void *ctx, const xb_policy_counters *snap, xb_policy_dec
         if (rc)
             return rc;
     }
+    if (m->kill_on_call == m->calls)
+        kill_session_in_txn();
     out->pi = XB_PI_PI;
     out->year = snap->year;
     out->pi_before = snap->pi;
@@ -334,6 +367,114 @@ static void test_dedupe(void **s)
     xb_store_close(b);
 }
 
+/* The server ends our session while the decision is being made again under the lock (the
+ * committed count had moved). The rerun after the reconnect must decide again in its own
+ * transaction: the failed call left *out half made (verdict DELIVER, not counted), and the
+ * count it read is unchanged, so reusing it released a message with no durable row (issue #10:
+ * 448 decision rows for 450 decisions under ASan). */
+static void test_killed_in_locked_decide(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *b = open_store();
+    xb_policy_subject subs[3] = {{.cls = XB_PI_PI}, {.cls = XB_PI_PI}, {.cls = XB_PI_PI}};
+    for (unsigned i = 0; i < 3; i++)
+        person(subs[i].digest, 100 + i);
+    xb_error err;
+    assert_int_equal(xb_store_subjects_apply(NULL, a, YEAR, subs, 3, NULL, &err), 0);
+    msg m = {.persons = {7}, .n = 1, .threshold = 100, .other = b, .poke = 8, .kill_on_call = 2};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, a, &m, "k:0:1", "sg"), 0);
+    assert_int_equal(m.calls, 3); /* optimistic, killed under the lock, decided again */
+    assert_true(info.redecided);
+    assert_false(info.replayed);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_true(d.counted);
+    assert_int_equal(d.n_subjects, 1);
+    assert_int_equal(d.pi_before, 4);
+    assert_int_equal(d.pi_after, 5);
+    assert_int_equal(info.added, 1);
+    xb_policy_decision_free(&d);
+    int64_t before = -1, after = -1;
+    char verdict[16] = "";
+    assert_int_equal(xb_store_decision_get(&before, &after, verdict, a, "k:0:1", "sg", &err), 0);
+    assert_int_equal(before, 4);
+    assert_int_equal(after, 5);
+    assert_string_equal(verdict, "DELIVER");
+    assert_int_equal(count_pi(a), 5);
+    xb_store_close(a);
+    xb_store_close(b);
+}
+
+/* A COMMIT whose answer is lost with the connection (the proxy relays it, the server commits,
+ * the answer never arrives): the rerun must find its own durable row by the decision key and
+ * return THAT decision (0 -> 2), not decide again on the moved count (2 -> 2, nothing new) and
+ * not count twice. */
+static void test_commit_answer_lost(void **s)
+{
+    (void)s;
+    char via[512];
+    store_proxy *px = store_proxy_start(url, via);
+    assert_non_null(px);
+    xb_store *st = NULL;
+    xb_error err;
+    assert_int_equal(xb_store_open(&st, via, &err), 0);
+    xb_store_set_retry(st, 10000);
+    store_proxy_arm(px, PROXY_DROP_COMMIT_ANSWER);
+    msg m = {.persons = {1, 2}, .n = 2, .threshold = 100};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, st, &m, "u:0:1", "sg"), 0);
+    assert_int_equal(store_proxy_fired(px), 1);
+    assert_true(info.commit_unknown);
+    assert_true(info.replayed); /* read back: it had committed */
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_int_equal(d.pi_before, 0);
+    assert_int_equal(d.pi_after, 2);
+    assert_int_equal(d.n_subjects, 2);
+    xb_policy_decision_free(&d);
+    int64_t before = -1, after = -1;
+    assert_int_equal(xb_store_decision_get(&before, &after, NULL, st, "u:0:1", "sg", &err), 0);
+    assert_int_equal(before, 0);
+    assert_int_equal(after, 2);
+    assert_int_equal(count_pi(st), 2);
+    xb_store_close(st);
+    store_proxy_stop(px);
+}
+
+/* A COMMIT lost before it reached the server: the server rolls the transaction back when the
+ * connection goes, so the rerun finds no row and must do the whole unit again. */
+static void test_commit_lost(void **s)
+{
+    (void)s;
+    char via[512];
+    store_proxy *px = store_proxy_start(url, via);
+    assert_non_null(px);
+    xb_store *st = NULL;
+    xb_error err;
+    assert_int_equal(xb_store_open(&st, via, &err), 0);
+    xb_store_set_retry(st, 10000);
+    store_proxy_arm(px, PROXY_DROP_COMMIT);
+    msg m = {.persons = {1, 2}, .n = 2, .threshold = 100};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, st, &m, "u:0:2", "sg"), 0);
+    assert_int_equal(store_proxy_fired(px), 1);
+    assert_true(info.commit_unknown);
+    assert_false(info.replayed); /* read back: nothing had committed */
+    assert_int_equal(info.added, 2);
+    assert_int_equal(d.pi_before, 0);
+    assert_int_equal(d.pi_after, 2);
+    xb_policy_decision_free(&d);
+    int64_t before = -1, after = -1;
+    assert_int_equal(xb_store_decision_get(&before, &after, NULL, st, "u:0:2", "sg", &err), 0);
+    assert_int_equal(before, 0);
+    assert_int_equal(after, 2);
+    assert_int_equal(count_pi(st), 2);
+    xb_store_close(st);
+    store_proxy_stop(px);
+}
+
 /* ---- several processes ------------------------------------------------------------------------
  */
 
@@ -353,16 +494,24 @@ static void proc_msg(msg *m, unsigned p, unsigned k)
     m->threshold = THRESHOLD;
 }
 
-static int child(unsigned p, bool kill_conns)
+/* Every child opens its store, says so on `ready` (also when it failed, so the parent never
+ * waits for nothing) and starts when `go` closes: the killer's first kill must find every
+ * session open, since opening (the DDL) is not retried. */
+static int child(unsigned p, bool kill_conns, int ready, int go)
 {
     xb_store *st = NULL;
     xb_error err;
-    if (xb_store_open(&st, url, &err) < 0) {
-        fprintf(stderr, "child %u: open %s: %s\n", p, url, err.message);
+    int opened = xb_store_open(&st, url, &err);
+    char byte = 1;
+    if (write(ready, &byte, 1) != 1 || opened < 0) {
+        fprintf(stderr, "child %u: open %s: %s\n", p, url, opened < 0 ? err.message : "pipe");
+        xb_store_close(st);
         return 10;
     }
+    while (read(go, &byte, 1) > 0)
+        ;
     for (unsigned k = 0; k < PER_PROC; k++) {
-        if (kill_conns && k % 40 == 20) {
+        if (kill_conns && k % 10 == 5) {
             /* the server ends every xborder session (as a restart or failover would) */
             PGconn *c = PQconnectdb(url);
             PGresult *r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -380,6 +529,19 @@ static int child(unsigned p, bool kill_conns)
             fprintf(stderr, "child %u: %s\n", p, err.message);
             xb_store_close(st);
             return 11;
+        }
+        /* what decide returned is what is durable: the row exists and says the same */
+        int64_t before = -1, after = -1;
+        char verdict[16] = "";
+        int rc = xb_store_decision_get(&before, &after, verdict, st, id, "sg", &err);
+        const char *want = d.verdict == XB_VERDICT_DELIVER ? "DELIVER" : "QUARANTINE";
+        if (rc || strcmp(verdict, want) || before != d.pi_before || after != d.pi_after) {
+            fprintf(stderr, "child %u: %s returned %s %lld->%lld, durable: %s %s %lld->%lld\n", p,
+                    id, want, (long long)d.pi_before, (long long)d.pi_after, rc ? "none" : "row",
+                    verdict, (long long)before, (long long)after);
+            xb_policy_decision_free(&d);
+            xb_store_close(st);
+            return 12;
         }
         xb_policy_decision_free(&d);
     }
@@ -413,12 +575,25 @@ static int chain_row(void *ctx, const char *const *cols, size_t n, xb_error *err
 static void run_procs(bool kill_conns)
 {
     pid_t pids[PROCS];
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
     for (unsigned p = 0; p < PROCS; p++) {
         pids[p] = fork();
         assert_true(pids[p] >= 0);
-        if (pids[p] == 0)
-            _exit(child(p, kill_conns && p == 0));
+        if (pids[p] == 0) {
+            close(ready[0]);
+            close(go[1]);
+            _exit(child(p, kill_conns && p == 0, ready[1], go[0]));
+        }
     }
+    close(ready[1]);
+    close(go[0]);
+    char byte;
+    for (unsigned p = 0; p < PROCS; p++)
+        assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    close(go[1]); /* go */
     for (unsigned p = 0; p < PROCS; p++) {
         int status = 0;
         assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
@@ -495,10 +670,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_replay_not_recounted, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_dedupe, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_processes_exact, fresh, cleanup),
+        /* SQLite is one instance's file: the connection-killing tests are PostgreSQL's only */
+        cmocka_unit_test_setup_teardown(test_killed_in_locked_decide, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_commit_answer_lost, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_commit_lost, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_processes_connection_killed, fresh, cleanup),
     };
-    /* SQLite is one instance's file: the connection-killing test is PostgreSQL's only */
-    size_t n = sizeof tests / sizeof tests[0] - (use_pg ? 0 : 1);
+    size_t n = sizeof tests / sizeof tests[0] - (use_pg ? 0 : 4);
     return _cmocka_run_group_tests(use_pg ? "store_pg" : "store_sqlite", tests, n, NULL, NULL) == 0
                ? 0
                : 1;
