@@ -306,10 +306,11 @@ static int load_routes(xb_config *cfg, xb_error *err)
         return rc;
     if ((rc = xb_yaml_object_opt(&dests, cfg->tree, "destinations", "", err)) < 0)
         return rc;
-    if (!arr || !json_array_size(arr))
+    if ((!arr || !json_array_size(arr)) &&
+        !json_array_size(json_object_get(cfg->tree, "valuation")))
         return cfg_err(err, "routes", "at least one route is needed");
     cfg->n_routes = json_array_size(arr);
-    cfg->routes = calloc(cfg->n_routes, sizeof *cfg->routes);
+    cfg->routes = calloc(cfg->n_routes ? cfg->n_routes : 1, sizeof *cfg->routes);
     if (!cfg->routes)
         return xb_error_set(err, XB_ENOMEM, "routes", "out of memory");
     for (size_t i = 0; i < cfg->n_routes; i++) {
@@ -322,6 +323,110 @@ static int load_routes(xb_config *cfg, xb_error *err)
                 snprintf(where, sizeof where, "routes[%zu].name", i);
                 return cfg_err(err, where, "duplicate route name '%s'", cfg->routes[i].name);
             }
+    }
+    return 0;
+}
+
+static int get_uint(unsigned *out, const json_t *obj, const char *key, const char *where,
+                    int64_t min, int64_t max, xb_error *err);
+
+static bool is_route_topic(const xb_config *cfg, size_t n_routes, const char *t)
+{
+    for (size_t i = 0; i < n_routes; i++)
+        for (size_t k = 0; k < cfg->routes[i].n_topics; k++)
+            if (!strcmp(cfg->routes[i].topics[k], t))
+                return true;
+    return false;
+}
+
+/* issue #6: one `valuation:` entry, and the route that carries its reda.001 to destinations. */
+static int load_valuation_entry(xb_config *cfg, xb_valuation_route *v, xb_route *r, json_t *obj,
+                                const char *where, size_t n_user_routes, xb_error *err)
+{
+    static const char *const keys[] = {"fund",         "holdings_topic", "rates_topic",
+                                       "prices_topic", "destination",    "destinations",
+                                       "namespace",    "max_wait_ms",    NULL};
+    if (!json_is_object(obj))
+        return cfg_err(err, where, "expected a mapping");
+    int rc = xb_yaml_only_keys(obj, keys, where, err);
+    const char *ns = NULL;
+    if (rc < 0 || (rc = xb_yaml_str(&v->fund, obj, "fund", where, err)) < 0 ||
+        (rc = xb_yaml_str(&v->holdings_topic, obj, "holdings_topic", where, err)) < 0 ||
+        (rc = xb_yaml_str(&v->rates_topic, obj, "rates_topic", where, err)) < 0 ||
+        (rc = xb_yaml_str_opt(&v->prices_topic, obj, "prices_topic", where, err)) < 0 ||
+        (rc = xb_yaml_str_opt(&ns, obj, "namespace", where, err)) < 0)
+        return rc;
+    char path[256];
+    if (ns && strcmp(ns, "iso") && strcmp(ns, "swift")) {
+        snprintf(path, sizeof path, "%s.namespace", where);
+        return cfg_err(err, path, "expected iso or swift");
+    }
+    v->swift_ns = ns && !strcmp(ns, "swift");
+    v->max_wait_ms = 60000;
+    if ((rc = get_uint(&v->max_wait_ms, obj, "max_wait_ms", where, 0, 86400000, err)) < 0)
+        return rc;
+    v->fund = resolve(cfg, v->fund);
+    /* Reference topics are read whole by the valuation route, never by the consumer group: a
+     * route on them would park every rate as NO_ROUTE. A holdings topic belongs to one entry. */
+    const char *ref[] = {v->rates_topic, v->prices_topic};
+    const char *ref_key[] = {"rates_topic", "prices_topic"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s.%s", where, ref_key[k]);
+        if (ref[k] &&
+            (is_route_topic(cfg, cfg->n_routes, ref[k]) || !strcmp(ref[k], v->holdings_topic)))
+            return cfg_err(err, path, "'%s' is also a route's or a holdings topic", ref[k]);
+    }
+    snprintf(path, sizeof path, "%s.prices_topic", where);
+    if (v->prices_topic && !strcmp(v->prices_topic, v->rates_topic))
+        return cfg_err(err, path, "must differ from rates_topic (two tables, two topics)");
+    snprintf(path, sizeof path, "%s.holdings_topic", where);
+    if (is_route_topic(cfg, cfg->n_routes, v->holdings_topic))
+        return cfg_err(err, path, "'%s' is already %s", v->holdings_topic,
+                       is_route_topic(cfg, n_user_routes, v->holdings_topic)
+                           ? "a route's topic"
+                           : "another valuation entry's holdings topic");
+    /* The route: reda.001 from holdings_topic to the destinations (checked as a route is). */
+    char name[300];
+    snprintf(name, sizeof name, "valuation:%s", v->holdings_topic);
+    json_t *ro = json_pack("{s:s,s:[s],s:[s]}", "name", name, "topics", v->holdings_topic,
+                           "messages", "reda.001");
+    json_t *d = json_object_get(obj, "destinations");
+    json_object_set(ro, d ? "destinations" : "destination",
+                    d ? d : json_object_get(obj, "destination"));
+    rc = load_route(cfg, r, ro, where, json_object_get(cfg->tree, "destinations"), err);
+    /* the route's strings point into the tree: keep them there, under the entry itself */
+    json_object_set_new(obj, "_route", ro);
+    if (rc < 0)
+        return rc;
+    r->name = json_string_value(json_object_get(ro, "name"));
+    return 0;
+}
+
+static int load_valuation(xb_config *cfg, xb_error *err)
+{
+    const json_t *arr = NULL;
+    int rc = xb_yaml_array_opt(&arr, cfg->tree, "valuation", "", err);
+    if (rc < 0 || !arr || !json_array_size(arr))
+        return rc;
+    size_t n = json_array_size(arr), n_user = cfg->n_routes;
+    xb_route *nr = realloc(cfg->routes, (n_user + n) * sizeof *nr);
+    cfg->valuations = calloc(n, sizeof *cfg->valuations);
+    if (nr)
+        cfg->routes = nr;
+    if (!nr || !cfg->valuations)
+        return xb_error_set(err, XB_ENOMEM, "valuation", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char where[64];
+        snprintf(where, sizeof where, "valuation[%zu]", i);
+        xb_route *r = &cfg->routes[cfg->n_routes];
+        memset(r, 0, sizeof *r);
+        cfg->n_routes++; /* counted first, so that config_free frees a half-loaded route */
+        cfg->valuations[i].route = cfg->n_routes - 1;
+        cfg->n_valuations++;
+        rc = load_valuation_entry(cfg, &cfg->valuations[i], r, json_array_get(arr, i), where,
+                                  n_user, err);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -579,8 +684,14 @@ static int load_policy_state(xb_config *cfg, xb_error *err)
 
 static int load_audit(xb_config *cfg, xb_error *err)
 {
-    static const char *const keys[] = {"file", "topic", "fsync", "fsync_every", "fsync_interval_ms",
-                                       "checkpoint_key", "checkpoint_every", NULL};
+    static const char *const keys[] = {"file",
+                                       "topic",
+                                       "fsync",
+                                       "fsync_every",
+                                       "fsync_interval_ms",
+                                       "checkpoint_key",
+                                       "checkpoint_every",
+                                       NULL};
     const json_t *a = NULL;
     int rc = xb_yaml_object_opt(&a, cfg->tree, "audit", "", err);
     if (rc < 0)
@@ -717,9 +828,10 @@ static int build(xb_config *cfg, xb_error *err)
     if ((rc = xb_yaml_only_keys(cfg->tree, top_keys, "", err)) < 0)
         return rc;
     if ((rc = load_kafka(cfg, err)) < 0 || (rc = load_routes(cfg, err)) < 0 ||
-        (rc = load_audit(cfg, err)) < 0 || (rc = load_dlq(cfg, err)) < 0 ||
-        (rc = load_metrics(cfg, err)) < 0 || (rc = load_small_sections(cfg, err)) < 0 ||
-        (rc = load_dests(cfg, err)) < 0 || (rc = load_policy_state(cfg, err)) < 0)
+        (rc = load_valuation(cfg, err)) < 0 || (rc = load_audit(cfg, err)) < 0 ||
+        (rc = load_dlq(cfg, err)) < 0 || (rc = load_metrics(cfg, err)) < 0 ||
+        (rc = load_small_sections(cfg, err)) < 0 || (rc = load_dests(cfg, err)) < 0 ||
+        (rc = load_policy_state(cfg, err)) < 0)
         return rc;
     if (cfg->audit.topic && !strcmp(cfg->audit.topic, cfg->dlq.topic))
         return cfg_err(err, "audit.topic", "must differ from dlq.topic");
@@ -779,6 +891,7 @@ void xb_config_free(xb_config *cfg)
         free(cfg->routes[i].destinations);
     }
     free(cfg->routes);
+    free(cfg->valuations);
     free(cfg->topics);
     free(cfg->dests);
     free(cfg->policy.catalogs);

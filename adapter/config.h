@@ -1,8 +1,9 @@
 /* config.h — the xborder YAML configuration as one immutable struct.
  *
  * Owns: reading the config file (through adapter/yaml_tree.h) and checking the sections the
- * delivery pipeline uses: kafka, routes, audit, dlq, metrics, log, pipeline. Each error names the
- * exact dotted key ("kafka.fetch.max.bytes", "routes[1].destinations[0]", "audit.fsync").
+ * delivery pipeline uses: kafka, routes, valuation (issue #6), audit, dlq, metrics, log, pipeline.
+ * Each error names the exact dotted key ("kafka.fetch.max.bytes", "routes[1].destinations[0]",
+ * "audit.fsync").
  * The `destinations:` and `policy:` subtrees are the policy engine's: config keeps the tree and
  * only checks that every route names a destination that exists there.
  * Reload = build a new xb_config and swap; a struct is never changed after xb_config_load returns.
@@ -63,6 +64,20 @@ typedef struct xb_dest_http {
     xb_sink_sftp_options sftp_opts;
 } xb_dest_http;
 
+/* issue #6: one entry of `valuation:` (adapter/valuation_route.h). Each entry also adds a route
+ * named "valuation:<holdings_topic>" that takes reda.001 from holdings_topic to destinations, so
+ * a valued report meets policy, audit and the sinks like any routed message. Not interpreted here
+ * beyond the checks; the fund file is read by the valuation route. */
+typedef struct xb_valuation_route {
+    const char *fund;           /* fund: FUND.yaml (resolved like every path) */
+    const char *holdings_topic; /* semt.003 statements: consumed by the pipeline's group */
+    const char *rates_topic;    /* CSV date,currency,cny_per_unit[,per]: read as a table */
+    const char *prices_topic;   /* CSV date,instrument,price,currency (NULL: none) */
+    bool swift_ns;              /* namespace: swift (default iso) */
+    unsigned max_wait_ms;       /* how long a record waits for a missing rate or price */
+    size_t route;               /* index of its route in routes[] */
+} xb_valuation_route;
+
 typedef struct xb_config {
     char *path;
     char *dir;    /* folder of path (NULL when loaded from a buffer) */
@@ -82,6 +97,8 @@ typedef struct xb_config {
 
     xb_route *routes;
     size_t n_routes;
+    xb_valuation_route *valuations; /* issue #6: `valuation:` entries (their routes are above) */
+    size_t n_valuations;
     xb_dest_http *dests; /* every destination named by a route, in first-seen order */
     size_t n_dests;
     const char **topics; /* distinct topics over all routes, in first-seen order */

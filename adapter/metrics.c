@@ -46,6 +46,8 @@ static const fam_def families[] = {
      "1 while the circuit breaker to a destination is open"},
     {"audit_write_failures_total", FAM_COUNTER, NULL,
      "Audit records that could not be written or sent"},
+    {"audit_blocked", FAM_GAUGE, NULL,
+     "1 while the audit log refuses writes (disk full): consumption paused, retrying"},
     {"subjects_counted", FAM_GAUGE, "",
      "Distinct persons counted this calendar year (Asia/Shanghai)"},
     {"subjects_threshold", FAM_GAUGE, "",
@@ -60,6 +62,7 @@ static const uint64_t bucket_us[] = {1000,   2500,   5000,    10000,   25000,   
 typedef struct series {
     unsigned fam;
     char *label; /* rendered: destination="hk" */
+    char *raw;   /* the value as callers pass it ("hk"), what lookups compare */
     int64_t value;
     uint64_t buckets[N_BUCKETS];
     uint64_t count, sum_us;
@@ -125,19 +128,27 @@ static series *get_series(xb_metrics *m, const char *family_name, const char *la
     int fam = fam_index(family_name);
     if (fam < 0)
         return NULL;
-    char *rendered = render_label((unsigned)fam, label);
+    if (!families[fam].label_name)
+        label = NULL;
+    /* Compared on the value as given: rendering the label (two allocations and a printf) for
+     * every counter update was on the per-message path (issue #8); it is done once per series. */
     for (size_t i = 0; i < m->n; i++)
         if (m->s[i].fam == (unsigned)fam &&
-            ((!rendered && !m->s[i].label) ||
-             (rendered && m->s[i].label && !strcmp(rendered, m->s[i].label)))) {
-            free(rendered);
+            ((!label && !m->s[i].raw) || (label && m->s[i].raw && !strcmp(label, m->s[i].raw))))
             return &m->s[i];
-        }
+    char *rendered = render_label((unsigned)fam, label);
+    char *raw = label ? strdup(label) : NULL;
+    if ((label && (!rendered || !raw))) {
+        free(rendered);
+        free(raw);
+        return NULL;
+    }
     if (m->n == m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 32;
         series *ns = realloc(m->s, ncap * sizeof *ns);
         if (!ns) {
             free(rendered);
+            free(raw);
             return NULL;
         }
         m->s = ns;
@@ -147,6 +158,7 @@ static series *get_series(xb_metrics *m, const char *family_name, const char *la
     memset(s, 0, sizeof *s);
     s->fam = (unsigned)fam;
     s->label = rendered;
+    s->raw = raw;
     return s;
 }
 
@@ -354,8 +366,10 @@ void xb_metrics_free(xb_metrics *m)
         return;
     if (m->daemon)
         MHD_stop_daemon(m->daemon);
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         free(m->s[i].label);
+        free(m->s[i].raw);
+    }
     free(m->s);
     pthread_mutex_destroy(&m->lock);
     free(m);

@@ -32,6 +32,7 @@
 #include "adapter/transport/sink_sftp.h"
 #include "adapter/transport/sink_kafka.h"
 #include "adapter/transport/source_kafka.h"
+#include "adapter/valuation_route.h"
 #include "adapter/yaml_tree.h"
 #include "iso20022/buf.h"
 #include "iso20022/write.h"
@@ -71,6 +72,16 @@ typedef struct rec {
     bool poisoned; /* a completion said "not delivered": never finish, let Kafka redeliver */
     char id[300];
     char sha256[65]; /* hex SHA-256 of the record's bytes, made once for every decision on it */
+    /* The message decided on: the record's bytes, or (issue #6) the reda.001 the valuation route
+     * made from a holdings record, owned here. The DLQ always gets the record's own bytes. */
+    const char *body;
+    size_t body_len;
+    char *own_body;
+    /* issue #9: while its decision waits for room in the audit log (audit_wait below), what
+     * process_body needs to decide it again */
+    struct rec *wait_next;
+    char *wait_reason, *wait_text;
+    json_t *wait_valuation;
 } rec;
 
 typedef enum job_kind { JOB_HTTP, JOB_DLQ, JOB_AUDIT } job_kind;
@@ -83,7 +94,7 @@ typedef struct job {
     char *reason_text;
     char *line; /* JOB_AUDIT: the line, kept for a re-produce */
     size_t line_len;
-    char *settled;      /* JOB_HTTP of a settled message: the bytes sent, for the ledger */
+    char *settled; /* JOB_HTTP of a settled message: the bytes sent, for the ledger */
     size_t settled_len;
     int tries;
 } job;
@@ -102,12 +113,21 @@ struct xb_pipeline {
     xb_audit *audit;
     xb_audit_ckpt *ckpt; /* issue #7: signed checkpoints (audit.checkpoint_key), or NULL */
     xb_store *store;
+    xb_valroute *vr; /* issue #6: `valuation:` entries, or NULL */
     xb_metrics *metrics;
+    xb_buf record_text; /* the audit record being written; reused, so one allocation in all */
     xb_pipeline_opts opts;
     volatile sig_atomic_t stop_flag, reload_flag;
     bool fatal;
     xb_error fatal_err;
     xb_pipeline_stats stats;
+    /* issue #9: records whose decision the audit log could not take (disk full), oldest first */
+    struct audit_wait {
+        rec *head, *tail;
+        uint64_t n;
+        uint64_t since_ms, next_try_ms, backoff_ms, last_log_ms;
+        bool retrying, failed;
+    } await;
 };
 
 static uint64_t now_ms(void)
@@ -385,6 +405,7 @@ static void rec_done_one(rec *r)
     p->stats.outstanding--;
     runtime_release(p, r->rt);
     rd_kafka_message_destroy(r->km);
+    free(r->own_body);
     free(r);
 }
 
@@ -595,8 +616,9 @@ static void plan_reason(plan *pl, const char *reason, const char *text)
     pl->text = strdup(text ? text : "");
 }
 
-/* xb_store_decide calls this once or twice (issue #10); a second call decides from a fresh
- * parse of the record's bytes, since xb_policy_decide transforms its message in place. */
+/* xb_store_decide calls this once, then again for every rerun (a counter moved under it, or a
+ * PostgreSQL reconnect: issue #10); every call after the first decides from a fresh parse of the
+ * record's bytes, since xb_policy_decide transforms its message in place. */
 typedef struct decide_args {
     const rec *r;
     runtime *rt;
@@ -616,7 +638,7 @@ static int decide_cb(void *ctx, const xb_policy_counters *snap, xb_policy_decisi
     if (a->calls++ > 0) {
         xb_msg_free(a->extra);
         a->extra = NULL;
-        int rc = xb_msg_parse(&a->extra, a->r->km->payload, a->r->km->len, NULL, err);
+        int rc = xb_msg_parse(&a->extra, a->r->body, a->r->body_len, NULL, err);
         if (rc < 0)
             return rc;
         a->msg = a->extra;
@@ -632,7 +654,7 @@ static int decide_cb(void *ctx, const xb_policy_counters *snap, xb_policy_decisi
 static int canonical_of(xb_buf *canon, const rec *r, xb_error *err)
 {
     xb_msg *orig = NULL;
-    int rc = xb_msg_parse(&orig, r->km->payload, r->km->len, NULL, err);
+    int rc = xb_msg_parse(&orig, r->body, r->body_len, NULL, err);
     if (rc == 0)
         rc = xb_write_canonical(canon, orig, err);
     xb_msg_free(orig);
@@ -692,7 +714,8 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan 
         xb_msg_free(da.extra);
         return;
     }
-    json_object_set_new(o, "decision", xb_policy_decision_to_json(&dec));
+    /* as text: the audit line is written from it without a jansson tree (issue #8) */
+    json_object_set_new(o, "decision", xb_policy_decision_json_text(&dec));
     json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(dec.verdict)));
     count_actions(p, &dec);
     if (dec.verdict == XB_VERDICT_QUARANTINE) {
@@ -771,14 +794,153 @@ static int write_checkpoint(xb_pipeline *p, rec *r)
     return 0;
 }
 
-/* Appends the decision record to the audit file and sends it to the audit topic. */
+/* ---- audit log full (issue #9): hold the record, pause consumption, retry ------------------- */
+
+#define XB_AUDIT_RETRY_MIN_MS 100
+#define XB_AUDIT_RETRY_MAX_MS 5000
+#define XB_AUDIT_LOG_EVERY_MS 10000
+
+/* Queues a record whose decision is not in the audit log yet. Nothing of it has left (the
+ * decision record is written before anything is released), and it is not finished, so no offset
+ * passes it; it is decided again when the log takes writes again. front: it was the oldest. */
+static void audit_wait_push(xb_pipeline *p, rec *r, bool front, const char *pre_reason,
+                            const char *pre_text, json_t *valuation)
+{
+    struct audit_wait *w = &p->await;
+    r->wait_reason = pre_reason ? strdup(pre_reason) : NULL;
+    r->wait_text = pre_text ? strdup(pre_text) : NULL;
+    r->wait_valuation = valuation ? json_incref(valuation) : NULL;
+    if (front) {
+        r->wait_next = w->head;
+        w->head = r;
+        if (!w->tail)
+            w->tail = r;
+    } else {
+        r->wait_next = NULL;
+        if (w->tail)
+            w->tail->wait_next = r;
+        else
+            w->head = r;
+        w->tail = r;
+    }
+    w->n++;
+}
+
+static rec *audit_wait_pop(xb_pipeline *p)
+{
+    struct audit_wait *w = &p->await;
+    rec *r = w->head;
+    if (r) {
+        w->head = r->wait_next;
+        if (!w->head)
+            w->tail = NULL;
+        r->wait_next = NULL;
+        w->n--;
+    }
+    return r;
+}
+
+/* The audit log refused a write: stop taking records (the loop holds the source while anything
+ * waits), say why on /healthz, the metrics and (once per interval) the log. */
+static void audit_blocked(xb_pipeline *p, const xb_error *why)
+{
+    struct audit_wait *w = &p->await;
+    uint64_t t = now_ms();
+    w->failed = true;
+    if (!w->since_ms) {
+        w->since_ms = t;
+        w->backoff_ms = XB_AUDIT_RETRY_MIN_MS;
+        w->next_try_ms = t + w->backoff_ms;
+        w->last_log_ms = 0;
+    }
+    xb_metrics_set(p->metrics, "audit_blocked", NULL, 1);
+    xb_metrics_set_health(p->metrics, false, why->message);
+    if (w->last_log_ms && t - w->last_log_ms < XB_AUDIT_LOG_EVERY_MS)
+        return;
+    w->last_log_ms = t;
+    xb_log_event(XB_LOG_ERROR, "audit.write_blocked",
+                 json_pack("{ss,ss,sI,sI,ss}", "file", p->rt->cfg->audit.file, "msg", why->message,
+                           "records_waiting", (json_int_t)w->n + 1, "blocked_ms",
+                           (json_int_t)(t - w->since_ms), "action",
+                           "consumption paused, offsets held, nothing released; retrying"));
+}
+
+static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const char *pre_text,
+                         json_t *valuation);
+
+/* Retries the oldest waiting record (with a backoff up to XB_AUDIT_RETRY_MAX_MS); once it is
+ * written the others follow in order, and consumption resumes. */
+static void audit_wait_retry(xb_pipeline *p)
+{
+    struct audit_wait *w = &p->await;
+    if (!w->head || p->fatal || now_ms() < w->next_try_ms)
+        return;
+    w->retrying = true;
+    w->failed = false;
+    rec *r;
+    while (!w->failed && !p->fatal && (r = audit_wait_pop(p)) != NULL) {
+        char *reason = r->wait_reason, *text = r->wait_text;
+        json_t *valuation = r->wait_valuation;
+        r->wait_reason = r->wait_text = NULL;
+        r->wait_valuation = NULL;
+        process_body(p, r, reason, text, valuation); /* a refusal puts it back in front */
+        free(reason);
+        free(text);
+        json_decref(valuation);
+    }
+    w->retrying = false;
+    if (w->failed) {
+        w->backoff_ms =
+            w->backoff_ms * 2 < XB_AUDIT_RETRY_MAX_MS ? w->backoff_ms * 2 : XB_AUDIT_RETRY_MAX_MS;
+        w->next_try_ms = now_ms() + w->backoff_ms;
+        return;
+    }
+    if (!w->head && w->since_ms) {
+        xb_log_event(XB_LOG_WARN, "audit.write_resumed",
+                     json_pack("{ss,sI}", "file", p->rt->cfg->audit.file, "blocked_ms",
+                               (json_int_t)(now_ms() - w->since_ms)));
+        w->since_ms = 0;
+        xb_metrics_set(p->metrics, "audit_blocked", NULL, 0);
+        if (!p->fatal)
+            xb_metrics_set_health(p->metrics, true, NULL);
+    }
+}
+
+/* Shutting down while records wait: they are not finished, so Kafka redelivers them. */
+static void audit_wait_release(xb_pipeline *p)
+{
+    rec *r;
+    while ((r = audit_wait_pop(p)) != NULL) {
+        free(r->wait_reason);
+        free(r->wait_text);
+        json_decref(r->wait_valuation);
+        r->poisoned = true;
+        rec_done_one(r);
+    }
+}
+
+/* Appends the decision record to the audit file and sends it to the audit topic. Returns 0, -1
+ * (fatal), or 1 when the audit log refused the write and the record must wait (issue #9). */
 static int write_audit(xb_pipeline *p, rec *r, json_t *record)
 {
     char *line = NULL;
     xb_error err;
     uint64_t seq;
-    if (xb_audit_append(&line, &seq, p->audit, record, &err) < 0) {
+    uint64_t seq_before = xb_audit_seq(p->audit);
+    /* Canonical bytes written directly (decisions are already text): building, sorting and
+     * dumping a tree per record cost more than deciding the message (issue #8 profile). */
+    xb_buf_reset(&p->record_text);
+    if ((xb_policy_record_write(&p->record_text, record) < 0 &&
+         xb_error_set(&err, XB_ENOMEM, NULL, "audit: cannot write the record") < 0) ||
+        xb_audit_append_raw(&line, &seq, p->audit, "decision", p->record_text.data,
+                            p->record_text.len, &err) < 0) {
         xb_metrics_add(p->metrics, "audit_write_failures_total", NULL, 1);
+        /* issue #9: a write the file system refused (disk full) left nothing behind (audit.h):
+         * the record waits and is written again when there is room. Anything else stops. */
+        if (err.code == XB_EIO && xb_audit_seq(p->audit) == seq_before) {
+            audit_blocked(p, &err);
+            return 1;
+        }
         set_fatal(p, &err);
         return -1;
     }
@@ -825,6 +987,9 @@ static size_t find_dests(runtime *rt, const char *topic, const char *def_id, siz
     return n;
 }
 
+static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const char *pre_text,
+                         json_t *valuation);
+
 static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
 {
     rec *r = calloc(1, sizeof *r);
@@ -841,7 +1006,29 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
     p->stats.consumed++;
     p->stats.outstanding++;
     xb_metrics_add(p->metrics, "consumed_total", NULL, 1);
+    r->body = km->payload;
+    r->body_len = km->len;
+    if (p->vr && xb_valroute_takes(p->vr, topic)) { /* issue #6: answers in on_valuation */
+        rd_kafka_timestamp_type_t tt;
+        xb_valroute_submit(p->vr, topic, km->partition, km->payload, km->len, r->id,
+                           rd_kafka_message_timestamp(km, &tt), r);
+        return;
+    }
+    process_body(p, r, NULL, NULL, NULL);
+}
 
+/* The rest of a record's life once the bytes to decide on are known: parse, route, decide per
+ * destination, audit, then deliver or park. pre_reason parks the whole record without parsing
+ * (the valuation route's verdict); valuation goes into the decision record. */
+static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const char *pre_text,
+                         json_t *valuation)
+{
+    if (p->await.head && !p->await.retrying) { /* issue #9: behind the records that wait */
+        audit_wait_push(p, r, false, pre_reason, pre_text, valuation);
+        return;
+    }
+    rd_kafka_message_t *km = r->km;
+    const char *topic = rd_kafka_topic_name(km->rkt);
     json_t *record = json_pack("{ss,s{ss,si,sI}}", "id", r->id, "source", "topic", topic,
                                "partition", (int)km->partition, "offset", (json_int_t)km->offset);
     xb_msg *msg = NULL;
@@ -852,8 +1039,14 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
     const char *whole_reason = NULL;
     char whole_text[600] = "";
 
-    int rc = xb_msg_parse(&msg, km->payload, km->len, NULL, &err);
-    if (rc < 0) {
+    if (valuation)
+        json_object_set(record, "valuation", valuation);
+    int rc = pre_reason ? XB_EINVAL : xb_msg_parse(&msg, r->body, r->body_len, NULL, &err);
+    if (pre_reason) {
+        whole_reason = pre_reason;
+        p->stats.invalid += strcmp(pre_reason, "VALUATION_MISSING_INPUT") != 0;
+        snprintf(whole_text, sizeof whole_text, "%s", pre_text ? pre_text : "");
+    } else if (rc < 0) {
         whole_reason = rc == XB_EUNSUPPORTED ? "UNSUPPORTED" : "INVALID_XML";
         if (rc == XB_EUNSUPPORTED)
             p->stats.unsupported++;
@@ -866,7 +1059,7 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
         size_t idx[XB_PIPELINE_MAX_DEST_STATS];
         size_t n = find_dests(r->rt, topic, def_id, idx, XB_PIPELINE_MAX_DEST_STATS);
         xb_buf canon = XB_BUF_INIT;
-        bytes_sha256(r->sha256, km->payload, km->len);
+        bytes_sha256(r->sha256, r->body, r->body_len);
         if (n == 0) {
             whole_reason = "NO_ROUTE";
             p->stats.no_route++;
@@ -884,7 +1077,7 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
                 /* decide transforms in place: every destination after the first gets a fresh
                  * parse of the original bytes */
                 xb_msg *m = msg;
-                if (k > 0 && xb_msg_parse(&m, km->payload, km->len, NULL, &err) < 0) {
+                if (k > 0 && xb_msg_parse(&m, r->body, r->body_len, NULL, &err) < 0) {
                     plan_reason(pl, "INVALID_XML", err.message);
                     continue;
                 }
@@ -901,7 +1094,8 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
                             json_pack("{ss,ss}", "reason", whole_reason, "text", whole_text));
 
     /* The decision record is written before anything leaves. */
-    if (write_audit(p, r, record) == 0) {
+    int audited = write_audit(p, r, record);
+    if (audited == 0) {
         if (whole_reason)
             park(p, r, SIZE_MAX, whole_reason, whole_text);
         for (size_t k = 0; k < n_plans; k++) {
@@ -932,7 +1126,7 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
                 park(p, r, pl->dest, "INVALID", err.message);
             }
         }
-    } else {
+    } else if (audited < 0) {
         r->poisoned = true;
     }
     for (size_t k = 0; k < n_plans; k++) {
@@ -941,7 +1135,32 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
     }
     json_decref(record);
     xb_msg_free(msg);
+    if (audited > 0) { /* issue #9: no room in the audit log; decided again when there is */
+        audit_wait_push(p, r, p->await.retrying, pre_reason, pre_text, valuation);
+        return;
+    }
     rec_done_one(r);
+}
+
+/* issue #6: the valuation route's answer for a holdings record, now or after a wait. */
+static void on_valuation(void *ctx, void *token, const xb_valroute_outcome *o)
+{
+    xb_pipeline *p = ctx;
+    rec *r = token;
+    if (o->cancelled) { /* shutting down while it waited: not finished, redelivered next start */
+        r->poisoned = true;
+        rec_done_one(r);
+        return;
+    }
+    if (o->body) {
+        r->own_body = malloc(o->len ? o->len : 1);
+        if (!r->own_body)
+            abort(); /* cannot keep the report: stopping beats losing the record */
+        memcpy(r->own_body, o->body, o->len);
+        r->body = r->own_body;
+        r->body_len = o->len;
+    }
+    process_body(p, r, o->body ? NULL : o->reason, o->text, o->detail);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -950,6 +1169,10 @@ static int pre_commit(void *ctx)
 {
     xb_pipeline *p = ctx;
     xb_error err;
+    /* A failed fdatasync stays fatal, unlike a refused write (audit_blocked): entries written
+     * since the last sync have been acted on, and after a failed sync Linux may drop their pages
+     * and let the next fsync succeed, so a retry could commit past audit lines that are gone.
+     * A restart re-reads the file and Kafka redelivers from the last commit. */
     if (xb_audit_sync(p->audit, &err) < 0) {
         xb_metrics_add(p->metrics, "audit_write_failures_total", NULL, 1);
         set_fatal(p, &err);
@@ -1040,7 +1263,7 @@ static bool same_subtree(const xb_config *a, const xb_config *b, const char *key
 {
     char *x = xb_yaml_canonical(json_object_get(a->tree, key));
     char *y = xb_yaml_canonical(json_object_get(b->tree, key));
-    bool same = x && y && !strcmp(x, y);
+    bool same = x && y ? !strcmp(x, y) : x == y; /* absent in both is the same */
     free(x);
     free(y);
     return same;
@@ -1056,6 +1279,15 @@ static void do_reload(xb_pipeline *p)
                      json_pack("{ss,ss,ss}", "file", p->config_path, "setting", err.path, "msg",
                                err.message));
         xb_metrics_add(p->metrics, "config_reloads_total", "refused", 1);
+        return;
+    }
+    /* issue #6: the valuation route's funds and tables live as long as the process; a changed
+     * entry (say, a new holdings topic) would meet a route that cannot value it, so refuse. */
+    if (!same_subtree(p->rt->cfg, nrt->cfg, "valuation")) {
+        xb_log(XB_LOG_ERROR, "config.reload_refused",
+               "valuation: changes need a restart (the running entries stay)");
+        xb_metrics_add(p->metrics, "config_reloads_total", "refused", 1);
+        runtime_free(nrt);
         return;
     }
     static const char *const restart_keys[] = {"kafka", "audit", "state", "metrics"};
@@ -1114,7 +1346,7 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
             do_reload(p);
         }
         if (!draining)
-            xb_source_hold(p->src, sinks_overloaded(p->rt));
+            xb_source_hold(p->src, p->await.head || sinks_overloaded(p->rt));
         int got = 0;
         uint64_t gen;
         rd_kafka_message_t *m;
@@ -1122,6 +1354,8 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
             process(p, m, gen);
             got++;
         }
+        xb_valroute_tick(p->vr); /* issue #6: reference tables in, held holdings retried */
+        audit_wait_retry(p);     /* issue #9: records waiting for room in the audit log */
         unsigned pending = poll_sinks(p, p->rt, 0);
         for (runtime *rt = p->retired; rt; rt = rt->next_retired)
             poll_sinks(p, rt, 0);
@@ -1228,6 +1462,9 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
         .max_outstanding = cfg->pipeline.max_outstanding, .pre_commit = pre_commit, .ctx = p};
     if ((rc = xb_source_new(&p->src, cfg, p->env, &so, err)) < 0)
         goto fail;
+    if (cfg->n_valuations &&
+        (rc = xb_valroute_new(&p->vr, cfg, p->env, p->store, on_valuation, p, err)) < 0)
+        goto fail;
     if (cfg->metrics.enabled && !p->opts.no_metrics &&
         (rc = xb_metrics_serve(p->metrics, cfg->metrics.host, cfg->metrics.port, err)) < 0)
         goto fail;
@@ -1242,6 +1479,10 @@ void xb_pipeline_free(xb_pipeline *p)
 {
     if (!p)
         return;
+    audit_wait_release(p); /* issue #9: records that waited for room in the audit log */
+    /* issue #6: held holdings records are released (not finished) while the source lives. */
+    xb_valroute_free(p->vr);
+    p->vr = NULL;
     /* Sinks first: their CANCELLED callbacks release records while source and producer live. */
     if (p->rt)
         for (size_t i = 0; i < p->rt->n_dests; i++) {
@@ -1292,6 +1533,7 @@ void xb_pipeline_free(xb_pipeline *p)
     }
     runtime_free(p->rt);
     xb_metrics_free(p->metrics);
+    xb_buf_free(&p->record_text);
     xb_audit_close(p->audit);
     xb_store_close(p->store);
     if (p->own_env)
@@ -1327,6 +1569,10 @@ int xb_pipeline_check(const char *config_path, xb_error *err)
     int rc = runtime_build(&rt, config_path, NULL, true, err);
     if (rc < 0)
         return rc;
+    if ((rc = xb_valroute_check(rt->cfg, err)) < 0) { /* issue #6: the fund files */
+        runtime_free(rt);
+        return rc;
+    }
     for (size_t i = 0; i < rt->cfg->n_dests; i++) {
         const xb_dest_http *d = &rt->cfg->dests[i];
         const char *files[] = {d->ca, d->cert, d->key, d->sign_key};

@@ -68,7 +68,7 @@ typedef struct outcome {
     char catalog_ref[100];
     int year;
     int64_t pi_before, spi_before, pi_after, spi_after, new_pi, new_spi;
-    uint8_t actions_sha[32]; /* over every field's path and action, in order */
+    uint8_t actions_sha[32]; /* over every field's "path=ACTION", sorted */
     char *actions;           /* "path=ACTION" of non-PASS fields, '\n'-separated */
     char dlq[32];
 } outcome;
@@ -78,6 +78,8 @@ typedef struct expected {
     int64_t offset;
     uint64_t seq;
     char whole_dlq[32]; /* INVALID_XML, UNSUPPORTED, NO_ROUTE */
+    char *report; /* issue #6: the reda.001 a holdings record was valued into (what was decided) */
+    size_t report_len;
     outcome *o;
     size_t n;
     bool seen;
@@ -90,29 +92,77 @@ typedef struct index {
     uint64_t duplicates;
 } index_t;
 
-static void actions_digest(uint8_t out[32], char **list, const json_t *fields)
+/* "path=ACTION" of every field of a decision. Sorted before hashing, so that a record of format
+ * 1 ("fields" in message order) and of format 2 ("field_groups", issue #8) give the same digest
+ * for the same actions: what replay compares is which field got which action. */
+typedef struct pa_list {
+    char **v;
+    size_t n, cap;
+} pa_list;
+
+static void pa_add(pa_list *l, const char *path, const char *act)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return; /* the digest then differs: a mismatch is reported, nothing is hidden */
+        l->v = v;
+        l->cap = cap;
+    }
+    xb_buf b = XB_BUF_INIT;
+    if (xb_buf_printf(&b, "%s=%s", path ? path : "", act ? act : "") == 0)
+        l->v[l->n++] = xb_buf_steal(&b);
+    xb_buf_free(&b);
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void actions_digest(uint8_t out[32], char **list, pa_list *pl)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned len = 0;
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     xb_buf l = XB_BUF_INIT;
-    size_t i;
-    json_t *f;
-    json_array_foreach(fields, i, f)
-    {
-        const char *path = json_string_value(json_object_get(f, "path"));
-        const char *act = json_string_value(json_object_get(f, "action"));
-        path = path ? path : "";
-        act = act ? act : "";
-        EVP_DigestUpdate(ctx, path, strlen(path) + 1);
-        EVP_DigestUpdate(ctx, act, strlen(act) + 1);
-        if (strcmp(act, "PASS"))
-            xb_buf_printf(&l, "%s%s=%s", l.len ? "\n" : "", path, act);
+    if (pl->n)
+        qsort(pl->v, pl->n, sizeof *pl->v, cmp_line);
+    for (size_t i = 0; i < pl->n; i++) {
+        const char *line = pl->v[i];
+        size_t n = strlen(line);
+        EVP_DigestUpdate(ctx, line, n + 1);
+        if (n < 5 || strcmp(line + n - 5, "=PASS"))
+            xb_buf_printf(&l, "%s%s", l.len ? "\n" : "", line);
+        free(pl->v[i]);
     }
+    free(pl->v);
+    memset(pl, 0, sizeof *pl);
     EVP_DigestFinal_ex(ctx, out, &len);
     EVP_MD_CTX_free(ctx);
     *list = l.len ? xb_buf_steal(&l) : strdup("");
     xb_buf_free(&l);
+}
+
+/* The fields of a recorded decision, either format. */
+static void recorded_actions(pa_list *pl, const json_t *d)
+{
+    size_t i, k;
+    json_t *f, *g;
+    const json_t *groups = json_object_get(d, "field_groups");
+    if (groups) {
+        json_array_foreach(groups, i, g)
+        {
+            const char *act = json_string_value(json_object_get(g, "action"));
+            json_array_foreach(json_object_get(g, "fields"), k, f)
+                pa_add(pl, json_string_value(json_array_get(f, 0)), act);
+        }
+        return;
+    }
+    json_array_foreach(json_object_get(d, "fields"), i, f)
+        pa_add(pl, json_string_value(json_object_get(f, "path")),
+               json_string_value(json_object_get(f, "action")));
 }
 
 static void copy_str(char *dst, size_t cap, const json_t *v)
@@ -140,7 +190,9 @@ static void fill_outcome(outcome *o, const json_t *j)
     o->spi_after = json_integer_value(json_object_get(c, "spi_after"));
     o->new_pi = json_integer_value(json_object_get(c, "new_pi_subjects"));
     o->new_spi = json_integer_value(json_object_get(c, "new_spi_subjects"));
-    actions_digest(o->actions_sha, &o->actions, json_object_get(d, "fields"));
+    pa_list pl = {0};
+    recorded_actions(&pl, d);
+    actions_digest(o->actions_sha, &o->actions, &pl);
 }
 
 static int index_entry(void *ctx, const xb_audit_entry *e, const char *line, size_t len)
@@ -167,6 +219,9 @@ static int index_entry(void *ctx, const xb_audit_entry *e, const char *line, siz
     x->seq = e->seq;
     copy_str(x->whole_dlq, sizeof x->whole_dlq,
              json_object_get(json_object_get(e->record, "dlq"), "reason"));
+    const json_t *report = json_object_get(json_object_get(e->record, "valuation"), "report");
+    if (json_is_string(report) && (x->report = strdup(json_string_value(report))) != NULL)
+        x->report_len = json_string_length(report);
     const json_t *outs = json_object_get(e->record, "outcomes");
     x->n = json_array_size(outs);
     x->o = x->n ? calloc(x->n, sizeof *x->o) : NULL;
@@ -197,6 +252,7 @@ static void index_finish(index_t *ix)
             for (size_t k = 0; k < ix->v[i].n; k++)
                 free(ix->v[i].o[k].actions);
             free(ix->v[i].o);
+            free(ix->v[i].report);
             ix->duplicates++;
             continue;
         }
@@ -230,6 +286,7 @@ static void index_free(index_t *ix)
         for (size_t k = 0; k < ix->v[i].n; k++)
             free(ix->v[i].o[k].actions);
         free(ix->v[i].o);
+        free(ix->v[i].report);
     }
     free(ix->v);
 }
@@ -508,12 +565,10 @@ static const char *verdict_of(const xb_policy_decision *d)
 
 static void decision_actions(uint8_t sha[32], char **list, const xb_policy_decision *d)
 {
-    json_t *fields = json_array();
+    pa_list pl = {0};
     for (size_t i = 0; i < d->n_fields; i++)
-        json_array_append_new(fields, json_pack("{ss,ss}", "path", d->fields[i].path, "action",
-                                                xb_policy_action_name(d->fields[i].action)));
-    actions_digest(sha, list, fields);
-    json_decref(fields);
+        pa_add(&pl, d->fields[i].path, xb_policy_action_name(d->fields[i].action));
+    actions_digest(sha, list, &pl);
 }
 
 /* "path=ACTION" lines in a but not in b, joined with "; " (at most a few). */
@@ -721,8 +776,14 @@ static int on_message(void *ctx, const xb_replay_msg *m)
         else if (!parse_failure && rc < 0)
             mismatch(r, id, "", "parse", x->whole_dlq, "does not parse now");
     }
+    /* issue #6: a valued holdings record was decided as the reda.001 its audit record keeps */
+    xb_replay_msg vm = *m;
+    if (x->report) {
+        vm.payload = x->report;
+        vm.len = x->report_len;
+    }
     for (size_t i = 0; i < x->n; i++)
-        replay_outcome(r, m, id, &x->o[i]);
+        replay_outcome(r, &vm, id, &x->o[i]);
     progress(r, false);
     return 0;
 }

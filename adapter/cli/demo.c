@@ -5,8 +5,9 @@
  * generated config (xborder.yaml), the audit log and state store (state/), the receiver's files
  * (received/) and the JSON log (xborder.log). It starts librdkafka's embedded mock cluster and the
  * reference receiver in-process, produces the project's fixture messages (valid ones, plus an
- * unsupported, a truncated and a hostile one), runs the real pipeline until every record is
- * delivered or parked, and prints a summary.
+ * unsupported, a truncated and a hostile one) and, for the valuation route (issue #6), a fund's
+ * rates, prices and custodian statement; runs the real pipeline until every record is delivered
+ * or parked, and prints a summary (with the reda.001 NAVs the fund administrator received).
  * Never: writes outside the state folder, listens beyond loopback, or prints key material.
  */
 #include <dirent.h>
@@ -35,6 +36,10 @@
 
 #define DEMO_MAX_FILES 64
 #define DEMO_TIMEOUT_S 50
+#define DEMO_HOLDINGS "fund.holdings" /* issue #6: the valuation route's topics */
+#define DEMO_RATES "fund.rates"
+#define DEMO_PRICES "fund.prices"
+#define DEMO_FUND_DEST "lu-fund-admin"
 
 extern char **environ;
 
@@ -222,6 +227,14 @@ static int write_config(demo *d, xb_error *err)
             free(abs);
         }
     }
+    /* issue #6: the valuation route values the issue's fund from its custodian's statement. */
+    char *fund = abs_from_example(d, "../funds/lg-gbf-01.yaml");
+    json_object_set_new(tree, "valuation",
+                        json_pack("[{ss,ss,ss,ss,s[s],si}]", "fund", fund, "holdings_topic",
+                                  DEMO_HOLDINGS, "rates_topic", DEMO_RATES, "prices_topic",
+                                  DEMO_PRICES, "destinations", DEMO_FUND_DEST, "max_wait_ms",
+                                  10000));
+    free(fund);
     json_object_set_new(policy, "keys", json_string(join(p, sizeof p, d->dir, "keys")));
     json_object_set_new(policy, "counter_key",
                         json_string(join(p, sizeof p, d->dir, "keys/counter.key")));
@@ -307,9 +320,59 @@ static int produce_fixtures(demo *d, const xb_config *cfg, xb_kafka_env *env, xb
         d->total++;
         xb_buf_free(&body);
     }
+    /* issue #6: reference tables and the fund's statement for the valuation route */
+    static const char *const val[][2] = {
+        {DEMO_RATES, "funds/rates-2025-01-02.csv"},
+        {DEMO_PRICES, "funds/prices-2025-01-02.csv"},
+        {DEMO_HOLDINGS, "messages/valid/semt.003-lg-gbf-01-v12.xml"}};
+    for (size_t i = 0; i < 3; i++) {
+        char path[1200];
+        xb_buf body = XB_BUF_INIT;
+        xb_kafka_env_create_topic(env, val[i][0], 1, NULL);
+        if (xb_buf_read_file(&body, join(path, sizeof path, d->fixtures, val[i][1]), 8u << 20) < 0)
+            continue;
+        rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(val[i][0]), RD_KAFKA_V_VALUE(body.data, body.len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        d->total += !strcmp(val[i][0], DEMO_HOLDINGS); /* the tables are not consumed records */
+        xb_buf_free(&body);
+    }
     rd_kafka_flush(prod, 10000);
     rd_kafka_destroy(prod);
     return 0;
+}
+
+/* issue #6: the reda.001 the fund administrator's receiver stored, in one line per report. */
+static void print_valuation(const demo *d)
+{
+    char dir[1400], path[1700];
+    snprintf(dir, sizeof dir, "%s/received/%s/messages", d->dir, DEMO_FUND_DEST);
+    DIR *dp = opendir(dir);
+    struct dirent *e;
+    while (dp && (e = readdir(dp)) != NULL) {
+        xb_buf b = XB_BUF_INIT;
+        xb_msg *msg = NULL;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (strstr(e->d_name, ".xml") && xb_buf_read_file(&b, path, 8u << 20) == 0 &&
+            xb_msg_parse(&msg, b.data, b.len, NULL, NULL) == 0 &&
+            xb_msg_definition(msg)->kind == XB_KIND_REDA001) {
+            xmlNodePtr rpt = xb_msg_body(msg);
+            printf("  valuation       %s %s -> %s:", xb_xml_text(xb_xml_child(rpt, "PricRptId")),
+                   xb_xml_text(xb_xml_child(rpt, "Fctn")), DEMO_FUND_DEST);
+            for (xmlNodePtr c = rpt->children; c; c = c->next) {
+                xmlNodePtr amt = xb_xml_find(c, "PricDtls/ValInInvstmtCcy/Amt");
+                xmlChar *ccy = amt ? xmlGetProp(amt, (const xmlChar *)"Ccy") : NULL;
+                if (amt)
+                    printf(" %s NAV %s %s", xb_xml_text(xb_xml_find(c, "FinInstrmDtls/Id/ISIN")),
+                           xb_xml_text(amt), ccy ? (const char *)ccy : "");
+                xmlFree(ccy);
+            }
+            printf("\n");
+        }
+        xb_msg_free(msg);
+        xb_buf_free(&b);
+    }
+    if (dp)
+        closedir(dp);
 }
 
 typedef struct until_ctx {
@@ -345,8 +408,10 @@ static void print_summary(const demo *d, const xb_pipeline_stats *s, double secs
     printf("  not processed   invalid %llu, unsupported %llu, no route %llu, policy errors %llu\n",
            (unsigned long long)s->invalid, (unsigned long long)s->unsupported,
            (unsigned long long)s->no_route, (unsigned long long)s->policy_errors);
-    printf("  DLQ             %llu entries on topic xborder.dlq (reason in headers)\n\n",
+    printf("  DLQ             %llu entries on topic xborder.dlq (reason in headers)\n",
            (unsigned long long)s->dlq);
+    print_valuation(d);
+    printf("\n");
     printf("  audit log       %s/state/audit.log (%llu hash-chained decision records)\n", d->dir,
            (unsigned long long)s->audit_records);
     printf("  received files  %s/received/<destination>/messages/\n", d->dir);

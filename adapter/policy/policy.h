@@ -230,6 +230,17 @@ void xb_policy_decision_free(xb_policy_decision *d);
 
 /* The decision record (classification.md §3.5). New reference. */
 json_t *xb_policy_decision_to_json(const xb_policy_decision *d);
+/* The same record as canonical JSON text (sorted keys, compact: the bytes jansson's
+ * JSON_SORT_KEYS|JSON_COMPACT dump of xb_policy_decision_to_json gives), appended to out
+ * without building a tree (record.c; issue #8). 0 or XB_ENOMEM. */
+int xb_policy_decision_write_json(xb_buf *out, const xb_policy_decision *d);
+/* That text inside a JSON string, to be put under "decision" in an element of a record's
+ * "outcomes" and written by xb_policy_record_write. New reference. */
+json_t *xb_policy_decision_json_text(const xb_policy_decision *d);
+/* Canonical JSON (as above) of a record envelope, appended to out: like json_dumps with
+ * JSON_SORT_KEYS|JSON_COMPACT, except that a "decision" string made by
+ * xb_policy_decision_json_text is written as the JSON it holds. 0, XB_EINVAL or XB_ENOMEM. */
+int xb_policy_record_write(xb_buf *out, const json_t *record);
 /* A readable table: path -> labels -> action, then the verdict line. */
 void xb_policy_decision_print_table(const xb_policy_decision *d, FILE *out);
 

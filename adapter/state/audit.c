@@ -1,14 +1,17 @@
 /* audit.c — append-only, hash-chained decision log.
  *
  * Owns: line construction (the record's canonical bytes are written verbatim, so a verifier hashes
- * exactly what is on disk), the chain head, fsync policy, tail recovery.
- * Never: edits a complete line; never logs record contents.
+ * exactly what is on disk), the chain head, fsync policy, tail recovery, and cutting back an
+ * append that failed part way (disk full: issue #9), so a retry writes the whole line again.
+ * Never: edits a complete line; never logs record contents; never appends after bytes it could
+ * not cut back (a torn line would break the chain for every entry after it).
  */
 #include "adapter/state/audit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,8 @@ struct xb_audit {
     uint8_t head[32];
     char head_hex[65];
     uint64_t last_sync_ms;
+    off_t end;      /* file size after the last complete entry; -1: ask fstat */
+    bool torn_tail; /* a failed append left bytes past `end` that could not be cut yet */
 };
 
 static uint64_t now_ms(void)
@@ -220,6 +225,7 @@ int xb_audit_open(xb_audit **out, const xb_audit_opts *opts, xb_error *err)
         return rc;
     }
     a->last_sync_ms = now_ms();
+    a->end = -1;
     *out = a;
     return 0;
 }
@@ -235,6 +241,35 @@ void xb_audit_close(xb_audit *a)
     }
     free(a->path);
     free(a);
+}
+
+/* Where the last complete entry ends, and nothing but complete entries before it: a tail left by
+ * an earlier failed append is cut first. */
+static int ready_to_append(xb_audit *a, xb_error *err)
+{
+    if (a->end < 0) {
+        struct stat st;
+        if (fstat(a->fd, &st) < 0)
+            return xb_error_set(err, XB_EIO, a->path, "audit: stat %s: %s", a->path,
+                                strerror(errno));
+        a->end = st.st_size;
+    }
+    if (a->torn_tail) {
+        if (ftruncate(a->fd, a->end) < 0)
+            return xb_error_set(err, XB_EIO, a->path,
+                                "audit: cannot cut a failed write from %s: %s", a->path,
+                                strerror(errno));
+        a->torn_tail = false;
+    }
+    return 0;
+}
+
+/* A write failed part way (ENOSPC, EDQUOT, EIO): cut the file back to its last complete entry.
+ * If even that fails, remember it: the next append tries again before writing. */
+static void cut_back(xb_audit *a)
+{
+    if (ftruncate(a->fd, a->end) < 0)
+        a->torn_tail = true;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -286,12 +321,23 @@ int xb_audit_append_typed(char **line_out, uint64_t *seq_out, xb_audit *a, const
     char *canon = json_dumps(record, JSON_SORT_KEYS | JSON_COMPACT);
     if (!canon)
         return xb_error_set(err, XB_ENOMEM, NULL, "audit: cannot serialise record");
-    size_t clen = strlen(canon);
+    int rc = xb_audit_append_raw(line_out, seq_out, a, type, canon, strlen(canon), err);
+    free(canon);
+    return rc;
+}
+
+int xb_audit_append_raw(char **line_out, uint64_t *seq_out, xb_audit *a, const char *type,
+                        const char *canon, size_t clen, xb_error *err)
+{
+    if (line_out)
+        *line_out = NULL;
+    if (!valid_type(type) || clen < 2 || canon[0] != '{' || canon[clen - 1] != '}' ||
+        memchr(canon, '\n', clen))
+        return xb_error_set(err, XB_EINVAL, NULL,
+                            "audit: entry needs a [a-z_] type and one line of JSON object");
     uint8_t hash[32];
-    if (chain_hash(hash, a->head, canon, clen) < 0) {
-        free(canon);
+    if (chain_hash(hash, a->head, canon, clen) < 0)
         return xb_error_set(err, XB_ECRYPTO, NULL, "audit: SHA-256 failed");
-    }
     char hash_hex[65];
     to_hex(hash_hex, hash, 32);
     xb_buf line = XB_BUF_INIT;
@@ -302,23 +348,41 @@ int xb_audit_append_typed(char **line_out, uint64_t *seq_out, xb_audit *a, const
         (unsigned long long)seq, type, a->head_hex, hash_hex);
     rc = rc ? rc : xb_buf_append(&line, canon, clen);
     rc = rc ? rc : xb_buf_append(&line, "}\n", 2);
-    free(canon);
     if (rc < 0) {
         xb_buf_free(&line);
         return xb_error_set(err, XB_ENOMEM, NULL, "audit: out of memory");
     }
-    if (write_all(a->fd, line.data, line.len) < 0) {
+    if ((rc = ready_to_append(a, err)) < 0) {
         xb_buf_free(&line);
-        return xb_error_set(err, XB_EIO, a->path, "audit: write %s: %s", a->path, strerror(errno));
+        return rc;
     }
+    if (write_all(a->fd, line.data, line.len) < 0) {
+        int e = errno;
+        xb_buf_free(&line);
+        cut_back(a);
+        return xb_error_set(err, XB_EIO, a->path, "audit: write %s: %s", a->path, strerror(e));
+    }
+    uint64_t prev_seq = a->seq;
+    uint8_t prev_head[32];
+    memcpy(prev_head, a->head, 32);
     a->seq = seq;
     memcpy(a->head, hash, 32);
     memcpy(a->head_hex, hash_hex, 65);
     rc = maybe_sync(a, err);
+    if (rc < 0 && a->fsync == XB_AUDIT_FSYNC_ALWAYS && a->durable_seq == prev_seq) {
+        /* Only this entry was not durable: cut it so the caller can retry it whole. (With the
+         * other policies earlier entries share the failed sync and have been acted on; the
+         * caller must stop instead.) */
+        cut_back(a);
+        a->seq = prev_seq;
+        memcpy(a->head, prev_head, 32);
+        to_hex(a->head_hex, a->head, 32);
+    }
     if (rc < 0) {
         xb_buf_free(&line);
         return rc;
     }
+    a->end += (off_t)line.len;
     if (seq_out)
         *seq_out = seq;
     if (line_out) {
@@ -395,7 +459,9 @@ int xb_audit_verify_file(uint64_t *count_out, const char *path, xb_error *err)
 
 int xb_audit_rotate(xb_audit *a, const char *rotated_path, const json_t *record, xb_error *err)
 {
-    int rc = xb_audit_sync(a, err);
+    int rc = ready_to_append(a, err); /* the rotated file must end with a complete entry */
+    if (rc == 0)
+        rc = xb_audit_sync(a, err);
     if (rc < 0)
         return rc;
     char tmp[4096];
@@ -409,7 +475,9 @@ int xb_audit_rotate(xb_audit *a, const char *rotated_path, const json_t *record,
     char head_hex[65];
     memcpy(head, a->head, 32);
     memcpy(head_hex, a->head_hex, 65);
+    off_t old_end = a->end;
     a->fd = fd; /* the rotate entry continues the chain in the new file */
+    a->end = 0;
     rc = xb_audit_append_typed(NULL, NULL, a, "rotate", record, err);
     if (rc == 0)
         rc = xb_audit_sync(a, err);
@@ -422,6 +490,8 @@ int xb_audit_rotate(xb_audit *a, const char *rotated_path, const json_t *record,
         rc = xb_error_set(err, XB_EIO, a->path, "audit: rename %s: %s", tmp, strerror(errno));
     if (rc < 0) { /* the old file is still the log: forget the entry written to the new one */
         a->fd = old_fd;
+        a->end = old_end;
+        a->torn_tail = false;
         a->seq = seq;
         a->durable_seq = durable;
         memcpy(a->head, head, 32);

@@ -9,9 +9,10 @@
  *   The first entry's prev is 64 zeros. seq starts at 1 and increases by one per line.
  * Other "type" values (issue #7: signed checkpoints) join the same chain the same way, so a
  * verifier walks every line regardless of type. Unknown top-level keys must be ignored by readers.
- * Never: rewrites or reorders a complete line. The only mutation of existing bytes is cutting a
- * torn last line (a crash mid-write) on open; that entry was never acknowledged, because an offset
- * only advances after xb_audit_sync().
+ * Never: rewrites or reorders a complete line. The only mutations of existing bytes are cutting a
+ * torn last line (a crash mid-write) on open, and cutting back an append that failed part way
+ * (disk full); neither entry was acknowledged, because an offset only advances after
+ * xb_audit_sync().
  * Not thread-safe: one writer (the pipeline's worker thread) per file.
  */
 #ifndef XB_AUDIT_H
@@ -44,12 +45,24 @@ void xb_audit_close(xb_audit *a);
 
 /* Appends one entry of type "decision" (record is not modified). On success, when line_out is
  * non-NULL it receives the full line without newline (caller frees: it is what goes to the audit
- * topic), seq_out the entry's seq. */
+ * topic), seq_out the entry's seq.
+ * When the write fails (XB_EIO: ENOSPC, EDQUOT, EFBIG, EIO; with fsync ALWAYS also a failed
+ * fdatasync) nothing of the entry stays in the file and seq and head are unchanged, so the same
+ * record can be appended again later: the caller retries, the chain stays whole (issue #9). If
+ * only a sync under another fsync policy failed, the entry stays (xb_audit_seq advanced) and the
+ * error is still returned: the caller must not retry it. (All append functions below alike.) */
 int xb_audit_append(char **line_out, uint64_t *seq_out, xb_audit *a, const json_t *record,
                     xb_error *err);
 /* Same, with an explicit type (issue #7 checkpoints). */
 int xb_audit_append_typed(char **line_out, uint64_t *seq_out, xb_audit *a, const char *type,
                           const json_t *record, xb_error *err);
+
+/* Same, with the record already serialised as canonical JSON (one line: sorted keys, compact,
+ * e.g. by xb_policy_record_write) — the bytes are hashed and written as given, so the pipeline
+ * need not build a jansson tree per message (issue #8). XB_EINVAL when canon is not one line
+ * that starts with '{' and ends with '}'. */
+int xb_audit_append_raw(char **line_out, uint64_t *seq_out, xb_audit *a, const char *type,
+                        const char *canon, size_t canon_len, xb_error *err);
 
 /* Makes every appended entry durable (fdatasync when something is pending). Called before any
  * offset commit, whatever the fsync policy. */

@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,11 @@
 struct xb_httpsig_key {
     EVP_PKEY *pkey;
     int is_private;
+    /* Signing context initialised once and copied per signature (issue #8): EVP_DigestSignInit
+     * looks the algorithm up in the provider store and sets the key up again on every call.
+     * The lock makes the cache safe to share; a signer that finds it busy uses a fresh context. */
+    pthread_mutex_t lock;
+    EVP_MD_CTX *sign_tmpl, *sign_ctx;
 };
 
 #define SIG_LABEL "sig1"
@@ -54,6 +61,7 @@ int xb_httpsig_key_from_pem(xb_httpsig_key **out, const void *pem, size_t len, x
     }
     k->pkey = pkey;
     k->is_private = is_private;
+    pthread_mutex_init(&k->lock, NULL);
     *out = k;
     return 0;
 }
@@ -83,11 +91,22 @@ void xb_httpsig_key_free(xb_httpsig_key *key)
 {
     if (!key)
         return;
+    EVP_MD_CTX_free(key->sign_tmpl);
+    EVP_MD_CTX_free(key->sign_ctx);
+    pthread_mutex_destroy(&key->lock);
     EVP_PKEY_free(key->pkey);
     free(key);
 }
 
 /* ---- digest --------------------------------------------------------------------------------- */
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md; /* never freed: one per process, like the provider it comes from */
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 int xb_httpsig_content_digest(char *out, size_t outsz, const void *body, size_t len, xb_error *err)
 {
@@ -95,7 +114,11 @@ int xb_httpsig_content_digest(char *out, size_t outsz, const void *body, size_t 
     unsigned char b64[48]; /* 44 base64 chars for 32 bytes, + NUL */
     if (outsz < 64)
         return xb_error_set(err, XB_EINVAL, NULL, "httpsig: digest buffer too small");
-    SHA256(body ? body : (const void *)"", len, md);
+    /* the digest fetched once: SHA256() looks the implementation up again on every call */
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md ||
+        EVP_Digest(body ? body : (const void *)"", len, md, NULL, sha256_md, NULL) != 1)
+        SHA256(body ? body : (const void *)"", len, md);
     EVP_EncodeBlock(b64, md, sizeof md);
     snprintf(out, outsz, "sha-256=:%s:", (const char *)b64);
     return 0;
@@ -152,6 +175,34 @@ static int build_base(xb_buf *base, const xb_httpsig_message *msg, const char *d
     return 0;
 }
 
+/* One Ed25519 signature over base: from a copy of the key's initialised context when it is free,
+ * else from a fresh one. 0 or -1. */
+static int ed25519_sign(xb_httpsig_key *key, unsigned char *sig, size_t *siglen, const xb_buf *b)
+{
+    const unsigned char *data = (const unsigned char *)b->data;
+    int ok = 0;
+    if (pthread_mutex_trylock(&key->lock) == 0) {
+        if (!key->sign_tmpl && (key->sign_tmpl = EVP_MD_CTX_new()) &&
+            EVP_DigestSignInit(key->sign_tmpl, NULL, NULL, NULL, key->pkey) != 1) {
+            EVP_MD_CTX_free(key->sign_tmpl);
+            key->sign_tmpl = NULL;
+        }
+        if (key->sign_tmpl && !key->sign_ctx)
+            key->sign_ctx = EVP_MD_CTX_new();
+        ok = key->sign_tmpl && key->sign_ctx &&
+             EVP_MD_CTX_copy_ex(key->sign_ctx, key->sign_tmpl) == 1 &&
+             EVP_DigestSign(key->sign_ctx, sig, siglen, data, b->len) == 1;
+        pthread_mutex_unlock(&key->lock);
+        if (ok)
+            return 0;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
+         EVP_DigestSign(ctx, sig, siglen, data, b->len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
 int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg,
                     const xb_httpsig_key *key, const char *keyid, int64_t created, unsigned flags,
                     xb_error *err)
@@ -188,13 +239,9 @@ int xb_httpsig_sign(xb_httpsig_headers *out, const xb_httpsig_message *msg,
     rc = build_base(&base, msg, out->content_digest, names, 5, out->signature_input, err);
     unsigned char sig[64];
     size_t siglen = sizeof sig;
-    if (rc == 0) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) != 1 ||
-            EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)base.data, base.len) != 1)
-            rc = xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: Ed25519 signing failed");
-        EVP_MD_CTX_free(ctx);
-    }
+    /* the cached context is not part of the key's value: a const key may fill it */
+    if (rc == 0 && ed25519_sign((xb_httpsig_key *)(uintptr_t)key, sig, &siglen, &base) < 0)
+        rc = xb_error_set(err, XB_ECRYPTO, NULL, "httpsig: Ed25519 signing failed");
     xb_buf_free(&base);
     if (rc)
         return rc;

@@ -42,6 +42,8 @@ typedef struct msg_list {
     unsigned n;
 } msg_list;
 
+#define EASY_POOL_MAX 64
+
 typedef struct req {
     struct req *prev, *next; /* in-flight list, so free() can cancel them */
     CURL *easy;
@@ -72,6 +74,11 @@ struct xb_sink_http {
     char config_error[512];
     uint64_t rng;
     int completed_in_poll;
+    /* Easy handles of finished requests, configured and ready (issue #8): curl_easy_init and
+     * cleanup per request cost two allocations of libcurl's 16 KB and 64 KB transfer buffers
+     * per message, which the profile showed as malloc_consolidate churn. */
+    CURL *idle[EASY_POOL_MAX];
+    unsigned n_idle;
 };
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -483,11 +490,37 @@ static void configure_easy(xb_sink_http *s, req *r)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->o.request_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    if (getenv("XB_SINK_HTTP_VERBOSE")) /* debugging: curl trace of headers on stderr */
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+}
+
+/* A configured easy handle: one a finished request left, else a new one. The options that are
+ * the same for every request of this sink are set once per handle. */
+static CURL *take_easy(xb_sink_http *s, req *r)
+{
+    int fresh = s->n_idle == 0;
+    CURL *e = fresh ? curl_easy_init() : s->idle[--s->n_idle];
+    if (!e)
+        return NULL;
+    r->easy = e;
+    if (fresh)
+        configure_easy(s, r);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    if (getenv("XB_SINK_HTTP_VERBOSE")) /* debugging: curl trace of headers on stderr */
-        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    return e;
+}
+
+/* Keeps the handle of a finished request (already removed from the multi handle) for the next
+ * one; the connection itself stays in the multi handle's pool either way. */
+static void give_easy(xb_sink_http *s, req *r)
+{
+    if (!r->easy || s->n_idle == EASY_POOL_MAX)
+        return;
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
+    s->idle[s->n_idle++] = r->easy;
+    r->easy = NULL;
 }
 
 /* Starts one request for msgs[0..n). On failure the messages go back to the retry list. */
@@ -498,7 +531,7 @@ static int start_request(xb_sink_http *s, msg **msgs, size_t n)
         return -1;
     r->msgs = msgs;
     r->n = n;
-    r->easy = curl_easy_init();
+    take_easy(s, r);
     const void *body;
     size_t len;
     char key[XB_SINK_HTTP_KEY_MAX + 1], ctype[160];
@@ -516,7 +549,6 @@ static int start_request(xb_sink_http *s, msg **msgs, size_t n)
         len = msgs[0]->len;
     }
     if (ok) {
-        configure_easy(s, r);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         ok = add_header(r, "Content-Type", ctype) == 0 &&
@@ -909,6 +941,8 @@ static void finish_request(xb_sink_http *s, req *r, CURLcode rc)
             for (size_t i = 0; i < r->n; i++)
                 settle_msg(s, r->msgs[i], status, reason, retry_after_us);
     }
+    if (rc == CURLE_OK || classify_curl(rc, r->errbuf) != R_CONFIG)
+        give_easy(s, r);
     req_free(r);
 }
 
@@ -1025,6 +1059,8 @@ void xb_sink_http_free(xb_sink_http *s)
         }
     }
     fail_all_queued(s, XB_SINK_HTTP_CANCELLED, "sink closed before sending");
+    while (s->n_idle)
+        curl_easy_cleanup(s->idle[--s->n_idle]);
     if (s->multi)
         curl_multi_cleanup(s->multi);
     xb_httpsig_key_free(s->sign_key);

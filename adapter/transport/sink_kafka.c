@@ -57,6 +57,11 @@ int xb_sink_kafka_new(xb_sink_kafka **out, const xb_config *cfg, const xb_kafka_
     char errstr[512];
     if (!user_set(cfg, "linger.ms"))
         rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
+    /* Audit records are ~10 KB of JSON per message and compress several times over with lz4;
+     * on a box that also runs the broker, the bytes it need not write are CPU it keeps (issue #8:
+     * the bench's tuned runs used lz4 and so does every deployment now, unless configured). */
+    if (!user_set(cfg, "compression.type"))
+        rd_kafka_conf_set(conf, "compression.type", "lz4", NULL, 0);
     /* A DLQ entry is a consumed record plus a few headers, and the broker accepted that record:
      * librdkafka's 1 MB client-side default must not refuse it, or one large record makes every
      * start fatal (found by tests/reliability/security-test hostile with a 10 MB record). */

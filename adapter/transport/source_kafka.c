@@ -158,6 +158,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * assignment was lost (session timeout), a commit would be refused: skip it. */
     if (!rd_kafka_assignment_lost(rk))
         commit_parts(src, parts, true);
+    /* librdkafka keeps a partition's pause flag on its toppar across revoke and re-assignment
+     * (issue #9's rebalance stall: a partition paused for backpressure or hold when it was
+     * revoked came back paused, while its fresh bookkeeping here said "not paused", so nothing
+     * ever resumed it). Resume while it is still assigned; the assign path pauses again if the
+     * source is on hold. */
+    rd_kafka_resume_partitions(rk, parts);
     for (int i = 0; i < parts->cnt; i++)
         remove_part(src, parts->elems[i].topic, parts->elems[i].partition);
     if (coop)

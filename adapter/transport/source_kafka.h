@@ -8,9 +8,11 @@
  *    (acknowledged or parked, audit written). Commits never pass an unfinished record.
  *  - Before every commit the pre_commit hook runs (the pipeline makes the audit file durable
  *    there); if it fails, nothing is committed.
- *  - On revoke: finished work of the revoked partitions is committed (synchronously), then their
- *    state is dropped; a later finish() of a record from before the revoke is ignored (the record
- *    will be redelivered to whoever owns the partition now; the receiver deduplicates).
+ *  - On revoke: finished work of the revoked partitions is committed (synchronously), they are
+ *    resumed in librdkafka (which would otherwise keep them paused into their next assignment:
+ *    issue #9's stall), then their state is dropped; a later finish() of a record from before the
+ *    revoke is ignored (the record will be redelivered to whoever owns the partition now; the
+ *    receiver deduplicates).
  *  - A partition with more than max_outstanding unfinished records is paused (consumption goes
  *    on polling, so max.poll.interval.ms never evicts the consumer) and resumed at half of it.
  * Never: decides whether a record is finished; never commits from any thread but the one that

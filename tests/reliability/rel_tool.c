@@ -5,7 +5,7 @@
  *       Waits (bounded by --timeout) until the numbers stop moving in the right place, then prints
  *       one line
  *         RESULT records=N expect=N lost=L dup=D unexpected=U parked=P dlq=Q dlq_no_reason=R
- *                dlq_missing=M received=X lag=G chain=ok|FAIL audit_lines=A
+ *                dlq_missing=M received=X lag=G committed=C chain=ok|FAIL audit_lines=A
  *       and exits 0 when lost=0 dup=0 unexpected=0 dlq_no_reason=0 dlq_missing=0 lag=0 and every
  *       audit chain verifies; 1 otherwise.
  *         lost      = records with no decision record (N - distinct ids)
@@ -265,7 +265,10 @@ static size_t read_dlq(strset *parked, size_t *total, const char *bootstrap, con
     return no_reason;
 }
 
-static int64_t committed_lag(const char *bootstrap, const char *group, const char *topic)
+/* Sum over partitions of (high watermark - committed); *done_out gets the sum of
+ * (committed - low watermark): how many records the group has committed past. */
+static int64_t committed_lag(const char *bootstrap, const char *group, const char *topic,
+                             int64_t *done_out)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -289,6 +292,7 @@ static int64_t committed_lag(const char *bootstrap, const char *group, const cha
                 rd_kafka_query_watermark_offsets(c, topic, i, &lo, &hi, 5000);
                 int64_t at = l->elems[i].offset < 0 ? lo : l->elems[i].offset;
                 lag += hi - at;
+                *done_out += at - lo;
             }
         }
         rd_kafka_topic_partition_list_destroy(l);
@@ -302,6 +306,7 @@ static int64_t committed_lag(const char *bootstrap, const char *group, const cha
 typedef struct counts {
     size_t records, lost, dup, unexpected, parked, dlq, dlq_no_reason, dlq_missing, received, lines;
     int64_t lag;
+    int64_t committed; /* records the group committed past (all partitions) */
 } counts;
 
 static void count_once(counts *c, char **audits, int n_audit, const char *received,
@@ -341,7 +346,7 @@ static void count_once(counts *c, char **audits, int n_audit, const char *receiv
     for (size_t i = 0; i < in_dlq.n; i++)
         c->dup += set_has(&v.ok_pair, in_dlq.v[i]); /* delivered and parked: counted twice */
     t0 = time(NULL);
-    c->lag = group && topic ? committed_lag(bootstrap, group, topic) : 0;
+    c->lag = group && topic ? committed_lag(bootstrap, group, topic, &c->committed) : 0;
     if (getenv("XB_REL_DEBUG"))
         fprintf(stderr, "rel_tool: committed_lag %lds\n", (long)(time(NULL) - t0));
     set_free(&v.ids);
@@ -397,11 +402,11 @@ static int cmd_count(int argc, char **argv)
     }
     bool ok = counts_ok(&c, no_dlq) && chain_ok;
     printf("RESULT records=%zu expect=%zu lost=%zu dup=%zu unexpected=%zu parked=%zu dlq=%zu "
-           "dlq_no_reason=%zu dlq_missing=%zu received=%zu lag=%lld chain=%s audit_lines=%zu "
-           "status=%s\n",
+           "dlq_no_reason=%zu dlq_missing=%zu received=%zu lag=%lld committed=%lld chain=%s "
+           "audit_lines=%zu status=%s\n",
            c.records, expect, c.lost, c.dup, c.unexpected, c.parked, c.dlq, c.dlq_no_reason,
-           c.dlq_missing, c.received, (long long)c.lag, chain_ok ? "ok" : "FAIL", c.lines,
-           ok ? "OK" : "FAILED");
+           c.dlq_missing, c.received, (long long)c.lag, (long long)c.committed,
+           chain_ok ? "ok" : "FAIL", c.lines, ok ? "OK" : "FAILED");
     return ok ? 0 : 1;
 }
 

@@ -406,6 +406,71 @@ static void test_catalogued_supplementary_data_passes(void **s)
     unlink(path);
 }
 
+/* Decides pacs.008-splmtry.xml for hk-correspondent under the default catalog plus `rules`
+ * (pacs.008 field lines; the alias bankx is declared). Returns the verdict; *note_ruled says
+ * whether the bankx Note element was covered by a rule. */
+static xb_verdict splmtry_with_rules(const state *st, const char *rules, bool *note_ruled)
+{
+    xb_buf cat = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&cat, POL_CATALOG, 0), 0);
+    const char *anchor = "    base: FIToFICstmrCdtTrf\n    fields:\n";
+    char *at = strstr(cat.data, anchor);
+    assert_non_null(at);
+    char path[] = "/tmp/xb-pol-wild-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    size_t head = (size_t)(at - cat.data) + strlen(anchor);
+    char *ns = strstr(cat.data, "namespaces:\n");
+    fwrite(cat.data, 1, (size_t)(ns - cat.data) + 12, f);
+    fputs("  bankx: urn:example:bank:extension:1\n", f);
+    fwrite(ns + 12, 1, head - (size_t)(ns + 12 - cat.data), f);
+    fputs(rules, f);
+    fputs(cat.data + head, f);
+    fclose(f);
+    xb_buf_free(&cat);
+    xb_policy_catalog_set *set = NULL;
+    xb_error err;
+    assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
+    if (xb_policy_catalog_set_load(set, path, NULL, &err))
+        fail_msg("%s", err.message);
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-splmtry.xml"), set, st->ex,
+                                "hk-correspondent", WHEN, NULL),
+                     0);
+    const xb_policy_field *note = pol_field(&d, "/SplmtryData/Envlp/Note");
+    assert_non_null(note);
+    *note_ruled = note->rule_id != NULL;
+    xb_verdict v = d.verdict;
+    xb_policy_decision_free(&d);
+    xb_policy_catalog_set_free(set);
+    unlink(path);
+    return v;
+}
+
+/* "*" matches any local name, but only in its own namespace; a named step still wins. */
+static void test_wildcard_step_matches_by_namespace(void **s)
+{
+    state *st = *s;
+    bool ruled = false;
+    assert_int_equal(
+        splmtry_with_rules(st,
+                           "      - {path: CdtTrfTxInf/SplmtryData/PlcAndNm, class: ops}\n"
+                           "      - {path: CdtTrfTxInf/SplmtryData/Envlp/bankx:*, class: freetext, "
+                           "scan: true}\n",
+                           &ruled),
+        XB_VERDICT_DELIVER);
+    assert_true(ruled);
+    /* "*" in the message's namespace does not cover the bank's element: fail closed. */
+    assert_int_equal(
+        splmtry_with_rules(st,
+                           "      - {path: CdtTrfTxInf/SplmtryData/PlcAndNm, class: ops}\n"
+                           "      - {path: CdtTrfTxInf/SplmtryData/Envlp/*, class: freetext, "
+                           "scan: true}\n",
+                           &ruled),
+        XB_VERDICT_QUARANTINE);
+    assert_false(ruled);
+}
+
 static void test_unknown_scenario_and_message_quarantine(void **s)
 {
     state *st = *s;
@@ -507,7 +572,13 @@ static void test_decision_record_json(void **s)
     assert_int_equal(strlen(json_string_value(json_object_get(j, "message_sha256"))), 64);
     assert_string_equal(json_string_value(json_object_get(j, "filing_ref")),
                         "SH-CAC-SCC-2025-0142");
-    assert_int_equal(json_array_size(json_object_get(j, "fields")), d.n_fields);
+    /* format 2 (issue #8): every field once, in groups that share labels and action */
+    assert_int_equal(json_integer_value(json_object_get(j, "n_fields")), d.n_fields);
+    size_t gi, total = 0;
+    json_t *g;
+    json_array_foreach(json_object_get(j, "field_groups"), gi, g) total +=
+        json_array_size(json_object_get(g, "fields"));
+    assert_int_equal(total, d.n_fields);
     json_t *ctr = json_object_get(j, "counters");
     assert_int_equal(json_integer_value(json_object_get(ctr, "new_spi_subjects")), 2);
     /* The record carries no personal values. */
@@ -567,6 +638,87 @@ static void test_catalog_covers_valid_fixtures(void **s)
     assert_true(files > 0);
 }
 
+/* A redacted value is put back as text, not markup: "&" and "<" in free text survive the
+ * in-place rewrite of the leaf and are escaped once in the output. */
+static void test_redacted_text_keeps_markup_characters(void **s)
+{
+    state *st = *s;
+    xb_buf src = XB_BUF_INIT, in = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&src, POL_MSG("pacs.008-remit-individual.xml"), 0), 0);
+    const char *at = strstr(src.data, "学费 UCL 2026");
+    assert_non_null(at);
+    assert_int_equal(xb_buf_append(&in, src.data, (size_t)(at - src.data)), 0);
+    assert_int_equal(xb_buf_puts(&in, "学费 A&amp;B &lt;UCL&gt; 2026"), 0);
+    assert_int_equal(xb_buf_puts(&in, at + strlen("学费 UCL 2026")), 0);
+    xb_msg *m = NULL, *out = NULL;
+    assert_int_equal(xb_msg_parse(&m, in.data, in.len, NULL, NULL), 0);
+    int64_t t = pol_time(WHEN);
+    xb_policy_counters zero = {.year = xb_policy_year_cn(t)};
+    xb_policy_keys keys = pol_keys();
+    xb_policy_decision d;
+    assert_int_equal(xb_policy_decide(&d, m, st->set,
+                                      xb_policy_destination_find(st->ex, "hk-correspondent"), t,
+                                      &zero, &keys, NULL, NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    assert_non_null(strstr(d.output.data, "A&amp;B &lt;UCL&gt; 2026"));
+    assert_null(strstr(d.output.data, "13812345678")); /* the phone number was redacted */
+    assert_int_equal(xb_msg_parse(&out, d.output.data, d.output.len, NULL, NULL), 0);
+    const char *u = xb_xml_text(xb_xml_find(xb_msg_body(out), "CdtTrfTxInf/RmtInf/Ustrd"));
+    assert_non_null(u);
+    assert_non_null(strstr(u, "学费 A&B <UCL> 2026"));
+    xb_msg_free(out);
+    xb_msg_free(m);
+    xb_policy_decision_free(&d);
+    xb_buf_free(&src);
+    xb_buf_free(&in);
+}
+
+/* Paths of every element below n that has text, by xb_msg_node_path (the oracle). */
+static void collect_paths(const xmlNode *n, char (*out)[256], size_t *count, size_t cap)
+{
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        const char *t = xb_xml_text(c);
+        if (t && strspn(t, " \t\r\n") < strlen(t) && *count < cap)
+            xb_msg_node_path(c, out[(*count)++], 256);
+        collect_paths(c, out, count, cap);
+    }
+}
+
+/* The field paths of the record (built incrementally, reusing the previous field's steps) are
+ * exactly the paths xb_msg_node_path gives for the same elements: repeated siblings indexed
+ * ([1], [2]), single ones not, AppHdr and Document both anchors. */
+static void test_field_paths_match_node_paths(void **s)
+{
+    state *st = *s;
+    static const char *const msgs[] = {POL_MSG("pacs.008-remit-individual.xml"),
+                                       POL_MSG("pacs.008-corporate.xml")};
+    for (size_t k = 0; k < 2; k++) {
+        xb_policy_decision d;
+        assert_int_equal(pol_decide(&d, msgs[k], st->set, st->ex, "sg-group-ops", WHEN, NULL), 0);
+        static char want[512][256];
+        size_t nwant = 0;
+        xb_msg *m = pol_message(msgs[k]);
+        if (xb_msg_apphdr(m))
+            collect_paths(xb_msg_apphdr(m), want, &nwant, 512);
+        collect_paths(xb_msg_document(m), want, &nwant, 512);
+        assert_true(nwant > 20);
+        assert_int_equal(d.n_fields, nwant);
+        for (size_t i = 0; i < d.n_fields; i++) {
+            bool found = false;
+            for (size_t j = 0; j < nwant && !found; j++)
+                found = !strcmp(d.fields[i].path, want[j]);
+            if (!found)
+                fail_msg("%s: field path %s is not a node path", msgs[k], d.fields[i].path);
+        }
+        assert_non_null(pol_field(&d, "/Document/FIToFICstmrCdtTrf/GrpHdr/MsgId"));
+        xb_msg_free(m);
+        xb_policy_decision_free(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +737,9 @@ int main(void)
         cmocka_unit_test(test_basis_validity_dates),
         cmocka_unit_test(test_decision_record_json),
         cmocka_unit_test(test_catalog_covers_valid_fixtures),
+        cmocka_unit_test(test_field_paths_match_node_paths),
+        cmocka_unit_test(test_wildcard_step_matches_by_namespace),
+        cmocka_unit_test(test_redacted_text_keeps_markup_characters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,309 @@
+/* test_perf_record.c — the decision record written without a jansson tree (issue #8, record.c):
+ * its bytes must be exactly the canonical form (what jansson's JSON_SORT_KEYS|JSON_COMPACT dump of
+ * the parsed record gives), for real decisions on the policy fixtures and for a decision full of
+ * hostile strings (quotes, controls, Chinese, invalid UTF-8, NULL rule and class); every field
+ * must appear once in "field_groups" with its own rule and action; a record envelope written by
+ * xb_policy_record_write must equal jansson's dump of the same envelope with the decision as an
+ * object; and xb_audit_append_raw must chain lines that xb_audit_verify_file accepts.
+ * Fixtures: the XML files in fixtures/messages/policy, fixtures/config/example.yaml (sg-group-ops,
+ * hk-correspondent). Never: writes outside its own temp folder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "adapter/state/audit.h"
+#include "iso20022/schema.h"
+#include "test_pol_common.h"
+
+#define WHEN "2026-12-15T10:30:00+08:00"
+
+typedef struct state {
+    xb_policy_catalog_set *set;
+    xb_policy_destinations *ex;
+} state;
+
+static int setup(void **s)
+{
+    state *st = calloc(1, sizeof *st);
+    st->set = pol_default_catalogs();
+    st->ex = pol_destinations(POL_EXAMPLE);
+    *s = st;
+    return 0;
+}
+
+static int teardown(void **s)
+{
+    state *st = *s;
+    xb_policy_catalog_set_free(st->set);
+    xb_policy_destinations_free(st->ex);
+    free(st);
+    xb_schema_cleanup();
+    return 0;
+}
+
+/* The text parses, and jansson's canonical dump of it is the same bytes. Returns the tree. */
+static json_t *assert_canonical(const xb_buf *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(text->data, text->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        print_error("not JSON at %d: %s\n%s\n", jerr.position, jerr.text, text->data);
+    assert_non_null(j);
+    char *again = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_non_null(again);
+    assert_string_equal(again, text->data);
+    free(again);
+    return j;
+}
+
+/* Field i of d is in exactly one group, with its rule, and the group has its action. */
+static void assert_every_field_once(const xb_policy_decision *d, const json_t *rec)
+{
+    const json_t *groups = json_object_get(rec, "field_groups");
+    assert_true(json_is_array(groups));
+    assert_int_equal(json_integer_value(json_object_get(rec, "n_fields")), d->n_fields);
+    size_t total = 0, gi, fi;
+    json_t *g, *f;
+    json_array_foreach(groups, gi, g) total += json_array_size(json_object_get(g, "fields"));
+    assert_int_equal(total, d->n_fields);
+    for (size_t i = 0; i < d->n_fields; i++) {
+        int hits = 0;
+        json_array_foreach(groups, gi, g)
+        {
+            json_array_foreach(json_object_get(g, "fields"), fi, f)
+            {
+                if (strcmp(json_string_value(json_array_get(f, 0)), d->fields[i].path))
+                    continue;
+                hits++;
+                const char *rule = json_string_value(json_array_get(f, 1));
+                if (d->fields[i].rule_id)
+                    assert_string_equal(rule, d->fields[i].rule_id);
+                else
+                    assert_true(json_is_null(json_array_get(f, 1)));
+                assert_string_equal(json_string_value(json_object_get(g, "action")),
+                                    xb_policy_action_name(d->fields[i].action));
+                assert_string_equal(json_string_value(json_object_get(g, "tier")),
+                                    xb_policy_tier_name(d->fields[i].tier));
+            }
+        }
+        assert_int_equal(hits, 1);
+    }
+}
+
+static void test_real_decisions_are_canonical(void **s)
+{
+    state *st = *s;
+    static const char *msgs[] = {"pacs.008-remit-individual.xml", "pacs.008-corporate.xml",
+                                 "pacs.008-one-spi.xml", "pacs.008-secret.xml",
+                                 "pacs.008-splmtry.xml"};
+    static const char *dests[] = {"sg-group-ops", "hk-correspondent"};
+    int checked = 0;
+    for (size_t m = 0; m < sizeof msgs / sizeof *msgs; m++) {
+        for (size_t k = 0; k < 2; k++) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/messages/policy/%s", XB_FIXTURES, msgs[m]);
+            xb_policy_decision d;
+            assert_int_equal(pol_decide(&d, path, st->set, st->ex, dests[k], WHEN, NULL), 0);
+            xb_buf text = XB_BUF_INIT;
+            assert_int_equal(xb_policy_decision_write_json(&text, &d), 0);
+            json_t *j = assert_canonical(&text);
+            assert_every_field_once(&d, j);
+            assert_string_equal(json_string_value(json_object_get(j, "verdict")),
+                                xb_policy_verdict_name(d.verdict));
+            assert_string_equal(json_string_value(json_object_get(j, "destination")), dests[k]);
+            /* the tree API gives the same record */
+            json_t *t = xb_policy_decision_to_json(&d);
+            assert_true(json_equal(t, j));
+            /* grouping pays: fewer groups than fields on a real payment */
+            if (d.n_fields >= 20)
+                assert_true(json_array_size(json_object_get(j, "field_groups")) < d.n_fields);
+            json_decref(t);
+            json_decref(j);
+            xb_buf_free(&text);
+            xb_policy_decision_free(&d);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 10);
+}
+
+/* A decision written by hand with every string a JSON writer can get wrong. */
+static void test_hostile_strings(void **s)
+{
+    (void)s;
+    xb_policy_field f[4];
+    memset(f, 0, sizeof f);
+    snprintf(f[0].path, sizeof f[0].path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf/Dbtr/Nm");
+    f[0].rule_id = "pacs.008:\"quoted\"\\back";
+    f[0].cls = "party.name";
+    f[0].action = XB_ACT_PSEUDO;
+    snprintf(f[0].detail, sizeof f[0].detail, "tab\there nl\nthere \x01\x1f 王建华 \x7f");
+    snprintf(f[1].path, sizeof f[1].path, "/Document/X/Ustrd[2]");
+    f[1].rule_id = NULL; /* uncovered */
+    f[1].cls = NULL;
+    f[1].organisation = true;
+    f[1].pfi = 3;
+    f[1].level = 4;
+    f[1].action = XB_ACT_DROP;
+    snprintf(f[1].detail, sizeof f[1].detail, "bad \xff\xc3( utf-8 \xed\xa0\x80 surrogate");
+    f[2] = f[0]; /* same labels as field 0: same group, its own path */
+    snprintf(f[2].path, sizeof f[2].path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf/Cdtr/Nm");
+    f[3] = f[0];
+    snprintf(f[3].path, sizeof f[3].path, "/AppHdr/Fr");
+    f[3].action = XB_ACT_PASS; /* other action: other group */
+    f[3].detail[0] = '\0';
+    xb_policy_decision d;
+    memset(&d, 0, sizeof d);
+    d.fields = f;
+    d.n_fields = 4;
+    snprintf(d.reason, sizeof d.reason, "reason \"with\" \\ and \r\n\b\f");
+    snprintf(d.definition, sizeof d.definition, "pacs.008.001.08");
+    snprintf(d.msg_id, sizeof d.msg_id, "欧阳-0001");
+    snprintf(d.destination, sizeof d.destination, "hk-correspondent");
+    snprintf(d.warnings[0], sizeof d.warnings[0], "warn\x02");
+    d.n_warnings = 1;
+    d.pi_before = -1; /* never negative in practice; the writer must still get it right */
+    d.pi_after = 9223372036854775807LL;
+    d.spi_before = -9223372036854775807LL - 1;
+    xb_buf text = XB_BUF_INIT;
+    assert_int_equal(xb_policy_decision_write_json(&text, &d), 0);
+    json_t *j = assert_canonical(&text);
+    assert_every_field_once(&d, j);
+    const json_t *groups = json_object_get(j, "field_groups");
+    assert_int_equal(json_array_size(groups), 3);
+    const json_t *g0 = json_array_get(groups, 0), *g1 = json_array_get(groups, 1);
+    assert_int_equal(json_array_size(json_object_get(g0, "fields")), 2);
+    assert_string_equal(json_string_value(json_object_get(g0, "detail")), f[0].detail);
+    assert_true(json_is_null(json_object_get(g1, "class")));
+    assert_true(json_is_true(json_object_get(g1, "organisation")));
+    assert_string_equal(json_string_value(json_object_get(g1, "jrt0171")), "C3");
+    /* invalid UTF-8 is replaced, not dropped: the key stays */
+    assert_string_equal(json_string_value(json_object_get(g1, "detail")),
+                        "bad \xEF\xBF\xBD\xEF\xBF\xBD( utf-8 \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD "
+                        "surrogate");
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), d.reason);
+    assert_string_equal(json_string_value(json_object_get(j, "msg_id")), d.msg_id);
+    assert_true(json_is_null(json_object_get(j, "uetr")));
+    assert_true(json_is_null(json_object_get(j, "filing_ref")));
+    const json_t *c = json_object_get(j, "counters");
+    assert_int_equal(json_integer_value(json_object_get(c, "pi_before")), -1);
+    assert_true(json_integer_value(json_object_get(c, "pi_after")) == 9223372036854775807LL);
+    assert_true(json_integer_value(json_object_get(c, "spi_before")) == -9223372036854775807LL - 1);
+    json_decref(j);
+    xb_buf_free(&text);
+}
+
+/* The envelope the pipeline writes: its bytes equal jansson's dump of the same envelope with the
+ * decision as an object. */
+static void test_envelope_equals_jansson(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    json_t *env[2];
+    for (int k = 0; k < 2; k++) {
+        env[k] =
+            json_pack("{ss,s{ss,si,sI},ss}", "id", "xb.in:0:42", "source", "topic", "xb.in",
+                      "partition", 0, "offset", (json_int_t)42, "definition", "pacs.008.001.08");
+        json_t *o = json_pack("{ss,ss,ss}", "destination", "sg-group-ops", "verdict", "DELIVER",
+                              "idempotency_key", "8a562c67-ca16-48ba-b074-65581be6f001");
+        json_object_set_new(o, "decision",
+                            k ? xb_policy_decision_to_json(&d) : xb_policy_decision_json_text(&d));
+        json_object_set_new(o, "settlement",
+                            json_pack("{sb,sn,s[is]}", "z", 1, "a", "m", -7, "人民币\n"));
+        json_t *outs = json_array();
+        json_array_append_new(outs, o);
+        json_array_append_new(outs, json_pack("{ss,ss}", "destination", "hk", "error", "x\"y"));
+        json_object_set_new(env[k], "outcomes", outs);
+    }
+    xb_buf got = XB_BUF_INIT;
+    assert_int_equal(xb_policy_record_write(&got, env[0]), 0);
+    char *want = json_dumps(env[1], JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(got.data, want);
+    /* a decision string outside "outcomes" is an ordinary string */
+    json_t *odd = json_pack("{ss}", "decision", "{\"not\":\"raw\"}");
+    xb_buf b2 = XB_BUF_INIT;
+    assert_int_equal(xb_policy_record_write(&b2, odd), 0);
+    assert_string_equal(b2.data, "{\"decision\":\"{\\\"not\\\":\\\"raw\\\"}\"}");
+    assert_int_equal(
+        xb_policy_record_write(&b2, json_array_get(json_object_get(env[1], "outcomes"), 5)),
+        XB_EINVAL);
+    json_decref(odd);
+    xb_buf_free(&b2);
+    free(want);
+    xb_buf_free(&got);
+    json_decref(env[0]);
+    json_decref(env[1]);
+    xb_policy_decision_free(&d);
+}
+
+/* Lines appended from text chain like lines appended from trees, and the verifier accepts them. */
+static void test_audit_raw_chains(void **s)
+{
+    state *st = *s;
+    char dir[] = "/tmp/xb-test-perf-record.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    xb_audit_opts ao = {.path = path, .fsync = XB_AUDIT_FSYNC_EVERY_N, .every_n = 100};
+    xb_audit *a = NULL;
+    xb_error err;
+    assert_int_equal(xb_audit_open(&a, &ao, &err), 0);
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-corporate.xml"), st->set, st->ex,
+                                "hk-correspondent", WHEN, NULL),
+                     0);
+    json_t *env = json_pack("{ss}", "id", "xb.in:0:1");
+    json_t *o = json_pack("{ss}", "destination", "hk-correspondent");
+    json_object_set_new(o, "decision", xb_policy_decision_json_text(&d));
+    json_object_set_new(env, "outcomes", json_pack("[o]", o));
+    xb_buf text = XB_BUF_INIT;
+    assert_int_equal(xb_policy_record_write(&text, env), 0);
+    char *line = NULL;
+    uint64_t seq = 0;
+    assert_int_equal(xb_audit_append_raw(&line, &seq, a, "decision", text.data, text.len, &err), 0);
+    assert_int_equal(seq, 1);
+    assert_non_null(strstr(line, text.data)); /* the record bytes go into the line verbatim */
+    free(line);
+    json_t *plain = json_pack("{ss}", "id", "xb.in:0:2");
+    assert_int_equal(xb_audit_append(NULL, &seq, a, plain, &err), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(xb_audit_append_raw(NULL, &seq, a, "decision", text.data, text.len, &err), 0);
+    assert_int_equal(seq, 3);
+    /* not one line of an object: refused, the chain does not move */
+    assert_int_equal(xb_audit_append_raw(NULL, NULL, a, "decision", "{\n}", 3, &err), XB_EINVAL);
+    assert_int_equal(xb_audit_append_raw(NULL, NULL, a, "decision", "[1]", 3, &err), XB_EINVAL);
+    assert_int_equal(xb_audit_append_raw(NULL, NULL, a, "Bad", "{}", 2, &err), XB_EINVAL);
+    assert_int_equal(xb_audit_seq(a), 3);
+    xb_audit_close(a);
+    uint64_t count = 0;
+    assert_int_equal(xb_audit_verify_file(&count, path, &err), 0);
+    assert_int_equal(count, 3);
+    json_decref(plain);
+    json_decref(env);
+    xb_buf_free(&text);
+    xb_policy_decision_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_real_decisions_are_canonical),
+        cmocka_unit_test(test_hostile_strings),
+        cmocka_unit_test(test_envelope_equals_jansson),
+        cmocka_unit_test(test_audit_raw_chains),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
