@@ -23,5 +23,8 @@ add_test(NAME pg_down COMMAND env PG_WORK=${XB_PG_WORK} PG_WIPE=1
 set_tests_properties(pg_down PROPERTIES FIXTURES_CLEANUP pg LABELS integration TIMEOUT 60)
 
 add_test(NAME test_store_pg COMMAND test_store pg)
+# RESOURCE_LOCK pg-sessions: this test terminates every xborder session on the server (as a
+# failover would), so no other test may hold one while it runs.
 set_tests_properties(test_store_pg PROPERTIES LABELS integration TIMEOUT 300 FIXTURES_REQUIRED pg
+                     RESOURCE_LOCK pg-sessions
                      ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;XB_PG_URL_FILE=${XB_PG_WORK}/url")
