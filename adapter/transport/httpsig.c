@@ -264,53 +264,16 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
-/* Finds "label=" as a dictionary member of hdr and returns a pointer to its value. */
-static const char *find_member(const char *hdr, const char *label)
+/* The end of the dictionary member that starts at p: its top-level comma, or the end of the
+ * string. Commas inside quoted strings, byte sequences (:...:) and inner lists do not count. */
+static const char *member_end(const char *p)
 {
-    size_t ll = strlen(label);
-    const char *p = skip_ws(hdr);
-    while (*p) {
-        if (!strncmp(p, label, ll) && p[ll] == '=')
-            return p + ll + 1;
-        /* Skip to the next top-level comma, honouring quoted strings, byte sequences, lists. */
-        int depth = 0, inq = 0, inb = 0;
-        for (; *p; p++) {
-            if (inq) {
-                if (*p == '\\' && p[1])
-                    p++;
-                else if (*p == '"')
-                    inq = 0;
-            } else if (inb) {
-                if (*p == ':')
-                    inb = 0;
-            } else if (*p == '"')
-                inq = 1;
-            else if (*p == ':')
-                inb = 1;
-            else if (*p == '(')
-                depth++;
-            else if (*p == ')')
-                depth--;
-            else if (*p == ',' && depth == 0)
-                break;
-        }
-        if (*p == ',')
-            p = skip_ws(p + 1);
-    }
-    return NULL;
-}
-
-/* Value of the member up to the next top-level comma (no trailing spaces), copied into out. */
-static int member_value(char *out, size_t outsz, const char *v)
-{
-    size_t n = 0;
     int depth = 0, inq = 0, inb = 0;
-    for (const char *p = v; *p; p++, n++) {
+    for (; *p; p++) {
         if (inq) {
-            if (*p == '\\' && p[1]) {
+            if (*p == '\\' && p[1])
                 p++;
-                n++;
-            } else if (*p == '"')
+            else if (*p == '"')
                 inq = 0;
         } else if (inb) {
             if (*p == ':')
@@ -326,6 +289,28 @@ static int member_value(char *out, size_t outsz, const char *v)
         else if (*p == ',' && depth == 0)
             break;
     }
+    return p;
+}
+
+/* Finds "label=" as a dictionary member of hdr and returns a pointer to its value. */
+static const char *find_member(const char *hdr, const char *label)
+{
+    size_t ll = strlen(label);
+    const char *p = skip_ws(hdr);
+    while (*p) {
+        if (!strncmp(p, label, ll) && p[ll] == '=')
+            return p + ll + 1;
+        p = member_end(p);
+        if (*p == ',')
+            p = skip_ws(p + 1);
+    }
+    return NULL;
+}
+
+/* Value of the member up to the next top-level comma (no trailing spaces), copied into out. */
+static int member_value(char *out, size_t outsz, const char *v)
+{
+    size_t n = (size_t)(member_end(v) - v);
     while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     if (n == 0 || n >= outsz)

@@ -33,22 +33,7 @@
 #include "adapter/state/audit.h"
 #include "adapter/yaml_tree.h"
 #include "iso20022/buf.h"
-
-static const char *arg(int argc, char **argv, const char *name, const char *def)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name))
-            return argv[i + 1];
-    return def;
-}
-
-static bool flag(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], name))
-            return true;
-    return false;
-}
+#include "tests/integration/tool_common.h"
 
 /* Replaces the text of every <Tag>...</Tag> or <p:Tag>...</p:Tag> with repl. */
 static void replace_elem(xb_buf *out, const char *in, size_t len, const char *tag, const char *repl)
@@ -100,12 +85,12 @@ static void uuid_for(char out[37], const char *run, long i)
 
 static int cmd_produce(int argc, char **argv)
 {
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    const char *run = arg(argc, argv, "--run-id", "run");
-    long count = atol(arg(argc, argv, "--count", "0"));
-    int parts = atoi(arg(argc, argv, "--partitions", "0"));
-    long rate = atol(arg(argc, argv, "--rate", "0")); /* msgs/s, 0 = as fast as possible */
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    const char *run = xbt_arg(argc, argv, "--run-id", "run");
+    long count = atol(xbt_arg(argc, argv, "--count", "0"));
+    int parts = atoi(xbt_arg(argc, argv, "--partitions", "0"));
+    long rate = atol(xbt_arg(argc, argv, "--rate", "0")); /* msgs/s, 0 = as fast as possible */
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     xb_buf files[64];
@@ -190,59 +175,8 @@ static int cmd_produce(int argc, char **argv)
 
 /* ---- check ------------------------------------------------------------------------------ */
 
-typedef struct strset {
-    char **v;
-    size_t n, cap;
-} strset;
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void set_add(strset *s, const char *v)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 1024;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-    }
-    s->v[s->n++] = strdup(v);
-}
-
-/* Sorts and removes duplicates; returns how many duplicates there were. */
-static size_t set_uniq(strset *s)
-{
-    if (!s->n)
-        return 0;
-    qsort(s->v, s->n, sizeof *s->v, cmp_str);
-    size_t w = 1, dups = 0;
-    for (size_t r = 1; r < s->n; r++) {
-        if (!strcmp(s->v[r], s->v[w - 1])) {
-            free(s->v[r]);
-            dups++;
-        } else
-            s->v[w++] = s->v[r];
-    }
-    s->n = w;
-    return dups;
-}
-
-static bool set_has(const strset *s, const char *v)
-{
-    /* s->v is NULL while the set is empty: bsearch must not see it */
-    return s->n && bsearch(&v, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
-}
-
-static void set_free(strset *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
-
 typedef struct audit_view {
-    strset ids, sent_keys, parked; /* parked: "id|destination" ("id|" for whole records) */
+    xbt_strset ids, sent_keys, parked; /* parked: "id|destination" ("id|" for whole records) */
     size_t lines;
 } audit_view;
 
@@ -265,11 +199,11 @@ static void read_audit(audit_view *v, const char *path)
             continue;
         }
         v->lines++;
-        set_add(&v->ids, id);
+        xbt_set_add(&v->ids, id);
         char pk[600];
         if (json_object_get(rec, "dlq")) {
             snprintf(pk, sizeof pk, "%s|", id);
-            set_add(&v->parked, pk);
+            xbt_set_add(&v->parked, pk);
         }
         size_t i;
         json_t *o;
@@ -278,139 +212,32 @@ static void read_audit(audit_view *v, const char *path)
             const char *dest = json_string_value(json_object_get(o, "destination"));
             if (json_object_get(o, "dlq")) {
                 snprintf(pk, sizeof pk, "%s|%s", id, dest ? dest : "");
-                set_add(&v->parked, pk);
+                xbt_set_add(&v->parked, pk);
             } else if (json_is_string(json_object_get(o, "idempotency_key"))) {
-                set_add(&v->sent_keys, json_string_value(json_object_get(o, "idempotency_key")));
+                xbt_set_add(&v->sent_keys,
+                            json_string_value(json_object_get(o, "idempotency_key")));
             }
         }
         json_decref(e);
     }
     free(line);
     fclose(f);
-    set_uniq(&v->ids);
-    set_uniq(&v->sent_keys);
-    set_uniq(&v->parked);
-}
-
-static void read_received(strset *s, const char *dir)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/messages", dir);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n > 4 && !strcmp(e->d_name + n - 4, ".xml")) {
-            e->d_name[n - 4] = '\0';
-            set_add(s, e->d_name);
-        }
-    }
-    if (d)
-        closedir(d);
-    set_uniq(s);
-}
-
-/* Reads the whole DLQ topic; every entry must carry xb-reason. Returns entries without a reason. */
-static size_t read_dlq(strset *parked, size_t *total, const char *bootstrap, const char *topic)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", "itest-dlq-reader", NULL, 0);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
-    rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    rd_kafka_poll_set_consumer(c);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
-    size_t no_reason = 0;
-    *total = 0;
-    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1 && !md->topics[0].err) {
-        int np = md->topics[0].partition_cnt;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-        for (int i = 0; i < np; i++)
-            rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(c, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        int eofs = 0;
-        time_t end = time(NULL) + 20;
-        while (eofs < np && time(NULL) < end) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-            if (!m)
-                continue;
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                eofs++;
-            else if (!m->err) {
-                (*total)++;
-                rd_kafka_headers_t *h = NULL;
-                const void *reason = NULL, *id = NULL, *dest = NULL;
-                size_t rl = 0, il = 0, dl = 0;
-                rd_kafka_message_headers(m, &h);
-                if (!h || rd_kafka_header_get_last(h, "xb-reason", &reason, &rl) || rl == 0)
-                    no_reason++;
-                if (h && !rd_kafka_header_get_last(h, "xb-decision-id", &id, &il)) {
-                    char pk[600];
-                    if (h && rd_kafka_header_get_last(h, "xb-destination", &dest, &dl))
-                        dl = 0;
-                    snprintf(pk, sizeof pk, "%.*s|%.*s", (int)il, (const char *)id, (int)dl,
-                             dest ? (const char *)dest : "");
-                    set_add(parked, pk);
-                }
-            }
-            rd_kafka_message_destroy(m);
-        }
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
-    set_uniq(parked);
-    return no_reason;
-}
-
-static int64_t committed_lag(const char *bootstrap, const char *group, const char *topic)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
-    int64_t lag = -1;
-    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1) {
-        int np = md->topics[0].partition_cnt;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-        for (int i = 0; i < np; i++)
-            rd_kafka_topic_partition_list_add(l, topic, i);
-        if (rd_kafka_committed(c, l, 10000) == 0) {
-            lag = 0;
-            for (int i = 0; i < np; i++) {
-                int64_t lo, hi;
-                rd_kafka_query_watermark_offsets(c, topic, i, &lo, &hi, 5000);
-                int64_t at = l->elems[i].offset < 0 ? lo : l->elems[i].offset;
-                lag += hi - at;
-            }
-        }
-        rd_kafka_topic_partition_list_destroy(l);
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(c);
-    return lag;
+    xbt_set_uniq(&v->ids);
+    xbt_set_uniq(&v->sent_keys);
+    xbt_set_uniq(&v->parked);
 }
 
 static int cmd_check(int argc, char **argv)
 {
-    const char *audit = arg(argc, argv, "--audit", NULL);
-    const char *received = arg(argc, argv, "--received", NULL);
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *dlq = arg(argc, argv, "--dlq", NULL);
-    const char *group = arg(argc, argv, "--group", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    size_t expect = (size_t)atol(arg(argc, argv, "--expect", "0"));
-    int timeout = atoi(arg(argc, argv, "--timeout", "120"));
-    bool no_dlq = flag(argc, argv, "--no-dlq");
+    const char *audit = xbt_arg(argc, argv, "--audit", NULL);
+    const char *received = xbt_arg(argc, argv, "--received", NULL);
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *dlq = xbt_arg(argc, argv, "--dlq", NULL);
+    const char *group = xbt_arg(argc, argv, "--group", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    size_t expect = (size_t)atol(xbt_arg(argc, argv, "--expect", "0"));
+    int timeout = atoi(xbt_arg(argc, argv, "--timeout", "120"));
+    bool no_dlq = xbt_flag(argc, argv, "--no-dlq");
     if (!audit || !received || !bootstrap || !dlq || !expect) {
         fprintf(stderr, "itest_tool check: --audit --received --bootstrap --dlq --expect needed\n");
         return 2;
@@ -419,19 +246,20 @@ static int cmd_check(int argc, char **argv)
     for (;;) {
         audit_view v;
         memset(&v, 0, sizeof v);
-        strset got = {0}, dlq_pairs = {0};
+        xbt_strset got = {0}, dlq_pairs = {0};
         read_audit(&v, audit);
-        read_received(&got, received);
+        xbt_read_received(&got, received);
         size_t dlq_total = 0;
-        size_t no_reason = read_dlq(&dlq_pairs, &dlq_total, bootstrap, dlq);
+        size_t no_reason =
+            xbt_read_dlq(&dlq_pairs, &dlq_total, bootstrap, dlq, "itest-dlq-reader", 20);
         size_t missing = 0, extra = 0, unparked = 0;
         for (size_t i = 0; i < v.sent_keys.n; i++)
-            missing += !set_has(&got, v.sent_keys.v[i]);
+            missing += !xbt_set_has(&got, v.sent_keys.v[i]);
         for (size_t i = 0; i < got.n; i++)
-            extra += !set_has(&v.sent_keys, got.v[i]);
+            extra += !xbt_set_has(&v.sent_keys, got.v[i]);
         for (size_t i = 0; i < v.parked.n; i++)
-            unparked += !set_has(&dlq_pairs, v.parked.v[i]);
-        int64_t lag = group && topic ? committed_lag(bootstrap, group, topic) : 0;
+            unparked += !xbt_set_has(&dlq_pairs, v.parked.v[i]);
+        int64_t lag = group && topic ? xbt_committed_lag(bootstrap, group, topic, NULL) : 0;
         bool ok = v.ids.n == expect && missing == 0 && extra == 0 && unparked == 0 &&
                   no_reason == 0 && dlq_pairs.n == v.parked.n && (!no_dlq || dlq_total == 0) &&
                   lag == 0;
@@ -450,28 +278,28 @@ static int cmd_check(int argc, char **argv)
             } else {
                 printf("audit chain: %llu entries verified\n", (unsigned long long)chained);
             }
-            set_free(&v.ids);
-            set_free(&v.sent_keys);
-            set_free(&v.parked);
-            set_free(&got);
-            set_free(&dlq_pairs);
+            xbt_set_free(&v.ids);
+            xbt_set_free(&v.sent_keys);
+            xbt_set_free(&v.parked);
+            xbt_set_free(&got);
+            xbt_set_free(&dlq_pairs);
             printf("%s\n", ok ? "CHECK OK" : "CHECK FAILED");
             return ok ? 0 : 1;
         }
-        set_free(&v.ids);
-        set_free(&v.sent_keys);
-        set_free(&v.parked);
-        set_free(&got);
-        set_free(&dlq_pairs);
+        xbt_set_free(&v.ids);
+        xbt_set_free(&v.sent_keys);
+        xbt_set_free(&v.parked);
+        xbt_set_free(&got);
+        xbt_set_free(&dlq_pairs);
         sleep(2);
     }
 }
 
 static int cmd_create_topic(int argc, char **argv)
 {
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    int parts = atoi(arg(argc, argv, "--partitions", "1"));
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    int parts = atoi(xbt_arg(argc, argv, "--partitions", "1"));
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
@@ -515,13 +343,16 @@ static void write_key(const char *path)
 
 static int cmd_mkconfig(int argc, char **argv)
 {
-    const char *example = arg(argc, argv, "--example", NULL), *out = arg(argc, argv, "--out", NULL);
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL),
-               *url = arg(argc, argv, "--url", NULL);
-    const char *pki = arg(argc, argv, "--pki", NULL), *work = arg(argc, argv, "--work", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL), *group = arg(argc, argv, "--group", NULL);
-    const char *root = arg(argc, argv, "--root", ".");
-    const char *fsync_mode = arg(argc, argv, "--fsync", "every");
+    const char *example = xbt_arg(argc, argv, "--example", NULL),
+               *out = xbt_arg(argc, argv, "--out", NULL);
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL),
+               *url = xbt_arg(argc, argv, "--url", NULL);
+    const char *pki = xbt_arg(argc, argv, "--pki", NULL),
+               *work = xbt_arg(argc, argv, "--work", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL),
+               *group = xbt_arg(argc, argv, "--group", NULL);
+    const char *root = xbt_arg(argc, argv, "--root", ".");
+    const char *fsync_mode = xbt_arg(argc, argv, "--fsync", "every");
     if (!example || !out || !bootstrap || !url || !pki || !work || !topic || !group) {
         fprintf(stderr, "itest_tool mkconfig: missing arguments\n");
         return 2;

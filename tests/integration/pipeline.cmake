@@ -1,7 +1,7 @@
 # Delivery pipeline integration tests (issue #4): real Kafka broker (XB_KAFKA_BOOTSTRAP, from
 # tests/env/kafka-up) and the real HTTPS receiver. Label `integration`. Without a broker address
 # each test FAILS with a message saying how to start one; it never skips.
-add_executable(itest_tool ${CMAKE_CURRENT_LIST_DIR}/itest_tool.c
+add_executable(itest_tool ${CMAKE_CURRENT_LIST_DIR}/itest_tool.c ${CMAKE_CURRENT_LIST_DIR}/tool_common.c
                ${CMAKE_SOURCE_DIR}/adapter/state/audit.c ${CMAKE_SOURCE_DIR}/adapter/yaml_tree.c)
 target_include_directories(itest_tool PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(itest_tool PRIVATE xb_iso20022 PkgConfig::RDKAFKA PkgConfig::JANSSON

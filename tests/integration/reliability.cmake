@@ -3,6 +3,7 @@
 # The fault suite itself is one command, tests/reliability/run [--quick] (scripts/test runs it);
 # it is not a ctest entry because it starts and stops its own broker.
 add_executable(rel_tool ${CMAKE_SOURCE_DIR}/tests/reliability/rel_tool.c
+               ${CMAKE_SOURCE_DIR}/tests/integration/tool_common.c
                ${CMAKE_SOURCE_DIR}/adapter/state/audit.c)
 target_include_directories(rel_tool PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(rel_tool PRIVATE xb_iso20022 PkgConfig::RDKAFKA PkgConfig::JANSSON

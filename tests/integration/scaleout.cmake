@@ -2,7 +2,9 @@
 # (XB_KAFKA_BOOTSTRAP, from tests/env/kafka-up) sharing state in a real PostgreSQL server (the
 # ctest fixture `pg` from tests/unit/store.cmake starts one with tests/env/pg-up; XB_PG_URL
 # overrides it). Label `integration`. Without a broker or a server the tests FAIL, never skip.
-add_executable(scaleout_tool ${CMAKE_CURRENT_LIST_DIR}/scaleout_tool.c)
+add_executable(scaleout_tool ${CMAKE_CURRENT_LIST_DIR}/scaleout_tool.c
+               ${CMAKE_CURRENT_LIST_DIR}/tool_common.c)
+target_include_directories(scaleout_tool PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(scaleout_tool PRIVATE PkgConfig::RDKAFKA PkgConfig::SQLITE)
 # Full size (N 100000, PERSONS 150000, SEED 0) takes 6+ minutes per scenario on 2 cores; the
 # defaults cross the same threshold mid-run from a seeded count (see scaleout-test). The sanitizer

@@ -24,13 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char *arg(int argc, char **argv, const char *name, const char *def)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name))
-            return argv[i + 1];
-    return def;
-}
+#include "tests/integration/tool_common.h"
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -95,12 +89,12 @@ static int split(tmpl *t, const char *doc)
 
 static int cmd_produce(int argc, char **argv)
 {
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    const char *path = arg(argc, argv, "--template", NULL);
-    const char *run = arg(argc, argv, "--run-id", "run");
-    long n = atol(arg(argc, argv, "--count", "0"));
-    long persons = atol(arg(argc, argv, "--persons", "0"));
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    const char *path = xbt_arg(argc, argv, "--template", NULL);
+    const char *run = xbt_arg(argc, argv, "--run-id", "run");
+    long n = atol(xbt_arg(argc, argv, "--count", "0"));
+    long persons = atol(xbt_arg(argc, argv, "--persons", "0"));
     if (!bootstrap || !topic || !path || n <= 0 || persons <= n) {
         fprintf(stderr, "produce: --bootstrap --topic --template --count N --persons P (P > N)\n");
         return 2;
@@ -175,9 +169,9 @@ static int cmd_produce(int argc, char **argv)
 
 static int cmd_topic(int argc, char **argv)
 {
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    int parts = atoi(arg(argc, argv, "--partitions", "1"));
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    int parts = atoi(xbt_arg(argc, argv, "--partitions", "1"));
     if (!bootstrap || !topic || parts < 1)
         return 2;
     char errstr[256];
@@ -209,38 +203,12 @@ static int cmd_topic(int argc, char **argv)
 
 static int cmd_lag(int argc, char **argv)
 {
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *group = arg(argc, argv, "--group", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *group = xbt_arg(argc, argv, "--group", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
     if (!bootstrap || !group || !topic)
         return 2;
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
-    long long lag = -1;
-    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1) {
-        int np = md->topics[0].partition_cnt;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-        for (int i = 0; i < np; i++)
-            rd_kafka_topic_partition_list_add(l, topic, i);
-        if (np > 0 && rd_kafka_committed(c, l, 10000) == 0) {
-            lag = 0;
-            for (int i = 0; i < np; i++) {
-                int64_t lo, hi;
-                rd_kafka_query_watermark_offsets(c, topic, i, &lo, &hi, 5000);
-                int64_t at = l->elems[i].offset < 0 ? lo : l->elems[i].offset;
-                lag += hi - at;
-            }
-        }
-        rd_kafka_topic_partition_list_destroy(l);
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(c);
+    long long lag = (long long)xbt_committed_lag(bootstrap, group, topic, NULL);
     printf("%lld\n", lag);
     return lag < 0 ? 1 : 0;
 }

@@ -43,86 +43,18 @@
 
 #include "adapter/state/audit.h"
 #include "iso20022/buf.h"
+#include "tests/integration/tool_common.h"
 
 #define MAX_AUDIT 8
-
-static const char *arg(int argc, char **argv, const char *name, const char *def)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name))
-            return argv[i + 1];
-    return def;
-}
-
-static bool flag(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], name))
-            return true;
-    return false;
-}
-
-/* ---- sorted string sets ------------------------------------------------------------------ */
-
-typedef struct strset {
-    char **v;
-    size_t n, cap;
-} strset;
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void set_add(strset *s, const char *v)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 1024;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-        if (!s->v)
-            abort();
-    }
-    s->v[s->n++] = strdup(v);
-}
-
-static void set_uniq(strset *s)
-{
-    if (!s->n)
-        return;
-    qsort(s->v, s->n, sizeof *s->v, cmp_str);
-    size_t w = 1;
-    for (size_t r = 1; r < s->n; r++) {
-        if (!strcmp(s->v[r], s->v[w - 1]))
-            free(s->v[r]);
-        else
-            s->v[w++] = s->v[r];
-    }
-    s->n = w;
-}
-
-static bool set_has(const strset *s, const char *v)
-{
-    if (!s->n)
-        return false; /* bsearch must not get a NULL base, even for zero elements */
-    return bsearch(&v, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
-}
-
-static void set_free(strset *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
 
 /* ---- what the audit logs say --------------------------------------------------------------- */
 
 typedef struct view {
-    strset ids;       /* record ids */
-    strset sent;      /* idempotency keys sent */
-    strset sent_pair; /* "id|dest|key": one per distinct key per (record, destination) */
-    strset ok_pair;   /* "id|dest" delivered */
-    strset parked;    /* "id|" or "id|dest" */
+    xbt_strset ids;       /* record ids */
+    xbt_strset sent;      /* idempotency keys sent */
+    xbt_strset sent_pair; /* "id|dest|key": one per distinct key per (record, destination) */
+    xbt_strset ok_pair;   /* "id|dest" delivered */
+    xbt_strset parked;    /* "id|" or "id|dest" */
     size_t lines;
 } view;
 
@@ -145,10 +77,10 @@ static void read_audit(view *v, const char *path)
             continue;
         }
         v->lines++;
-        set_add(&v->ids, id);
+        xbt_set_add(&v->ids, id);
         if (json_object_get(rec, "dlq")) {
             snprintf(buf, sizeof buf, "%s|", id);
-            set_add(&v->parked, buf);
+            xbt_set_add(&v->parked, buf);
         }
         size_t i;
         json_t *o;
@@ -158,13 +90,13 @@ static void read_audit(view *v, const char *path)
             const char *key = json_string_value(json_object_get(o, "idempotency_key"));
             if (json_object_get(o, "dlq")) {
                 snprintf(buf, sizeof buf, "%s|%s", id, dest ? dest : "");
-                set_add(&v->parked, buf);
+                xbt_set_add(&v->parked, buf);
             } else if (key) {
-                set_add(&v->sent, key);
+                xbt_set_add(&v->sent, key);
                 snprintf(buf, sizeof buf, "%s|%s|%s", id, dest ? dest : "", key);
-                set_add(&v->sent_pair, buf);
+                xbt_set_add(&v->sent_pair, buf);
                 snprintf(buf, sizeof buf, "%s|%s", id, dest ? dest : "");
-                set_add(&v->ok_pair, buf);
+                xbt_set_add(&v->ok_pair, buf);
             }
         }
         json_decref(e);
@@ -175,7 +107,7 @@ static void read_audit(view *v, const char *path)
 
 /* (record, destination) pairs that appear with more than one key: sent_pair is sorted, so equal
  * "id|dest|" prefixes are neighbours. */
-static size_t multi_key_pairs(const strset *sent_pair)
+static size_t multi_key_pairs(const xbt_strset *sent_pair)
 {
     size_t dups = 0;
     for (size_t i = 1; i < sent_pair->n; i++) {
@@ -185,122 +117,6 @@ static size_t multi_key_pairs(const strset *sent_pair)
             dups++;
     }
     return dups;
-}
-
-static void read_received(strset *s, const char *dir)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/messages", dir);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n > 4 && e->d_name[0] != '.' && !strcmp(e->d_name + n - 4, ".xml")) {
-            e->d_name[n - 4] = '\0';
-            set_add(s, e->d_name);
-        }
-    }
-    if (d)
-        closedir(d);
-    set_uniq(s);
-}
-
-/* Reads the whole DLQ topic. Returns entries without an xb-reason header. */
-static size_t read_dlq(strset *parked, size_t *total, const char *bootstrap, const char *topic)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", "rel-dlq-reader", NULL, 0);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
-    rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!c)
-        return 1;
-    rd_kafka_poll_set_consumer(c);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
-    size_t no_reason = 0;
-    *total = 0;
-    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1 && !md->topics[0].err) {
-        int np = md->topics[0].partition_cnt;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-        for (int i = 0; i < np; i++)
-            rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(c, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        int eofs = 0;
-        time_t end = time(NULL) + 30;
-        while (eofs < np && time(NULL) < end) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-            if (!m)
-                continue;
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                eofs++;
-            } else if (!m->err) {
-                (*total)++;
-                rd_kafka_headers_t *h = NULL;
-                const void *reason = NULL, *id = NULL, *dest = NULL;
-                size_t rl = 0, il = 0, dl = 0;
-                rd_kafka_message_headers(m, &h);
-                if (!h || rd_kafka_header_get_last(h, "xb-reason", &reason, &rl) || rl == 0)
-                    no_reason++;
-                if (h && !rd_kafka_header_get_last(h, "xb-decision-id", &id, &il)) {
-                    char pk[1200];
-                    if (rd_kafka_header_get_last(h, "xb-destination", &dest, &dl))
-                        dl = 0;
-                    snprintf(pk, sizeof pk, "%.*s|%.*s", (int)il, (const char *)id, (int)dl,
-                             dest ? (const char *)dest : "");
-                    set_add(parked, pk);
-                }
-            }
-            rd_kafka_message_destroy(m);
-        }
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
-    set_uniq(parked);
-    return no_reason;
-}
-
-/* Sum over partitions of (high watermark - committed); *done_out gets the sum of
- * (committed - low watermark): how many records the group has committed past. */
-static int64_t committed_lag(const char *bootstrap, const char *group, const char *topic,
-                             int64_t *done_out)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!c)
-        return -1;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
-    int64_t lag = -1;
-    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1) {
-        int np = md->topics[0].partition_cnt;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-        for (int i = 0; i < np; i++)
-            rd_kafka_topic_partition_list_add(l, topic, i);
-        if (rd_kafka_committed(c, l, 10000) == 0) {
-            lag = 0;
-            for (int i = 0; i < np; i++) {
-                int64_t lo = 0, hi = 0;
-                rd_kafka_query_watermark_offsets(c, topic, i, &lo, &hi, 5000);
-                int64_t at = l->elems[i].offset < 0 ? lo : l->elems[i].offset;
-                lag += hi - at;
-                *done_out += at - lo;
-            }
-        }
-        rd_kafka_topic_partition_list_destroy(l);
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(c);
-    return lag;
 }
 
 typedef struct counts {
@@ -317,17 +133,17 @@ static void count_once(counts *c, char **audits, int n_audit, const char *receiv
     memset(&v, 0, sizeof v);
     for (int i = 0; i < n_audit; i++)
         read_audit(&v, audits[i]);
-    set_uniq(&v.ids);
-    set_uniq(&v.sent);
-    set_uniq(&v.sent_pair);
-    set_uniq(&v.ok_pair);
-    set_uniq(&v.parked);
-    strset got = {0}, in_dlq = {0};
-    read_received(&got, received);
+    xbt_set_uniq(&v.ids);
+    xbt_set_uniq(&v.sent);
+    xbt_set_uniq(&v.sent_pair);
+    xbt_set_uniq(&v.ok_pair);
+    xbt_set_uniq(&v.parked);
+    xbt_strset got = {0}, in_dlq = {0};
+    xbt_read_received(&got, received);
     size_t total = 0;
     memset(c, 0, sizeof *c);
     time_t t0 = time(NULL);
-    c->dlq_no_reason = read_dlq(&in_dlq, &total, bootstrap, dlq);
+    c->dlq_no_reason = xbt_read_dlq(&in_dlq, &total, bootstrap, dlq, "rel-dlq-reader", 30);
     if (getenv("XB_REL_DEBUG"))
         fprintf(stderr, "rel_tool: read_dlq %lds\n", (long)(time(NULL) - t0));
     c->dlq = total;
@@ -337,25 +153,25 @@ static void count_once(counts *c, char **audits, int n_audit, const char *receiv
     c->parked = v.parked.n;
     c->lost = expect > v.ids.n ? expect - v.ids.n : 0;
     for (size_t i = 0; i < v.sent.n; i++)
-        c->lost += !set_has(&got, v.sent.v[i]);
+        c->lost += !xbt_set_has(&got, v.sent.v[i]);
     for (size_t i = 0; i < got.n; i++)
-        c->unexpected += !set_has(&v.sent, got.v[i]);
+        c->unexpected += !xbt_set_has(&v.sent, got.v[i]);
     for (size_t i = 0; i < v.parked.n; i++)
-        c->dlq_missing += !set_has(&in_dlq, v.parked.v[i]);
+        c->dlq_missing += !xbt_set_has(&in_dlq, v.parked.v[i]);
     c->dup = multi_key_pairs(&v.sent_pair);
     for (size_t i = 0; i < in_dlq.n; i++)
-        c->dup += set_has(&v.ok_pair, in_dlq.v[i]); /* delivered and parked: counted twice */
+        c->dup += xbt_set_has(&v.ok_pair, in_dlq.v[i]); /* delivered and parked: counted twice */
     t0 = time(NULL);
-    c->lag = group && topic ? committed_lag(bootstrap, group, topic, &c->committed) : 0;
+    c->lag = group && topic ? xbt_committed_lag(bootstrap, group, topic, &c->committed) : 0;
     if (getenv("XB_REL_DEBUG"))
         fprintf(stderr, "rel_tool: committed_lag %lds\n", (long)(time(NULL) - t0));
-    set_free(&v.ids);
-    set_free(&v.sent);
-    set_free(&v.sent_pair);
-    set_free(&v.ok_pair);
-    set_free(&v.parked);
-    set_free(&got);
-    set_free(&in_dlq);
+    xbt_set_free(&v.ids);
+    xbt_set_free(&v.sent);
+    xbt_set_free(&v.sent_pair);
+    xbt_set_free(&v.ok_pair);
+    xbt_set_free(&v.parked);
+    xbt_set_free(&got);
+    xbt_set_free(&in_dlq);
 }
 
 static bool counts_ok(const counts *c, bool no_dlq)
@@ -371,14 +187,14 @@ static int cmd_count(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--audit") && n_audit < MAX_AUDIT)
             audits[n_audit++] = argv[i + 1];
-    const char *received = arg(argc, argv, "--received", NULL);
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *dlq = arg(argc, argv, "--dlq", NULL);
-    const char *group = arg(argc, argv, "--group", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    size_t expect = (size_t)atol(arg(argc, argv, "--expect", "0"));
-    int timeout = atoi(arg(argc, argv, "--timeout", "300"));
-    bool no_dlq = flag(argc, argv, "--no-dlq");
+    const char *received = xbt_arg(argc, argv, "--received", NULL);
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *dlq = xbt_arg(argc, argv, "--dlq", NULL);
+    const char *group = xbt_arg(argc, argv, "--group", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    size_t expect = (size_t)atol(xbt_arg(argc, argv, "--expect", "0"));
+    int timeout = atoi(xbt_arg(argc, argv, "--timeout", "300"));
+    bool no_dlq = xbt_flag(argc, argv, "--no-dlq");
     if (!n_audit || !received || !bootstrap || !dlq || !expect) {
         fprintf(stderr, "rel_tool count: --audit --received --bootstrap --dlq --expect needed\n");
         return 2;
@@ -450,7 +266,7 @@ static const char *document_of(const xb_buf *base)
 static int cmd_hostile(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : NULL;
-    const char *base_path = arg(argc, argv, "--base", NULL);
+    const char *base_path = xbt_arg(argc, argv, "--base", NULL);
     xb_buf base = XB_BUF_INIT, o = XB_BUF_INIT, t = XB_BUF_INIT;
     if (!dir || !base_path || xb_buf_read_file(&base, base_path, 0) < 0) {
         fprintf(stderr, "rel_tool hostile DIR --base VALID-PACS008\n");
@@ -609,9 +425,9 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static int cmd_produce_raw(int argc, char **argv)
 {
-    const char *bootstrap = arg(argc, argv, "--bootstrap", NULL);
-    const char *topic = arg(argc, argv, "--topic", NULL);
-    long repeat = atol(arg(argc, argv, "--repeat", "1"));
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    long repeat = atol(xbt_arg(argc, argv, "--repeat", "1"));
     if (!bootstrap || !topic || repeat < 1) {
         fprintf(stderr, "rel_tool produce-raw: --bootstrap and --topic needed\n");
         return 2;
