@@ -52,6 +52,11 @@ static const fam_def families[] = {
      "Distinct persons counted this calendar year (Asia/Shanghai)"},
     {"subjects_threshold", FAM_GAUGE, "",
      "CAC threshold of the catalog in force, by class and kind"},
+    /* issue #6: the valuation route (its parks are in dlq_total{reason}) */
+    {"valuation_reports_total", FAM_COUNTER, "function",
+     "reda.001 price reports made from holdings statements, by function (NEWP, REPL)"},
+    {"valuation_held", FAM_GAUGE, NULL,
+     "Holdings statements waiting for a rate or price they need"},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 

@@ -7,7 +7,8 @@
  *   delivery_latency_seconds{destination} (histogram), consumer_lag{topic,partition},
  *   paused_partitions, audit_records_total, config_reloads_total{result},
  *   circuit_open{destination}, audit_write_failures_total, audit_blocked, subjects_counted{class},
- *   subjects_threshold{class,kind} (the last two from adapter/ops_metrics.c)
+ *   subjects_threshold{class,kind} (these two from adapter/ops_metrics.c),
+ *   valuation_reports_total{function}, valuation_held (the valuation route)
  * Updates are cheap and thread-safe (one mutex; the worker thread writes, the HTTP thread reads).
  * Never: listens on a non-loopback address (config refuses it), exposes message content or keys.
  */

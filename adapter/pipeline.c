@@ -1153,6 +1153,8 @@ static void on_valuation(void *ctx, void *token, const xb_valroute_outcome *o)
         return;
     }
     if (o->body) {
+        const char *function = json_string_value(json_object_get(o->detail, "function"));
+        xb_metrics_add(p->metrics, "valuation_reports_total", function ? function : "unknown", 1);
         r->own_body = malloc(o->len ? o->len : 1);
         if (!r->own_body)
             abort(); /* cannot keep the report: stopping beats losing the record */
@@ -1243,6 +1245,8 @@ static void update_gauges(xb_pipeline *p)
 {
     xb_source_foreach_lag(p->src, lag_cb, p->metrics);
     xb_metrics_set(p->metrics, "paused_partitions", NULL, xb_source_paused_count(p->src));
+    if (p->vr)
+        xb_metrics_set(p->metrics, "valuation_held", NULL, (int64_t)xb_valroute_held(p->vr));
     for (size_t i = 0; i < p->rt->n_dests; i++) {
         if (p->rt->dests[i].sftp) {
             xb_sink_sftp_stats ss;
