@@ -105,3 +105,33 @@ int xb_catalog_store_get(char *path_out, size_t cap, const char *dir, const char
                             actual);
     return 0;
 }
+
+/* A PEM public key is a few hundred bytes; anything much larger is not one. */
+#define MAX_PUBKEY_BYTES 65536
+
+int xb_catalog_store_read_pubkey(xb_buf *out, const char *pubkey_path, xb_error *err)
+{
+    if (xb_buf_read_file(out, pubkey_path, MAX_PUBKEY_BYTES) < 0)
+        return xb_error_set(err, XB_ECONFIG, pubkey_path,
+                            "catalog public key %s: missing, unreadable or over 64 KiB",
+                            pubkey_path);
+    return 0;
+}
+
+int xb_catalog_store_load(xb_policy_catalog_set *set, const char *catalog_path,
+                          const char *pubkey_path, xb_error *err)
+{
+    xb_buf pem = XB_BUF_INIT;
+    xb_policy_catalog_opts opts = {.pubkey_path = pubkey_path};
+    int rc = 0;
+    if (pubkey_path) {
+        /* An unreadable key refuses the catalog as a bad key would (XB_ECRYPTO), as before. */
+        if (xb_catalog_store_read_pubkey(&pem, pubkey_path, NULL))
+            xb_buf_reset(&pem);
+        opts.pubkey_pem = (const uint8_t *)(pem.data ? pem.data : "");
+        opts.pubkey_pem_len = pem.len;
+    }
+    rc = xb_policy_catalog_set_load(set, catalog_path, pubkey_path ? &opts : NULL, err);
+    xb_buf_free(&pem);
+    return rc;
+}

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct xb_msg {
     xmlDocPtr doc;
@@ -109,14 +110,35 @@ static void hook_end_element(void *ctx, const xmlChar *localname, const xmlChar 
  * content; write.c drops exactly such text from the canonical form and the output, and XSD
  * validation ignores it in element-only content. Anything else (a blank leaf, blanks around a
  * comment in a leaf, text next to other text) is kept exactly. */
+/* XML's four blank characters. */
+static const unsigned char xml_blank[256] = {[' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1};
+
+/* True when ch[0..len) is all blanks. Indentation is a newline and then runs of spaces, so
+ * eight spaces are compared at once; every other byte goes through the table. */
+static int all_blank(const xmlChar *ch, int len)
+{
+    static const uint64_t spaces = 0x2020202020202020u;
+    int i = 0;
+    while (i < len) {
+        uint64_t w;
+        if (len - i >= 8 && (memcpy(&w, ch + i, 8), w == spaces)) {
+            i += 8;
+            continue;
+        }
+        if (!xml_blank[ch[i]])
+            return 0;
+        i++;
+    }
+    return 1;
+}
+
 static int is_layout(xmlParserCtxtPtr ctxt, const xmlChar *ch, int len)
 {
     const xmlNode *parent = ctxt->node;
     if (!parent || (parent->last && parent->last->type == XML_TEXT_NODE))
         return 0;
-    for (int i = 0; i < len; i++)
-        if (ch[i] != ' ' && ch[i] != '\n' && ch[i] != '\t' && ch[i] != '\r')
-            return 0;
+    if (!all_blank(ch, len))
+        return 0;
     if (parent->last && parent->last->type == XML_ELEMENT_NODE)
         return 1;
     const xmlParserInput *in = ctxt->input;
@@ -329,6 +351,114 @@ static int parse_failure(xb_error *err)
     return xb_error_set(err, XB_EINVAL, NULL, "not well-formed XML");
 }
 
+/* Messages up to this size are parsed from a per-thread copy (see read_doc); larger ones, rare,
+ * take libxml2's own buffer, so that no thread keeps a large copy. */
+#define XB_INPUT_COPY_MAX (256u * 1024u)
+
+typedef struct input_copy {
+    char *data;
+    size_t cap;
+} input_copy;
+
+static __thread input_copy tl_input;
+static pthread_key_t input_key;
+static pthread_once_t input_key_once = PTHREAD_ONCE_INIT;
+
+static void free_thread_input(void *p)
+{
+    input_copy *c = p;
+    free(c->data);
+    c->data = NULL;
+    c->cap = 0;
+}
+
+static void make_input_key(void)
+{
+    (void)pthread_key_create(&input_key, free_thread_input);
+}
+
+/* The bytes, NUL-terminated, in this thread's buffer (which only ever grows, to the largest
+ * message under XB_INPUT_COPY_MAX); NULL when the message is too large or memory is short. */
+static const char *input_copy_of(const char *buf, size_t len)
+{
+    if (len >= XB_INPUT_COPY_MAX)
+        return NULL;
+    if (tl_input.cap < len + 1) {
+        size_t cap = tl_input.cap ? tl_input.cap : 16384;
+        while (cap < len + 1)
+            cap *= 2;
+        char *p = realloc(tl_input.data, cap);
+        if (!p)
+            return NULL;
+        if (!tl_input.data) {
+            pthread_once(&input_key_once, make_input_key);
+            (void)pthread_setspecific(input_key, &tl_input);
+        }
+        tl_input.data = p;
+        tl_input.cap = cap;
+    }
+    memcpy(tl_input.data, buf, len);
+    tl_input.data[len] = '\0';
+    return tl_input.data;
+}
+
+/* True when libxml2 reads these bytes as UTF-8 without converting them: no byte-order mark or
+ * UTF-16/UCS-4/EBCDIC signature, and an XML declaration that names no encoding or UTF-8 (every
+ * ISO 20022 message). Anything else, or a declaration this does not plainly understand, is
+ * read by xmlCtxtReadMemory, which converts encodings; a string input would not. */
+static int plain_utf8(const char *buf, size_t len)
+{
+    if (len < 4)
+        return 0;
+    xmlCharEncoding enc = xmlDetectCharEncoding((const unsigned char *)buf, 4);
+    if (enc != XML_CHAR_ENCODING_NONE && enc != XML_CHAR_ENCODING_UTF8)
+        return 0;
+    if (buf[0] == '\xEF') /* a UTF-8 byte-order mark: left to libxml2 */
+        return 0;
+    if (len < 6 || memcmp(buf, "<?xml", 5))
+        return 1; /* no declaration: UTF-8 by definition */
+    size_t scan = len < 512 ? len : 512;
+    const char *end = memmem(buf, scan, "?>", 2);
+    if (!end)
+        return 0;
+    size_t decl = (size_t)(end - buf);
+    const char *enc_at = memmem(buf, decl, "encoding", 8);
+    if (!enc_at)
+        return 1;
+    const char *p = enc_at + 8, *stop = end;
+    if (memmem(p, (size_t)(stop - p), "encoding", 8))
+        return 0; /* twice: not a declaration to second-guess */
+    while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == stop || *p++ != '=')
+        return 0;
+    while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == stop || (*p != '"' && *p != '\''))
+        return 0;
+    char quote = *p++;
+    const char *close = memchr(p, quote, (size_t)(stop - p));
+    if (!close)
+        return 0;
+    size_t n = (size_t)(close - p);
+    return (n == 5 && !strncasecmp(p, "UTF-8", 5)) || (n == 4 && !strncasecmp(p, "UTF8", 4));
+}
+
+/* The parse itself. A plain UTF-8 message is copied into this thread's NUL-terminated buffer
+ * and read with xmlCtxtReadDoc, which parses a string in place; xmlCtxtReadMemory would
+ * allocate an 8 KB+ input buffer per message and copy into it. That large malloc made glibc
+ * consolidate every small chunk the previous message's tree had freed, and the new tree was
+ * then carved out of the unsorted bins (~10% of the hot path was malloc). The context, its
+ * SAX hooks and the options are the same either way; the string cannot be cut short by a NUL
+ * byte, because precheck_bytes refuses those. */
+static xmlDocPtr read_doc(xmlParserCtxtPtr ctxt, const char *buf, size_t len)
+{
+    const char *copy = plain_utf8(buf, len) ? input_copy_of(buf, len) : NULL;
+    if (copy)
+        return xmlCtxtReadDoc(ctxt, (const xmlChar *)copy, NULL, NULL, XB_PARSE_OPTIONS);
+    return xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL, XB_PARSE_OPTIONS);
+}
+
 static int parse_tree(xmlDocPtr *out, const char *buf, size_t len, const xb_parse_limits *lim,
                       xb_error *err)
 {
@@ -339,7 +469,7 @@ static int parse_tree(xmlDocPtr *out, const char *buf, size_t len, const xb_pars
     memset(&tl_state, 0, sizeof tl_state);
     tl_state.max_depth = lim->max_depth > 0 ? lim->max_depth : 64;
 
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL, XB_PARSE_OPTIONS);
+    xmlDocPtr doc = read_doc(ctxt, buf, len);
     int ns_ok = ctxt->nsWellFormed;
     if (doc && tl_state.stop == STOP_NONE && ns_ok && !tl_state.have_error) {
         *out = doc;

@@ -142,7 +142,8 @@ static int put_start_tag(xb_buf *out, const xmlNode *n, const char *parent_uri)
     const char *uri = ns_uri(n->ns);
     if (put_open(out, (const char *)n->name))
         return XB_ENOMEM;
-    if (strcmp(uri, parent_uri)) {
+    /* Children share their parent's xmlNs, so the pointers are usually equal. */
+    if (uri != parent_uri && strcmp(uri, parent_uri)) {
         if (xb_buf_puts(out, " xmlns=\"") || put_escaped(out, uri, 1) || xb_buf_puts(out, "\""))
             return XB_ENOMEM;
     }

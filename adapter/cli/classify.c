@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapter/catalog_store.h"
 #include "adapter/cli/cli.h"
 #include "adapter/policy/policy.h"
 #include "adapter/state/store.h"
@@ -165,7 +166,7 @@ static int load_policy(classify_env *env, const char *dest_name, xb_error *err)
         if (!c)
             return xb_error_set(err, XB_ECONFIG, "policy.catalogs", "policy.catalogs: paths");
         resolve(path, sizeof path, env->dir, c);
-        if ((rc = xb_policy_catalog_set_load(env->catalogs, path, &copts, err)))
+        if ((rc = xb_catalog_store_load(env->catalogs, path, copts.pubkey_path, err)))
             return rc;
     }
     const json_t *dests = NULL;

@@ -8,7 +8,10 @@
  * Never: stores or logs a key, uses floating point for an amount, or produces a value longer
  * than the one it replaces would be allowed to be (pseudonyms are 16 base32 characters).
  */
-#include <openssl/evp.h>
+/* Before any OpenSSL header: the SHA256_* calls of the HMAC below (see mac_state). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +63,7 @@ int pol_action_parse(pol_action *a, const char *text, const char *where, xb_erro
                    "expected PASS, MASK, PSEUDO, GENERALIZE, DROP, QUARANTINE "
                    "or BLOCK");
     a->kind = (xb_action_kind)k;
+    a->bare = !strcmp(a->text, xb_policy_action_name(a->kind));
     switch (a->kind) {
     case XB_ACT_MASK:
         a->keep_last = *arg ? atoi(arg) : 4;
@@ -115,11 +119,17 @@ static size_t normalise(char *out, size_t cap, const char *v, bool drop_spaces)
 
 /* HMAC-SHA-256 (RFC 2104) with the keyed inner and outer states computed once per key and
  * thread, then copied per value: a message pseudonymises a dozen fields with the same key, and
- * OpenSSL's one-shot HMAC() fetches the algorithm and allocates on every call. */
+ * OpenSSL's one-shot HMAC() fetches the algorithm and allocates on every call.
+ * The states are OpenSSL's plain SHA256_CTX, not EVP_MD_CTX: copying an EVP context in OpenSSL 3
+ * duplicates the provider's context (a malloc and a free per copy, two copies per value), which
+ * cost as much as the two SHA-256 blocks an HMAC of a short value needs. SHA256_CTX is a plain
+ * struct, so a copy is an assignment. The SHA256_* calls are deprecated in OpenSSL 3 (they skip
+ * the provider layer: no FIPS provider); the digest itself is the same code. */
 typedef struct mac_state {
     uint8_t k0[64]; /* the key as HMAC uses it (hashed when longer than a block) */
     size_t k0len;
-    EVP_MD_CTX *inner, *outer, *tmp;
+    bool ready;
+    SHA256_CTX inner, outer;
 } mac_state;
 
 static __thread mac_state mac_cache[2];
@@ -127,16 +137,11 @@ static __thread unsigned mac_next;
 static pthread_key_t mac_key;
 static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
 
-/* Frees a thread's HMAC states when the thread ends (worker threads come and go). */
+/* Wipes a thread's HMAC states when the thread ends (worker threads come and go): the key
+ * block and the keyed states must not linger in freed memory. */
 static void mac_release(void *p)
 {
-    mac_state *cache = p;
-    for (unsigned i = 0; i < 2; i++) {
-        EVP_MD_CTX_free(cache[i].inner);
-        EVP_MD_CTX_free(cache[i].outer);
-        EVP_MD_CTX_free(cache[i].tmp);
-        memset(&cache[i], 0, sizeof cache[i]); /* the key block goes too */
-    }
+    OPENSSL_cleanse(p, sizeof mac_cache);
 }
 
 static void mac_make_key(void)
@@ -151,9 +156,8 @@ static int key_block(uint8_t k0[64], size_t *k0len, const uint8_t *key, size_t k
         *k0len = klen;
         return 0;
     }
-    unsigned len = 0;
     *k0len = 32;
-    return EVP_Digest(key, klen, k0, &len, EVP_sha256(), NULL) == 1 ? 0 : XB_ECRYPTO;
+    return SHA256(key, klen, k0) ? 0 : XB_ECRYPTO;
 }
 
 static mac_state *mac_for(const uint8_t *key, size_t klen)
@@ -163,32 +167,30 @@ static mac_state *mac_for(const uint8_t *key, size_t klen)
     if (key_block(k0, &k0len, key, klen))
         return NULL;
     for (unsigned i = 0; i < 2; i++)
-        if (mac_cache[i].inner && mac_cache[i].k0len == k0len &&
+        if (mac_cache[i].ready && mac_cache[i].k0len == k0len &&
             !memcmp(mac_cache[i].k0, k0, k0len))
             return &mac_cache[i];
     mac_state *m = &mac_cache[mac_next++ % 2];
-    if (!m->inner) {
+    if (!m->ready) {
         pthread_once(&mac_once, mac_make_key);
         pthread_setspecific(mac_key, mac_cache);
     }
-    if (!m->inner && (!(m->inner = EVP_MD_CTX_new()) || !(m->outer = EVP_MD_CTX_new()) ||
-                      !(m->tmp = EVP_MD_CTX_new())))
-        return NULL;
+    m->ready = false;
     uint8_t ipad[64], opad[64];
     for (size_t i = 0; i < 64; i++) {
         uint8_t b = i < k0len ? k0[i] : 0;
         ipad[i] = b ^ 0x36;
         opad[i] = b ^ 0x5c;
     }
-    if (EVP_DigestInit_ex(m->inner, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestUpdate(m->inner, ipad, 64) != 1 ||
-        EVP_DigestInit_ex(m->outer, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestUpdate(m->outer, opad, 64) != 1) {
-        m->k0len = (size_t)-1; /* never matches: rebuilt next time */
+    int ok = SHA256_Init(&m->inner) == 1 && SHA256_Update(&m->inner, ipad, 64) == 1 &&
+             SHA256_Init(&m->outer) == 1 && SHA256_Update(&m->outer, opad, 64) == 1;
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    OPENSSL_cleanse(opad, sizeof opad);
+    if (!ok)
         return NULL;
-    }
     memcpy(m->k0, k0, k0len);
     m->k0len = k0len;
+    m->ready = true;
     return m;
 }
 
@@ -197,15 +199,45 @@ static int hmac(uint8_t out[32], const uint8_t *key, size_t klen, const char *do
 {
     /* domain || 0x00 || value: the separator keeps ("ab","c") and ("a","bc") apart. */
     mac_state *m = mac_for(key, klen);
-    uint8_t inner[32];
-    unsigned len = 0;
-    if (!m || EVP_MD_CTX_copy_ex(m->tmp, m->inner) != 1 ||
-        EVP_DigestUpdate(m->tmp, domain, strlen(domain) + 1) != 1 ||
-        EVP_DigestUpdate(m->tmp, value, vlen) != 1 ||
-        EVP_DigestFinal_ex(m->tmp, inner, &len) != 1 || EVP_MD_CTX_copy_ex(m->tmp, m->outer) != 1 ||
-        EVP_DigestUpdate(m->tmp, inner, 32) != 1 || EVP_DigestFinal_ex(m->tmp, out, &len) != 1)
+    if (!m)
         return XB_ECRYPTO;
-    return 0;
+    uint8_t inner[32];
+    SHA256_CTX c = m->inner;
+    int ok = SHA256_Update(&c, domain, strlen(domain) + 1) == 1 &&
+             SHA256_Update(&c, value, vlen) == 1 && SHA256_Final(inner, &c) == 1;
+    c = m->outer;
+    ok = ok && SHA256_Update(&c, inner, 32) == 1 && SHA256_Final(out, &c) == 1;
+    OPENSSL_cleanse(&c, sizeof c);
+    return ok ? 0 : XB_ECRYPTO;
+}
+
+/* The same value often appears more than once in a message (the debtor is also the ultimate
+ * debtor, the creditor's name is on its account): one HMAC per distinct (domain, value) of a
+ * decision. The memo lives on the caller's stack for one decision and is wiped after it. */
+static const uint8_t *memo_find(const pol_mac_memo *mm, const char *domain, const char *v, size_t n)
+{
+    for (unsigned i = 0; mm && i < mm->n; i++)
+        if (mm->e[i].len == n && !memcmp(mm->e[i].value, v, n) && !strcmp(mm->e[i].domain, domain))
+            return mm->e[i].mac;
+    return NULL;
+}
+
+static void memo_add(pol_mac_memo *mm, const char *domain, const char *v, size_t n,
+                     const uint8_t mac[32])
+{
+    if (!mm || mm->n == POL_MEMO_ENTRIES || n > sizeof mm->e[0].value)
+        return;
+    mm->e[mm->n].domain = domain;
+    mm->e[mm->n].len = n;
+    memcpy(mm->e[mm->n].value, v, n);
+    memcpy(mm->e[mm->n].mac, mac, 32);
+    mm->n++;
+}
+
+void pol_mac_memo_wipe(pol_mac_memo *mm)
+{
+    OPENSSL_cleanse(mm->e, mm->n * sizeof mm->e[0]);
+    mm->n = 0;
 }
 
 static void base32(char *out, const uint8_t *b, size_t nchars)
@@ -220,16 +252,22 @@ static void base32(char *out, const uint8_t *b, size_t nchars)
 }
 
 static int pseudonym(xb_buf *out, const pol_action *a, const pol_rule *r, const char *value,
-                     const xb_policy_keys *keys)
+                     const xb_policy_keys *keys, pol_mac_memo *memo)
 {
     char norm[1024];
     uint8_t mac[32];
     if (!keys || !keys->pseudo_key || !keys->pseudo_key_len)
         return XB_ENOTFOUND;
     size_t n = normalise(norm, sizeof norm, value, r->format == FMT_IBAN);
-    int rc = hmac(mac, keys->pseudo_key, keys->pseudo_key_len, a->domain, norm, n);
-    if (rc)
-        return rc;
+    const uint8_t *known = memo_find(memo, a->domain, norm, n);
+    if (known) {
+        memcpy(mac, known, 32);
+    } else {
+        int rc = hmac(mac, keys->pseudo_key, keys->pseudo_key_len, a->domain, norm, n);
+        if (rc)
+            return rc;
+        memo_add(memo, a->domain, norm, n, mac);
+    }
     char b32[17];
     base32(b32, mac, 16);
     switch (r->format) {
@@ -374,14 +412,15 @@ static int generalise(xb_buf *out, bool *remove, const pol_action *a, const xmlN
 }
 
 int pol_action_apply(xb_buf *out, bool *remove, const pol_action *a, const pol_rule *r,
-                     const xmlNode *node, const char *value, const xb_policy_keys *keys)
+                     const xmlNode *node, const char *value, const xb_policy_keys *keys,
+                     pol_mac_memo *memo)
 {
     *remove = false;
     switch (a->kind) {
     case XB_ACT_MASK:
         return mask(out, value, a->keep_last);
     case XB_ACT_PSEUDO:
-        return pseudonym(out, a, r, value, keys);
+        return pseudonym(out, a, r, value, keys, memo);
     case XB_ACT_GENERALIZE:
         return generalise(out, remove, a, node, value);
     default:

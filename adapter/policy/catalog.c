@@ -4,8 +4,9 @@
  * the SHA-256 of the canonical JSON form, the set of loaded versions (sorted; overlapping
  * windows per catalog id refused; all-or-nothing loads) and selection by transfer time. The
  * field rules are compiled by compile.c, profiles and versions read by versions.c.
- * Never: reads any file but the catalog, its .sig and the public key, or changes a set on
- * failure (the catalog in force stays in force).
+ * Never: opens the public key itself when given its bytes (the adapter reads it:
+ * xb_catalog_store_read_pubkey), reads any file but the catalog, its .sig and (for callers that
+ * pass only a path) the key, or changes a set on failure (the catalog in force stays in force).
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -48,6 +49,7 @@ void pol_free_node(pol_node *n)
         pol_free_node(n->kids[i]);
     free(n->kids);
     free(n->kid_hash);
+    free(n->slot);
     free(n->anchor_role);
     free(n->local);
     free(n);
@@ -117,14 +119,31 @@ void pol_free_catalog(xb_policy_catalog *c)
 
 /* ---- reading, verifying, hashing ---------------------------------------------------------- */
 
-static int verify_signature(const xb_buf *data, const char *path, const char *pubkey_path,
-                            xb_error *err)
+/* The Ed25519 public key from its PEM bytes (the adapter reads the file: see
+ * xb_catalog_store_read_pubkey); NULL when they are not one. */
+static EVP_PKEY *pubkey_from_pem(const uint8_t *pem, size_t len)
+{
+    if (!pem || !len || len > INT32_MAX)
+        return NULL;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (key && EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    return key;
+}
+
+static int verify_signature(const xb_buf *data, const char *path,
+                            const xb_policy_catalog_opts *opts, xb_error *err)
 {
     char sig_path[1024];
-    xb_buf sig = XB_BUF_INIT;
+    xb_buf sig = XB_BUF_INIT, pem = XB_BUF_INIT;
     EVP_PKEY *key = NULL;
     EVP_MD_CTX *md = NULL;
     int rc = 0;
+    const char *key_name = opts->pubkey_path ? opts->pubkey_path : "(given as bytes)";
     snprintf(sig_path, sizeof sig_path, "%s.sig", path);
     if (xb_buf_read_file(&sig, sig_path, 4096)) {
         rc = xb_error_set(err, XB_ECRYPTO, sig_path,
@@ -132,15 +151,17 @@ static int verify_signature(const xb_buf *data, const char *path, const char *pu
                           path, sig_path);
         goto out;
     }
-    FILE *kf = fopen(pubkey_path, "r");
-    if (kf) {
-        key = PEM_read_PUBKEY(kf, NULL, NULL, NULL);
-        fclose(kf);
+    const uint8_t *key_bytes = opts->pubkey_pem;
+    size_t key_len = opts->pubkey_pem_len;
+    /* Callers that still name the key by path only get it read here, like the catalog and its
+     * .sig (PEM is parsed from memory either way); the adapter passes bytes. */
+    if (!key_bytes && opts->pubkey_path && !xb_buf_read_file(&pem, opts->pubkey_path, 65536)) {
+        key_bytes = (const uint8_t *)pem.data;
+        key_len = pem.len;
     }
-    if (!key || EVP_PKEY_id(key) != EVP_PKEY_ED25519) {
-        rc = xb_error_set(err, XB_ECRYPTO, pubkey_path,
-                          "catalog public key %s: not a readable PEM Ed25519 public key",
-                          pubkey_path);
+    if (!(key = pubkey_from_pem(key_bytes, key_len))) {
+        rc = xb_error_set(err, XB_ECRYPTO, key_name,
+                          "catalog public key %s: not a readable PEM Ed25519 public key", key_name);
         goto out;
     }
     if (sig.len != 64 || !(md = EVP_MD_CTX_new()) ||
@@ -153,6 +174,7 @@ out:
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     xb_buf_free(&sig);
+    xb_buf_free(&pem);
     return rc;
 }
 
@@ -188,7 +210,8 @@ static int load_file(pol_file **out, const char *path, const xb_policy_catalog_o
         goto out;
     }
     /* Verify the exact bytes we then parse: no window between check and use. */
-    if (opts && opts->pubkey_path && (rc = verify_signature(&data, path, opts->pubkey_path, err)))
+    if (opts && (opts->pubkey_pem || opts->pubkey_path) &&
+        (rc = verify_signature(&data, path, opts, err)))
         goto out;
     if (!(f = calloc(1, sizeof *f))) {
         rc = pol_oom(err);

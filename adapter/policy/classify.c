@@ -41,9 +41,11 @@ static const pol_node *step(walk_ctx *w, const pol_node *state, const xmlNode *c
     const char *ns = interned(w, c);
     if (!ns)
         return NULL;
-    /* An exact (namespace, name) child wins; else the last "*" child in the namespace. */
+    /* An exact (namespace, name) child wins (kids are unique by both); else the last "*" child
+     * in the namespace. */
     uint32_t h = pol_name_hash((const char *)c->name);
-    for (size_t i = 0; i < state->nkids; i++) {
+    for (uint32_t j = h & state->slot_mask; state->slot[j]; j = (j + 1) & state->slot_mask) {
+        size_t i = state->slot[j] - 1u;
         if (state->kid_hash[i] != h)
             continue;
         const pol_node *k = state->kids[i];
@@ -83,7 +85,8 @@ static const xmlNode *ancestor(const xmlNode *n, int up)
 static int party_index(walk_ctx *w, const char *role, const xmlNode *scope)
 {
     for (size_t i = 0; i < w->nparties; i++)
-        if (w->parties[i].scope == scope && !strcmp(w->parties[i].role, role))
+        if (w->parties[i].scope == scope &&
+            (w->parties[i].role == role || !strcmp(w->parties[i].role, role)))
             return (int)i;
     if (w->nparties == w->capparties) {
         size_t cap = w->capparties ? w->capparties * 2 : 8;
@@ -328,9 +331,12 @@ static void node_path(char *buf, size_t cap, const xmlNode *node, const xmlNode 
 
 int pol_record_fields(xb_policy_decision *d, const walk_ctx *w)
 {
-    d->fields = calloc(w->nhits + 1, sizeof *d->fields);
+    /* malloc, not calloc: every member below is written, and zeroing ~400 bytes per field
+     * (30 KB for a pacs.008) was the largest single cost of recording them. */
+    d->fields = malloc((w->nhits + 1) * sizeof *d->fields);
     if (!d->fields)
         return XB_ENOMEM;
+    memset(&d->fields[w->nhits], 0, sizeof *d->fields);
     path_cache pc = {.n = 0};
     for (size_t i = 0; i < w->nhits; i++) {
         const hit *h = &w->hits[i];
@@ -357,9 +363,12 @@ void pol_free_walk(walk_ctx *w)
     free(w->parties);
 }
 
-/* snprintf(dst, cap, "%s", src) without the format machinery: this runs for most fields. */
-static void copy_text(char *dst, size_t cap, const char *src)
+/* snprintf(dst, cap, "%s", src) without the format machinery: this runs for most fields (and
+ * for a dozen fixed fields of every decision). A NULL src gives glibc's "(null)", as before. */
+void pol_copy_text(char *dst, size_t cap, const char *src)
 {
+    if (!src)
+        src = "(null)";
     size_t n = strnlen(src, cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
@@ -382,8 +391,8 @@ int pol_classify(xb_policy_decision *d, walk_ctx *w, const xb_policy_catalog *ca
             label(w, h, cat, persons);
             h->act = pol_profile_action(sc->profile, h->rule);
             h->kind = h->act->kind;
-            if (strcmp(h->act->text, xb_policy_action_name(h->kind)))
-                copy_text(h->detail, sizeof h->detail, h->act->text);
+            if (!h->act->bare)
+                pol_copy_text(h->detail, sizeof h->detail, h->act->text);
         }
         /* A secret anywhere blocks; detectors redact only where the catalog says "scan". */
         int rc = scan_text(h, cat->file, h->rule && h->rule->scan);

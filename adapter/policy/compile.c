@@ -144,6 +144,29 @@ static pol_node *new_node(const char *ns, const char *local)
     return n;
 }
 
+/* Rebuilds p's table of kids by name hash (on every new kid: tries are built once, at load). */
+static int index_kids(pol_node *p)
+{
+    uint32_t size = 8;
+    while (size < 2 * p->nkids)
+        size *= 2;
+    if (p->nkids >= UINT16_MAX)
+        return XB_ELIMIT;
+    uint16_t *slot = calloc(size, sizeof *slot);
+    if (!slot)
+        return XB_ENOMEM;
+    for (size_t i = 0; i < p->nkids; i++) {
+        uint32_t j = p->kid_hash[i] & (size - 1);
+        while (slot[j])
+            j = (j + 1) & (size - 1);
+        slot[j] = (uint16_t)(i + 1);
+    }
+    free(p->slot);
+    p->slot = slot;
+    p->slot_mask = size - 1;
+    return 0;
+}
+
 static pol_node *child(pol_node *p, const char *ns, const char *local, bool create)
 {
     for (size_t i = 0; i < p->nkids; i++)
@@ -168,6 +191,8 @@ static pol_node *child(pol_node *p, const char *ns, const char *local, bool crea
         p->kid_hash[p->nkids] = n->hash;
         p->kids[p->nkids++] = n;
         p->nany += !strcmp(local, "*");
+        if (index_kids(p))
+            return NULL; /* n is freed with p */
     }
     return n;
 }

@@ -129,7 +129,7 @@ static bool use_basis(xb_policy_decision *d, const xb_policy_destination *dest, 
     if (!pb)
         return false;
     d->basis = b;
-    snprintf(d->basis_ref, sizeof d->basis_ref, "%s", pb->ref ? pb->ref : "");
+    pol_copy_text(d->basis_ref, sizeof d->basis_ref, pb->ref ? pb->ref : "");
     return true;
 }
 
@@ -222,6 +222,8 @@ static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *k
     if (!gone)
         return XB_ENOMEM;
     xb_buf out = XB_BUF_INIT; /* one buffer for every new value: reset, not reallocated */
+    pol_mac_memo memo;
+    memo.n = 0;
     for (size_t i = 0; i < w->nhits && !rc; i++) {
         hit *h = &w->hits[i];
         xb_buf_reset(&out);
@@ -245,7 +247,7 @@ static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *k
             }
             /* fall through */
         default:
-            rc = pol_action_apply(&out, &remove, h->act, h->rule, h->node, value, keys);
+            rc = pol_action_apply(&out, &remove, h->act, h->rule, h->node, value, keys, &memo);
             if (rc == XB_EINVAL) {
                 pol_set_reason(d, XB_VERDICT_QUARANTINE, "%s cannot be applied to %s", h->act->text,
                                h->rule->id);
@@ -260,6 +262,7 @@ static int transform(xb_policy_decision *d, walk_ctx *w, const xb_policy_keys *k
         }
     }
     xb_buf_free(&out);
+    pol_mac_memo_wipe(&memo); /* it held personal data in clear */
     /* Every removed element is unlinked first, so that one inside another removed subtree is
      * detached from it and freed on its own; then each distinct one is freed once. (Checking
      * every ancestor against the whole list instead was the largest cost of this function.) */
@@ -284,8 +287,8 @@ static void ids(xb_policy_decision *d, const xb_msg *msg, const walk_ctx *w)
         n = xb_xml_find(body, "MsgId/Id");
     if (!n && xb_msg_apphdr(msg))
         n = xb_xml_find(xb_msg_apphdr(msg), "BizMsgIdr");
-    snprintf(d->msg_id, sizeof d->msg_id, "%s", n ? pol_text_of(n) : "");
-    snprintf(d->uetr, sizeof d->uetr, "%s", w->uetr);
+    pol_copy_text(d->msg_id, sizeof d->msg_id, n ? pol_text_of(n) : "");
+    pol_copy_text(d->uetr, sizeof d->uetr, w->uetr);
 }
 
 static int setup(xb_policy_decision *d, xb_msg *msg, const xb_policy_destination *dest, int64_t t,
@@ -295,10 +298,10 @@ static int setup(xb_policy_decision *d, xb_msg *msg, const xb_policy_destination
     d->transfer_time = t;
     d->year = xb_policy_year_cn(t);
     d->level = 1;
-    snprintf(d->destination, sizeof d->destination, "%s", xb_policy_destination_name(dest));
-    snprintf(d->scenario, sizeof d->scenario, "%s", xb_policy_destination_scenario(dest));
+    pol_copy_text(d->destination, sizeof d->destination, xb_policy_destination_name(dest));
+    pol_copy_text(d->scenario, sizeof d->scenario, xb_policy_destination_scenario(dest));
     const xb_definition *def = xb_msg_definition(msg);
-    snprintf(d->definition, sizeof d->definition, "%s", def ? def->id : "");
+    pol_copy_text(d->definition, sizeof d->definition, def ? def->id : "");
     /* The caller usually has the bytes (and hashes them once for its own log); otherwise the
      * canonical form (exclusive C14N) stands in for them. */
     if (opts && opts->msg_sha256 && strlen(opts->msg_sha256) == 64) {
@@ -375,9 +378,9 @@ int xb_policy_decide(xb_policy_decision *d, xb_msg *msg, const xb_policy_catalog
         pol_set_reason(d, XB_VERDICT_QUARANTINE, "%s", cerr.message);
         return 0;
     }
-    snprintf(d->catalog_id, sizeof d->catalog_id, "%s", xb_policy_catalog_id(cat));
-    snprintf(d->catalog_version, sizeof d->catalog_version, "%s", cat->version);
-    snprintf(d->catalog_sha256, sizeof d->catalog_sha256, "%s", cat->file->sha256);
+    pol_copy_text(d->catalog_id, sizeof d->catalog_id, xb_policy_catalog_id(cat));
+    pol_copy_text(d->catalog_version, sizeof d->catalog_version, cat->version);
+    pol_copy_text(d->catalog_sha256, sizeof d->catalog_sha256, cat->file->sha256);
     const pol_scenario *sc = pol_catalog_scenario(cat, d->scenario);
     const pol_msgmap *map = pol_catalog_map(cat, xb_msg_definition(msg)->ns);
     const pol_msgmap *hmap = NULL;

@@ -464,14 +464,19 @@ static bool is_ascii_word(const char *w)
 
 #define MAX_WORDS 64
 
-/* Secret words prepared once per scan: lengths, and which bytes can start one, so that the
- * common position (no word starts here) costs one table lookup. */
+/* Secret words prepared once per scan: lengths, which bytes can start one, and which pairs of
+ * bytes can (both cases of an ASCII word's first two letters), so that the common position (no
+ * word starts here) costs a table lookup or two: Chinese text starts a multi-byte character at
+ * every third byte with the same few lead bytes as 密码 and 口令, so the first byte alone let
+ * most positions of Chinese text through to the word-by-word comparison. */
 struct xb_detect_words {
     const char *w[MAX_WORDS];
     size_t len[MAX_WORDS];
     bool ascii[MAX_WORDS];
     size_t n;
     bool first[256];
+    bool single[256];       /* a one-byte word starts with this byte: no pair to check */
+    uint64_t pair[1 << 10]; /* bit (b0 << 8 | b1): some word starts with bytes b0 b1 */
 };
 typedef struct xb_detect_words words_ix;
 
@@ -489,14 +494,42 @@ static void index_words(words_ix *ix, const char *const *words)
         ix->first[c] = true;
         if (ix->ascii[ix->n] && ascii_alpha(c))
             ix->first[c ^ 0x20] = true; /* the other case */
+        if (l == 1) {
+            ix->single[c] = true;
+            if (ix->ascii[ix->n] && ascii_alpha(c))
+                ix->single[c ^ 0x20] = true;
+        } else {
+            unsigned char d = (unsigned char)(*w)[1];
+            bool fold = ix->ascii[ix->n];
+            for (int a = 0; a < (fold && ascii_alpha(c) ? 2 : 1); a++)
+                for (int b = 0; b < (fold && ascii_alpha(d) ? 2 : 1); b++) {
+                    unsigned v =
+                        (unsigned)(c ^ (a ? 0x20 : 0)) << 8 | (unsigned)(d ^ (b ? 0x20 : 0));
+                    ix->pair[v >> 6] |= (uint64_t)1 << (v & 63);
+                }
+        }
         ix->n++;
     }
+}
+
+/* True when some word may start at i: its first byte, and its second unless it has one. */
+static bool may_start(const scan *sc, size_t i, const words_ix *ix)
+{
+    unsigned char c = sc->s[i];
+    if (!ix->first[c])
+        return false;
+    if (ix->single[c])
+        return true;
+    if (i + 1 >= sc->len)
+        return false;
+    unsigned v = (unsigned)c << 8 | sc->s[i + 1];
+    return (ix->pair[v >> 6] >> (v & 63)) & 1;
 }
 
 static size_t match_secret(const scan *sc, size_t i, const words_ix *ix)
 {
     const unsigned char *s = sc->s;
-    if (!ix->first[s[i]])
+    if (!may_start(sc, i, ix))
         return 0;
     for (size_t k = 0; k < ix->n; k++) {
         const char *const *w = &ix->w[k];

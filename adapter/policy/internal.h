@@ -45,8 +45,9 @@ typedef struct pol_rule {
     pol_format format; /* pseudonym shape that keeps the XSD pattern */
 } pol_rule;
 
-/* Trie of (namespace URI, local name) steps. Children are few (an ISO complex type has a few
- * dozen elements at most), so a linear scan over interned pointers is as fast as a hash. */
+/* Trie of (namespace URI, local name) steps. A state's children (a few dozen at most: an ISO
+ * complex type's elements) are found through a small open-addressed table of their name
+ * hashes; a scan of them all was the walk's largest cost (CdtTrfTxInf has ~40). */
 typedef struct pol_node {
     const char *ns; /* interned URI */
     char *local;    /* "*" matches any local name in ns */
@@ -56,9 +57,11 @@ typedef struct pol_node {
     char *anchor_role; /* a party element: probe Id/OrgId, register (role, scope) */
     int anchor_scope_up;
     struct pol_node **kids;
-    uint32_t *kid_hash; /* kids[i]->hash, side by side: the walk scans these, not the kids */
+    uint32_t *kid_hash; /* kids[i]->hash, side by side: probes compare these, not the kids */
     size_t nkids, capkids;
-    size_t nany; /* kids that are "*" */
+    uint16_t *slot;     /* kid index + 1 by hash (0: empty), linear probing; never full */
+    uint32_t slot_mask; /* table size - 1 (a power of two, at least twice nkids) */
+    size_t nany;        /* kids that are "*" */
 } pol_node;
 
 /* FNV-1a of a local name: steps through the trie compare this before strcmp, since a state
@@ -97,6 +100,7 @@ typedef struct pol_action {
     xb_dec edges[POL_MAX_EDGES]; /* GENERALIZE amount_bucket, ascending */
     int nedges;
     char text[96]; /* as written in the catalog, for records */
+    bool bare;     /* text is just the kind's name ("PASS"): nothing to add to a field's detail */
 } pol_action;
 
 typedef struct pol_profile_entry {
@@ -200,8 +204,27 @@ int pol_action_parse(pol_action *out, const char *text, const char *where, xb_er
 /* New text for a value under an action (MASK, PSEUDO, GENERALIZE). *remove set when the
  * element must go (GENERALIZE ctry_only on a town). Returns 0, XB_ENOTFOUND (no pseudonym key),
  * XB_EINVAL (value does not fit, e.g. an amount that is not a number). */
+/* snprintf(dst, cap, "%s", src), without the format machinery. */
+void pol_copy_text(char *dst, size_t cap, const char *src);
+
+/* Pseudonyms already computed in one decision, by (domain, normalised value): a value that
+ * appears twice is hashed once. Lives on the stack of one decision; pol_mac_memo_wipe after. */
+#define POL_MEMO_ENTRIES 16
+typedef struct pol_mac_memo {
+    unsigned n;
+    struct {
+        const char *domain; /* the action's domain (catalog memory, outlives the decision) */
+        size_t len;
+        char value[64]; /* longer values are not memoised */
+        uint8_t mac[32];
+    } e[POL_MEMO_ENTRIES];
+} pol_mac_memo;
+
+void pol_mac_memo_wipe(pol_mac_memo *mm);
+
 int pol_action_apply(xb_buf *out, bool *remove, const pol_action *a, const pol_rule *r,
-                     const xmlNode *node, const char *value, const xb_policy_keys *keys);
+                     const xmlNode *node, const char *value, const xb_policy_keys *keys,
+                     pol_mac_memo *memo);
 
 /* Keyed digest for counting: HMAC-SHA-256(counter key, kind || 0 || value), first 16 bytes. */
 int pol_subject_digest(uint8_t out[XB_POLICY_DIGEST_LEN], const xb_policy_keys *keys,

@@ -325,6 +325,138 @@ static void test_blank_text_kept_where_it_is_data(void **state)
     xb_buf_free(&out);
 }
 
+/* A small pacs.002 around one text value, with the given XML declaration in front. */
+static void status_report(xb_buf *out, const char *decl, const char *text)
+{
+    xb_buf_reset(out);
+    assert_int_equal(xb_buf_printf(out,
+                                   "%s<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:"
+                                   "pacs.002.001.10\"><FIToFIPmtStsRpt><GrpHdr><MsgId>%s</MsgId>"
+                                   "</GrpHdr></FIToFIPmtStsRpt></Document>",
+                                   decl, text),
+                     0);
+}
+
+static const char *status_msgid(const xb_msg *m)
+{
+    return xb_xml_text(xb_xml_find(xb_msg_body(m), "GrpHdr/MsgId"));
+}
+
+/* Plain UTF-8 messages are read in place from a per-thread copy; anything that needs an
+ * encoding conversion must still get one. A declared ISO-8859-1 message is converted (0xE9 is
+ * "é"), however the declaration is quoted or spaced; the same byte under a UTF-8 declaration,
+ * or none, is invalid UTF-8; a UTF-8 byte-order mark is accepted. */
+static void test_declared_encodings_still_converted(void **state)
+{
+    static const char *const latin1[] = {
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        "<?xml version='1.0' encoding = 'iso-8859-1' ?>",
+        "<?xml version=\"1.0\" encoding=\"latin1\" standalone=\"yes\"?>\n",
+    };
+    xb_buf doc = XB_BUF_INIT;
+    for (size_t i = 0; i < sizeof latin1 / sizeof *latin1; i++) {
+        status_report(&doc, latin1[i], "Caf\xe9-1");
+        xb_msg *m = NULL;
+        xb_error err = {0};
+        int rc = xb_msg_parse(&m, doc.data, doc.len, NULL, &err);
+        if (rc)
+            print_error("%s: %s\n", latin1[i], err.message);
+        assert_int_equal(rc, 0);
+        assert_string_equal(status_msgid(m), "Caf\xc3\xa9-1");
+        xb_msg_free(m);
+    }
+    static const char *const utf8[] = {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                                       "<?xml version='1.0' encoding='utf8'?>", ""};
+    for (size_t i = 0; i < sizeof utf8 / sizeof *utf8; i++) {
+        status_report(&doc, utf8[i], "Caf\xe9-1");
+        xb_msg *m = NULL;
+        xb_error err = {0};
+        assert_int_equal(xb_msg_parse(&m, doc.data, doc.len, NULL, &err), XB_EINVAL);
+        assert_non_null(strstr(err.message, "UTF-8"));
+        status_report(&doc, utf8[i], "\xe5\xbc\xa0\xe4\xbc\x9f-1"); /* 张伟 */
+        assert_int_equal(xb_msg_parse(&m, doc.data, doc.len, NULL, &err), 0);
+        assert_string_equal(status_msgid(m), "\xe5\xbc\xa0\xe4\xbc\x9f-1");
+        xb_msg_free(m);
+    }
+    status_report(&doc, "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "BOM-1");
+    xb_msg *m = NULL;
+    assert_int_equal(xb_msg_parse(&m, doc.data, doc.len, NULL, NULL), 0);
+    assert_string_equal(status_msgid(m), "BOM-1");
+    xb_msg_free(m);
+    xb_buf_free(&doc);
+}
+
+/* A tree never points into the bytes it was parsed from: the per-thread copy is overwritten
+ * (and grown) by the next parse while earlier messages are still in use; a message too large
+ * for that copy is parsed from libxml2's own buffer, with the same result. */
+static void test_trees_outlive_the_input_copy(void **state)
+{
+    xb_buf small = XB_BUF_INIT, big = XB_BUF_INIT, pad = XB_BUF_INIT;
+    status_report(&small, "", "SMALL-0001");
+    static const char note[] = "<!-- 付款说明 payment notes 0123456 -->";
+    for (int i = 0; i < 7000; i++) /* ~300 KB of comments: over the copy limit */
+        assert_int_equal(xb_buf_puts(&pad, note), 0);
+    xb_msg *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    assert_int_equal(xb_msg_parse(&a, small.data, small.len, NULL, NULL), 0);
+    for (size_t n = 500; n <= 3500;
+         n *= 7) { /* whole comments: 20 KB, then 140 KB (grows the copy twice) */
+        xb_buf_reset(&big);
+        status_report(&big, "", "BIG-0001");
+        assert_int_equal(xb_buf_append(&big, pad.data, n * (sizeof note - 1)), 0);
+        xb_msg_free(b);
+        b = NULL;
+        assert_int_equal(xb_msg_parse(&b, big.data, big.len, NULL, NULL), 0);
+    }
+    assert_true(pad.len > 256 * 1024);
+    status_report(&big, "", "HUGE-0001");
+    assert_int_equal(xb_buf_append(&big, pad.data, pad.len), 0);
+    assert_int_equal(xb_msg_parse(&c, big.data, big.len, NULL, NULL), 0);
+    status_report(&small, "", "AFTER-0001");
+    assert_int_equal(xb_msg_parse(&d, small.data, small.len, NULL, NULL), 0);
+    memset(big.data, 'x', big.len); /* the caller's bytes may go too */
+    memset(small.data, 'x', small.len);
+    assert_string_equal(status_msgid(a), "SMALL-0001");
+    assert_string_equal(status_msgid(b), "BIG-0001");
+    assert_string_equal(status_msgid(c), "HUGE-0001");
+    assert_string_equal(status_msgid(d), "AFTER-0001");
+    xb_msg_free(a);
+    xb_msg_free(b);
+    xb_msg_free(c);
+    xb_msg_free(d);
+    xb_buf_free(&small);
+    xb_buf_free(&big);
+    xb_buf_free(&pad);
+}
+
+/* The layout check compares eight spaces at a time: runs of spaces longer than eight, tabs
+ * and carriage returns between elements are layout; the same runs with anything else in
+ * them, or as a whole leaf, are data and kept exactly. */
+static void test_long_blank_runs(void **state)
+{
+    static const char doc[] =
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\">\r\n"
+        "                        <FIToFICstmrCdtTrf>\n\t\t\t\t\t\t\t\t\t<GrpHdr>"
+        "\n                 <MsgId>                 x</MsgId>"
+        "                <CreDtTm>                </CreDtTm>\r\n \t \r \n"
+        "<NbOfTxs>        \t        </NbOfTxs>     </GrpHdr>\n</FIToFICstmrCdtTrf></Document>";
+    xb_msg *m = NULL;
+    xb_buf out = XB_BUF_INIT;
+    assert_int_equal(xb_msg_parse(&m, doc, sizeof doc - 1, NULL, NULL), 0);
+    const xmlNode *hdr = xb_xml_find(xb_msg_body(m), "GrpHdr");
+    /* Between elements: nothing built. */
+    assert_int_equal(xb_msg_body(m)->prev, NULL);
+    assert_int_equal(hdr->children->type, XML_ELEMENT_NODE);
+    assert_int_equal(xb_xml_child(hdr, "CreDtTm")->next, xb_xml_child(hdr, "NbOfTxs"));
+    assert_int_equal(xb_xml_child(hdr, "NbOfTxs")->next, NULL);
+    assert_string_equal(xb_xml_text(xb_xml_child(hdr, "MsgId")), "                 x");
+    assert_string_equal(xb_xml_text(xb_xml_child(hdr, "CreDtTm")), "                ");
+    assert_string_equal(xb_xml_text(xb_xml_child(hdr, "NbOfTxs")), "        \t        ");
+    assert_int_equal(xb_write_canonical(&out, m, NULL), 0);
+    assert_non_null(strstr(out.data, "<GrpHdr><MsgId>                 x</MsgId><CreDtTm>"));
+    xb_msg_free(m);
+    xb_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +480,9 @@ int main(void)
         cmocka_unit_test(test_many_unique_names),
         cmocka_unit_test(test_layout_whitespace_not_built),
         cmocka_unit_test(test_blank_text_kept_where_it_is_data),
+        cmocka_unit_test(test_declared_encodings_still_converted),
+        cmocka_unit_test(test_trees_outlive_the_input_copy),
+        cmocka_unit_test(test_long_blank_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

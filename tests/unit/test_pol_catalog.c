@@ -203,7 +203,7 @@ static void test_signature(void **s)
 
     xb_policy_catalog_set *set = NULL;
     xb_error err;
-    xb_policy_catalog_opts opts = {pub};
+    xb_policy_catalog_opts opts = {.pubkey_path = pub};
     assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
     if (xb_policy_catalog_set_load(set, good, &opts, &err))
         fail_msg("%s", err.message);
@@ -225,12 +225,41 @@ static void test_signature(void **s)
     assert_string_equal(version_at(set, "2026-01-01"), "2025.04.17");
     xb_policy_catalog_set_free(set);
 
+    /* The same check with the key handed over as bytes (how the adapter calls it: the engine
+     * opens no key file): the good catalog loads, the tampered one is refused, and bytes that
+     * are not an Ed25519 PEM key refuse even the good one. */
+    xb_buf pem = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&pem, pub, 0), 0);
+    xb_policy_catalog_opts by_bytes = {.pubkey_pem = (const uint8_t *)pem.data,
+                                       .pubkey_pem_len = pem.len};
+    assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
+    if (xb_policy_catalog_set_load(set, good, &by_bytes, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(xb_policy_catalog_set_count(set), 2);
+    assert_int_equal(xb_policy_catalog_set_load(set, bad, &by_bytes, &err), XB_ECRYPTO);
+    assert_non_null(strstr(err.message, "does not verify"));
+    xb_policy_catalog_set_free(set);
+    xb_buf other_pem = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&other_pem, other_pub, 0), 0);
+    xb_policy_catalog_opts other_key = {.pubkey_path = other_pub,
+                                        .pubkey_pem = (const uint8_t *)other_pem.data,
+                                        .pubkey_pem_len = other_pem.len};
+    xb_policy_catalog_opts junk = {.pubkey_pem = (const uint8_t *)"not a key", .pubkey_pem_len = 9};
+    assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
+    assert_int_equal(xb_policy_catalog_set_load(set, good, &other_key, &err), XB_ECRYPTO);
+    assert_int_equal(xb_policy_catalog_set_load(set, good, &junk, &err), XB_ECRYPTO);
+    assert_non_null(strstr(err.message, "not a readable PEM Ed25519 public key"));
+    assert_int_equal(xb_policy_catalog_set_count(set), 0);
+    xb_policy_catalog_set_free(set);
+    xb_buf_free(&pem);
+    xb_buf_free(&other_pem);
+
     /* Missing signature while signing is configured: refused (fail closed). */
     assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
     assert_int_equal(xb_policy_catalog_set_load(set, POL_CATALOG, &opts, &err), XB_ECRYPTO);
     assert_non_null(strstr(err.message, "missing"));
     /* Signed by someone else: refused. */
-    xb_policy_catalog_opts wrong = {other_pub};
+    xb_policy_catalog_opts wrong = {.pubkey_path = other_pub};
     assert_int_equal(xb_policy_catalog_set_load(set, good, &wrong, &err), XB_ECRYPTO);
     /* A truncated signature: refused. */
     write_file(sig, "short", 5);

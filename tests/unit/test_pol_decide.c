@@ -226,6 +226,19 @@ static char *pseudonym_of(const xb_policy_decision *d, const char *open, const c
     return strndup(p, (size_t)(e - p));
 }
 
+/* The individual remittance to sg-group-ops with the next epoch's pseudonymisation key. */
+static void decide_next_epoch(xb_policy_decision *out, state *st)
+{
+    xb_msg *m = pol_message(POL_MSG("pacs.008-remit-individual.xml"));
+    xb_policy_keys k2 = {pol_counter_key, 32, pol_pseudo_key2, 32};
+    xb_policy_counters zero = {.year = 2026};
+    assert_int_equal(xb_policy_decide(out, m, st->set,
+                                      xb_policy_destination_find(st->ex, "sg-group-ops"),
+                                      pol_time(WHEN), &zero, &k2, NULL, NULL),
+                     0);
+    xb_msg_free(m);
+}
+
 static void test_pseudonyms_keyed_and_stable(void **s)
 {
     state *st = *s;
@@ -237,14 +250,7 @@ static void test_pseudonyms_keyed_and_stable(void **s)
                                 "sg-group-ops", WHEN, NULL),
                      0);
     /* A different key (the next epoch) gives different pseudonyms. */
-    xb_msg *m = pol_message(POL_MSG("pacs.008-remit-individual.xml"));
-    xb_policy_keys k2 = {pol_counter_key, 32, pol_pseudo_key2, 32};
-    xb_policy_counters zero = {.year = 2026};
-    assert_int_equal(xb_policy_decide(&d3, m, st->set,
-                                      xb_policy_destination_find(st->ex, "sg-group-ops"),
-                                      pol_time(WHEN), &zero, &k2, NULL, NULL),
-                     0);
-    xb_msg_free(m);
+    decide_next_epoch(&d3, st);
     char *a = pseudonym_of(&d1, "<Dbtr><Nm>", "<");
     char *b = pseudonym_of(&d2, "<Dbtr><Nm>", "<"); /* output is written unprefixed */
     char *c = pseudonym_of(&d3, "<Dbtr><Nm>", "<");
@@ -288,6 +294,113 @@ static void test_pseudonym_is_standard_hmac(void **s)
     assert_string_equal(got, want);
     free(got);
     xb_policy_decision_free(&d);
+}
+
+/* The base32 pseudonym OpenSSL's own HMAC gives for domain || 0 || value under a key. */
+static void expected_pseudonym(char want[17], const uint8_t *key, size_t klen, const char *domain,
+                               const char *value)
+{
+    unsigned char msg[512], mac[32];
+    size_t dl = strlen(domain) + 1, vl = strlen(value);
+    assert_true(dl + vl <= sizeof msg);
+    memcpy(msg, domain, dl);
+    memcpy(msg + dl, value, vl);
+    unsigned len = 0;
+    assert_non_null(HMAC(EVP_sha256(), key, (int)klen, msg, dl + vl, mac, &len));
+    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    for (int i = 0; i < 16; i++) {
+        int bit = i * 5, byte = bit / 8, off = bit % 8;
+        unsigned v = ((unsigned)mac[byte] << 8 | mac[byte + 1]) >> (11 - off);
+        want[i] = alpha[v & 31];
+    }
+    want[16] = '\0';
+}
+
+static void assert_pseudonym_at(const xb_policy_decision *d, const char *open, const char *want)
+{
+    char *got = pseudonym_of(d, open, "<");
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* A value that appears more than once in a message (the debtor's name under UltmtDbtr and
+ * InitgPty, the creditor's under Cdtr, CdtrAcct and UltmtCdtr) is hashed once per decision:
+ * every occurrence still gets exactly the standard HMAC, distinct values keep distinct
+ * pseudonyms, and so does the next decision under another key (nothing is carried over). */
+static void test_repeated_values_same_pseudonym(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d, d2;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    char zhang[17], li[17], zhang_wei[17];
+    expected_pseudonym(zhang, pol_pseudo_key, 32, "party", "张伟");
+    expected_pseudonym(li, pol_pseudo_key, 32, "party", "LI NA");
+    expected_pseudonym(zhang_wei, pol_pseudo_key, 32, "party", "张伟 ZHANG WEI");
+    assert_pseudonym_at(&d, "<UltmtDbtr><Nm>", zhang);
+    assert_pseudonym_at(&d, "<InitgPty><Nm>", zhang);
+    assert_pseudonym_at(&d, "<Dbtr><Nm>", zhang_wei);
+    assert_pseudonym_at(&d, "<Cdtr><Nm>", li);
+    assert_pseudonym_at(&d, "<UltmtCdtr><Nm>", li);
+    assert_string_not_equal(zhang, zhang_wei);
+
+    decide_next_epoch(&d2, st);
+    char zhang2[17];
+    expected_pseudonym(zhang2, pol_pseudo_key2, 32, "party", "张伟");
+    assert_pseudonym_at(&d2, "<UltmtDbtr><Nm>", zhang2);
+    assert_pseudonym_at(&d2, "<InitgPty><Nm>", zhang2);
+    xb_policy_decision_free(&d);
+    xb_policy_decision_free(&d2);
+}
+
+/* Keys longer than a SHA-256 block are hashed first (RFC 2104), and values too long to be
+ * remembered within a decision (> 64 bytes) are hashed every time: both still give the
+ * standard HMAC, twice over for a repeated long name. */
+static void test_long_key_and_long_value_pseudonyms(void **s)
+{
+    state *st = *s;
+    static const char long_name[] = "欧阳晓明 OUYANG Xiaoming of the Lujiazui Finance and Trade "
+                                    "Zone Branch";
+    xb_buf b = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&b, POL_MSG("pacs.008-remit-individual.xml"), 0), 0);
+    xb_buf src = XB_BUF_INIT;
+    /* "LI Na" is the creditor's name under Cdtr, CdtrAcct and UltmtCdtr. */
+    for (const char *p = b.data, *hit; p; p = hit ? hit + 5 : NULL) {
+        hit = strstr(p, "LI Na");
+        assert_int_equal(xb_buf_append(&src, p, hit ? (size_t)(hit - p) : strlen(p)), 0);
+        if (hit)
+            assert_int_equal(xb_buf_puts(&src, long_name), 0);
+    }
+    xb_msg *m = NULL;
+    assert_int_equal(xb_msg_parse(&m, src.data, src.len, NULL, NULL), 0);
+    uint8_t long_key[100];
+    for (size_t i = 0; i < sizeof long_key; i++)
+        long_key[i] = (uint8_t)(i * 7 + 1);
+    xb_policy_keys k = {pol_counter_key, 32, long_key, sizeof long_key};
+    xb_policy_counters zero = {.year = 2026};
+    xb_policy_decision d;
+    assert_int_equal(xb_policy_decide(&d, m, st->set,
+                                      xb_policy_destination_find(st->ex, "sg-group-ops"),
+                                      pol_time(WHEN), &zero, &k, NULL, NULL),
+                     0);
+    assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+    char want_long[17], want_zhang[17];
+    char upper[sizeof long_name];
+    for (size_t i = 0; i < sizeof long_name; i++)
+        upper[i] =
+            (char)(long_name[i] >= 'a' && long_name[i] <= 'z' ? long_name[i] - 32 : long_name[i]);
+    assert_true(strlen(upper) > 64);
+    expected_pseudonym(want_long, long_key, sizeof long_key, "party", upper);
+    expected_pseudonym(want_zhang, long_key, sizeof long_key, "party", "张伟");
+    assert_pseudonym_at(&d, "<Cdtr><Nm>", want_long);
+    assert_pseudonym_at(&d, "<UltmtCdtr><Nm>", want_long);
+    assert_pseudonym_at(&d, "<UltmtDbtr><Nm>", want_zhang);
+    xb_policy_decision_free(&d);
+    xb_msg_free(m);
+    xb_buf_free(&src);
+    xb_buf_free(&b);
 }
 
 static void test_prefix_does_not_matter(void **s)
@@ -726,6 +839,8 @@ int main(void)
         cmocka_unit_test(test_table_group_ops),
         cmocka_unit_test(test_pseudonyms_keyed_and_stable),
         cmocka_unit_test(test_pseudonym_is_standard_hmac),
+        cmocka_unit_test(test_repeated_values_same_pseudonym),
+        cmocka_unit_test(test_long_key_and_long_value_pseudonyms),
         cmocka_unit_test(test_prefix_does_not_matter),
         cmocka_unit_test(test_organisation_parties),
         cmocka_unit_test(test_secret_blocks),

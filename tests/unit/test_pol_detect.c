@@ -119,6 +119,38 @@ static void test_secrets(void **s)
     xb_detect_hits_free(&h);
 }
 
+/* Words are looked for only where their first two bytes are (both cases of ASCII letters):
+ * every case mix of a word's start is still found, a one-letter or one-character word has no
+ * second byte to check, a word in Chinese text is found among characters that share its lead
+ * bytes, and a word cut off by the end of the text is not one. */
+static void test_secret_word_starts(void **s)
+{
+    (void)s;
+    static const char *const mixed[] = {"PIN 1", "pIN 1", "Pin 1", "pin 1", "x cVv2 9"};
+    for (size_t i = 0; i < sizeof mixed / sizeof *mixed; i++)
+        assert_string_equal(kinds(mixed[i], strlen(mixed[i]), XB_DET_SECRET), "SECRET");
+    const char *chinese = "上海浦东新区世纪大道口令验证码";
+    assert_string_equal(kinds(chinese, strlen(chinese), XB_DET_SECRET), "SECRET,SECRET");
+    const char *near = "上海浦东新区世纪大道口岸密集"; /* 口, 密 start words, no word */
+    assert_string_equal(kinds(near, strlen(near), XB_DET_SECRET), "");
+    assert_string_equal(kinds("code PI", 7, XB_DET_SECRET), "");
+    const char *one[] = {"K", "钥", NULL};
+    xb_detect_hits h = {0};
+    assert_int_equal(xb_detect_scan(&h, "key k", 5, XB_DET_SECRET, one), 0);
+    assert_int_equal(h.n, 1); /* "k" alone; the k of "key" is inside a word */
+    xb_detect_hits_free(&h);
+    const char *t = "私钥";
+    assert_int_equal(xb_detect_scan(&h, t, strlen(t), XB_DET_SECRET, one), 0);
+    assert_int_equal(h.n, 1);
+    xb_detect_hits_free(&h);
+    xb_detect_words *w = xb_detect_words_new(one);
+    assert_non_null(w);
+    assert_int_equal(xb_detect_scan_prepared(&h, "K", 1, XB_DET_SECRET, w), 0);
+    assert_int_equal(h.n, 1);
+    xb_detect_hits_free(&h);
+    xb_detect_words_free(w);
+}
+
 static void test_redact(void **s)
 {
     (void)s;
@@ -172,8 +204,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gb11643),        cmocka_unit_test(test_mobile),
         cmocka_unit_test(test_cards_and_luhn), cmocka_unit_test(test_iban),
-        cmocka_unit_test(test_secrets),        cmocka_unit_test(test_redact),
-        cmocka_unit_test(test_hostile_text),
+        cmocka_unit_test(test_secrets),        cmocka_unit_test(test_secret_word_starts),
+        cmocka_unit_test(test_redact),         cmocka_unit_test(test_hostile_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
