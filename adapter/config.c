@@ -804,7 +804,7 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
         if (level && xb_log_level_parse(&cfg->log_level, level) < 0)
             return cfg_err(err, "log.level", "expected debug, info, warn or error");
     }
-    cfg->pipeline.max_outstanding = 2000;
+    cfg->pipeline.max_outstanding = 500; /* bounded RSS, same throughput (RESULTS.md) */
     cfg->pipeline.commit_interval_ms = 1000;
     cfg->pipeline.drain_timeout_ms = 30000;
     if ((rc = xb_yaml_object_opt(&p, cfg->tree, "pipeline", "", err)) < 0 || !p)

@@ -144,7 +144,7 @@ typedef struct xb_config {
     size_t n_owned;
 
     struct {
-        unsigned max_outstanding;    /* per partition before it is paused (default 2000) */
+        unsigned max_outstanding;    /* per partition before it is paused (default 500) */
         unsigned commit_interval_ms; /* default 1000 */
         unsigned drain_timeout_ms;   /* SIGTERM drain bound (default 30000) */
     } pipeline;

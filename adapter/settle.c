@@ -573,6 +573,20 @@ static int validate(xb_settle_details *d, const xb_msg *msg, xb_settle_verdict v
     return 0;
 }
 
+/* The check as received when the caller already validated the Document (see
+ * XB_SETTLE_DOCUMENT_VALIDATED): what xb_schema_validate_msg adds to that is the AppHdr, so only
+ * the AppHdr is validated here; the rules always run. Same verdict and prefix as validate(). */
+static int validate_rest(xb_settle_details *d, const xb_msg *msg, xb_settle_verdict v,
+                         xb_error *err, const char *prefix)
+{
+    xb_error e = {0};
+    xmlNodePtr hdr = xb_msg_apphdr(msg);
+    if ((hdr && xb_schema_validate_node(xb_msg_hdr_definition(msg), hdr, &e) < 0) ||
+        xb_rules_check(msg, &e) < 0)
+        return fail_from(d, v, &e, err, prefix);
+    return 0;
+}
+
 static size_t count_tx(xmlNodePtr body)
 {
     size_t n = 0;
@@ -625,6 +639,12 @@ static void init_details(xb_settle_details *d, const xb_settle_opts *o)
 int xb_settle_message(xb_settle_details *out, xb_msg *msg, const xb_settle_opts *opts,
                       const xb_fx_table *fx, xb_error *err)
 {
+    return xb_settle_message_ex(out, msg, opts, fx, 0, err);
+}
+
+int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_opts *opts,
+                         const xb_fx_table *fx, unsigned flags, xb_error *err)
+{
     init_details(out, opts);
     const xb_definition *def = xb_msg_definition(msg);
     xmlNodePtr body = xb_msg_body(msg);
@@ -644,7 +664,10 @@ int xb_settle_message(xb_settle_details *out, xb_msg *msg, const xb_settle_opts 
         return fail(out, XB_SETTLE_INVALID, err, XB_ERULE, first_cnh,
                     "CNH is not an ISO 4217 code: use CNY, or set map_cnh: true on the route");
     }
-    int rc = validate(out, msg, XB_SETTLE_INVALID, err, "invalid as received: ");
+    /* A relabelled tree is not the one the caller validated: then the full check runs. */
+    bool doc_checked = (flags & XB_SETTLE_DOCUMENT_VALIDATED) && !out->cnh_relabelled;
+    int rc = doc_checked ? validate_rest(out, msg, XB_SETTLE_INVALID, err, "invalid as received: ")
+                         : validate(out, msg, XB_SETTLE_INVALID, err, "invalid as received: ");
     if (rc < 0)
         return rc;
 

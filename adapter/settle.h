@@ -128,6 +128,20 @@ void xb_settle_details_free(xb_settle_details *d);
 int xb_settle_message(xb_settle_details *out, xb_msg *msg, const xb_settle_opts *opts,
                       const xb_fx_table *fx, xb_error *err);
 
+/* Flags for xb_settle_message_ex. */
+enum {
+    /* The caller has just validated msg's Document against its XSD, unchanged since (the
+     * pipeline: xb_policy_decide re-validates its output before DELIVER). The check "as
+     * received" then validates only the AppHdr (if any) and the business rules; the Document's
+     * XSD check is not repeated unless CNH relabelling changed the tree. The validation of the
+     * settled message after the rewrite always runs in full. */
+    XB_SETTLE_DOCUMENT_VALIDATED = 1u << 0,
+};
+
+/* xb_settle_message with flags (0 = the same as xb_settle_message). */
+int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_opts *opts,
+                         const xb_fx_table *fx, unsigned flags, xb_error *err);
+
 /* The details as a JSON object for the decision record and the CLI's stderr (new reference). */
 json_t *xb_settle_details_json(const xb_settle_details *d);
 

@@ -34,7 +34,11 @@ void xb_settle_hook_free(xb_settle_hook *h);
 /* True when the config has at least one route with `settle:`. */
 bool xb_settle_hook_needed(const xb_settle_hook *h);
 
-/* xb_pipeline_settle_fn (adapter/pipeline.h): ctx is the hook. */
+/* xb_pipeline_settle_fn (adapter/pipeline.h): ctx is the hook. msg is the tree policy_output
+ * was written from, its Document validated against its XSD since it last changed (what
+ * xb_policy_decide leaves for a DELIVER): it is settled in place (the AppHdr and the rules are
+ * checked, the settled message validated in full) and policy_output is not parsed again. With
+ * msg NULL, policy_output is parsed and checked in full. */
 int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
                             const char *policy_output, size_t output_len, char **out_xml,
                             size_t *out_len, json_t **detail, xb_error *err);

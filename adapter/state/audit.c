@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,12 +70,29 @@ static int from_hex(uint8_t *out, const char *hex, size_t n)
     return 0;
 }
 
+/* SHA-256 fetched once per process: EVP_sha256() makes OpenSSL 3 look the implementation up
+ * again on every init (an implicit fetch: a property query, locks, a refcount), which the
+ * issue #8 profile showed per audit entry. pthread_once: appends may come from any thread. */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+    pthread_once(&g_sha256_once, fetch_sha256);
+    return g_sha256 ? g_sha256 : EVP_sha256(); /* a failed fetch: the implicit one still works */
+}
+
 /* hash = SHA-256(prev || canonical record bytes) */
 static int chain_hash(uint8_t out[32], const uint8_t prev[32], const char *canon, size_t len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned outlen = 0;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, prev, 32) &&
+    int ok = ctx && EVP_DigestInit_ex(ctx, sha256_md(), NULL) && EVP_DigestUpdate(ctx, prev, 32) &&
              EVP_DigestUpdate(ctx, canon, len) && EVP_DigestFinal_ex(ctx, out, &outlen);
     EVP_MD_CTX_free(ctx);
     return ok ? 0 : -1;

@@ -81,13 +81,19 @@ static int run(xb_store *st, const char *sql, const char *const *args, xb_error 
     return run_q(st, sql, args, NULL, NULL, NULL, err);
 }
 
+/* Once per open store: the DDL ran before every ledger transaction, and each no-op CREATE TABLE
+ * IF NOT EXISTS outside a transaction is its own read transaction with its own file locks (the
+ * issue #8 profile: the ledger's share was mostly locking). Tables are never dropped by xborder. */
 static int ensure_tables(xb_store *st, xb_error *err)
 {
+    if (xb_store_section_ready(st, XB_STORE_SECTION_LEDGER))
+        return 0;
     for (size_t i = 0; i < XB_LEDGER_DDL_COUNT; i++) {
         int rc = run(st, xb_ledger_ddl[i], NULL, err);
         if (rc < 0)
             return rc;
     }
+    xb_store_section_set_ready(st, XB_STORE_SECTION_LEDGER);
     return 0;
 }
 

@@ -239,6 +239,16 @@ void xb_store_sql_rollback(xb_store *st)
     st->in_txn = false;
 }
 
+bool xb_store_section_ready(const xb_store *st, unsigned bit)
+{
+    return (st->sections_ready & bit) != 0;
+}
+
+void xb_store_section_set_ready(xb_store *st, unsigned bit)
+{
+    st->sections_ready |= bit;
+}
+
 /* ---- subject counters -------------------------------------------------------------------- */
 
 typedef struct counts {
@@ -616,6 +626,33 @@ static int decide_locked(xb_store *st, void *ctx, xb_error *err)
     return record_decision(st, d, err);
 }
 
+/* SQLite: the snapshot's reads (the counts, then one "seen?" per subject) in one read
+ * transaction instead of one implicit transaction each, every one taking and dropping the file
+ * and WAL-index locks (fcntl: the kernel share of the issue #8 profile). It is also one
+ * consistent snapshot, which the protocol does not need (phase 2 re-reads under the lock) but
+ * does not mind. A WAL reader blocks no writer. PostgreSQL keeps its per-statement reads with
+ * their reconnect retries. Returns false when no transaction was opened (then nothing changes). */
+static bool snapshot_begin(xb_store *st)
+{
+    if (st->be->flavour != XB_STORE_SQLITE || st->in_txn)
+        return false;
+    xb_error e;
+    xb_error_clear(&e);
+    if (st->be->begin(st, false, &e))
+        return false;
+    st->in_txn = true;
+    return true;
+}
+
+static void snapshot_end(xb_store *st)
+{
+    xb_error e;
+    xb_error_clear(&e);
+    if (st->be->commit(st, &e)) /* a read transaction: nothing to lose */
+        st->be->rollback(st);
+    st->in_txn = false;
+}
+
 int xb_store_decide(xb_policy_decision *out, xb_store_decide_info *info, xb_store *st, int year,
                     const char *id, const char *dest, xb_store_decide_fn fn, void *ctx,
                     xb_error *err)
@@ -630,9 +667,12 @@ int xb_store_decide(xb_policy_decision *out, xb_store_decide_info *info, xb_stor
     /* 1. optimistic: decide on an unlocked snapshot, in parallel with every other instance */
     snap_ctx sc = {.st = st};
     xb_policy_counters snap = {.year = year, .seen = snap_seen, .ctx = &sc};
+    bool read_txn = snapshot_begin(st);
     int rc = xb_store_subjects_counts(&snap.pi, &snap.spi, st, year, err);
     if (!rc)
         rc = call_fn(&d, &snap, err);
+    if (read_txn)
+        snapshot_end(st);
     if (rc || !depends_on_counts(out))
         return rc;
     /* 2. make it hold on the committed counts, durably, in one transaction */

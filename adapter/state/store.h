@@ -142,6 +142,12 @@ int xb_store_sql_begin(xb_store *st, bool write, xb_error *err);
 int xb_store_sql_commit(xb_store *st, xb_error *err);
 void xb_store_sql_rollback(xb_store *st);
 
+/* Sections that create their tables lazily (the settlement ledger) do it once per open store
+ * instead of once per transaction: a flag per section (bit = 1u << n), cleared by open. */
+#define XB_STORE_SECTION_LEDGER (1u << 0)
+bool xb_store_section_ready(const xb_store *st, unsigned bit);
+void xb_store_section_set_ready(xb_store *st, unsigned bit);
+
 /* ---- settlement ledger (issue #5) -------------------------------------------------------- */
 /* Implemented in adapter/state/ledger.c (its tables are created there, idempotently), declared
  * in adapter/state/ledger.h. The SQLite handle, for sections not yet on xb_store_sql; NULL for

@@ -36,7 +36,8 @@ struct xb_store {
     void *impl;
     unsigned retry_ms; /* how long a lost connection is retried before giving up */
     bool in_txn;
-    bool commit_unknown; /* run_txn: the last attempt's COMMIT went unanswered (see run_txn) */
+    bool commit_unknown;     /* run_txn: the last attempt's COMMIT went unanswered (see run_txn) */
+    unsigned sections_ready; /* XB_STORE_SECTION_* whose tables exist (xb_store_section_ready) */
 };
 
 extern const xb_store_backend xb_store_sqlite_backend;

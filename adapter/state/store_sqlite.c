@@ -187,14 +187,31 @@ static int lite_sql(xb_store *st, const char *sql, const xb_sqlv *args, size_t n
     return rc;
 }
 
+/* BEGIN and COMMIT run once or twice per message: from the statement cache, instead of
+ * sqlite3_exec compiling the text again each time. */
+static int lite_txn_stmt(lite *l, const char *sql, xb_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    bool own = false;
+    int rc = lite_stmt(&s, &own, l, sql, err);
+    if (rc)
+        return rc;
+    int r = sqlite3_step(s);
+    rc = r == SQLITE_DONE ? 0 : lite_error(err, l->db, sql);
+    sqlite3_reset(s);
+    if (own)
+        sqlite3_finalize(s);
+    return rc;
+}
+
 static int lite_begin(xb_store *st, bool write, xb_error *err)
 {
-    return lite_exec(st->impl, write ? "BEGIN IMMEDIATE" : "BEGIN", err);
+    return lite_txn_stmt(st->impl, write ? "BEGIN IMMEDIATE" : "BEGIN", err);
 }
 
 static int lite_commit(xb_store *st, xb_error *err)
 {
-    return lite_exec(st->impl, "COMMIT", err);
+    return lite_txn_stmt(st->impl, "COMMIT", err);
 }
 
 static void lite_rollback(xb_store *st)

@@ -35,7 +35,7 @@ typedef struct xb_source xb_source;
 typedef int (*xb_source_pre_commit_fn)(void *ctx);
 
 typedef struct xb_source_opts {
-    unsigned max_outstanding; /* per partition; 0 means 2000 */
+    unsigned max_outstanding; /* per partition; 0 means 500 */
     xb_source_pre_commit_fn pre_commit;
     void *ctx;
 } xb_source_opts;

@@ -218,11 +218,56 @@ static void test_dlq_headers(void **state)
     xb_config_free(cfg);
 }
 
+/* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 8192 unless the
+ * config sets it, and pipeline.max_outstanding 500 unless set. */
+static void read_ahead_value(const char *doc, char *out, size_t cap)
+{
+    xb_config *cfg;
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(&cfg, doc, strlen(doc), "t.yaml", &err), 0);
+    xb_kafka_env *env;
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    xb_source *src;
+    assert_int_equal(xb_source_new(&src, cfg, env, NULL, &err), 0);
+    size_t n = cap;
+    assert_int_equal(rd_kafka_conf_get(rd_kafka_conf(xb_source_handle(src)),
+                                       "queued.max.messages.kbytes", out, &n),
+                     RD_KAFKA_CONF_OK);
+    xb_source_close(src);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
+static void test_read_ahead_bounded_by_default(void **state)
+{
+    (void)state;
+    char v[32];
+    read_ahead_value(yaml, v, sizeof v);
+    assert_string_equal(v, "8192");
+    xb_config *cfg;
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    assert_int_equal(cfg->pipeline.max_outstanding, 500);
+    xb_config_free(cfg);
+    /* a configured value wins, in kafka.consumer or in kafka */
+    char doc[2048];
+    snprintf(doc, sizeof doc, "%s", yaml);
+    char *at = strstr(doc, "fetch.wait.max.ms: '10'");
+    assert_non_null(at);
+    const char *set = "fetch.wait.max.ms: '10', queued.max.messages.kbytes: '1024'}\n";
+    memcpy(at, set, strlen(set));
+    snprintf(at + strlen(set), sizeof doc - (size_t)(at - doc) - strlen(set), "%s",
+             strstr(yaml, "routes:"));
+    read_ahead_value(doc, v, sizeof v);
+    assert_string_equal(v, "1024");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watermark_commit_and_resume),
         cmocka_unit_test(test_dlq_headers),
+        cmocka_unit_test(test_read_ahead_bounded_by_default),
     };
     return cmocka_run_group_tests_name("source_kafka", tests, NULL, NULL);
 }
