@@ -258,10 +258,9 @@ static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool m
     const xb_config *cfg = rt->cfg;
     if ((rc = xb_policy_catalog_set_new(&rt->catalogs, err)) < 0)
         goto fail;
-    xb_policy_catalog_opts copts = {.pubkey_path = cfg->policy.catalog_pubkey};
     for (size_t i = 0; i < cfg->policy.n_catalogs; i++)
-        if ((rc = xb_policy_catalog_set_load(rt->catalogs, cfg->policy.catalogs[i], &copts, err)) <
-            0) {
+        if ((rc = xb_catalog_store_load(rt->catalogs, cfg->policy.catalogs[i],
+                                        cfg->policy.catalog_pubkey, err)) < 0) {
             if (!err || !err->path[0]) {
                 /* copy first: formatting err->message into itself is undefined (and garbled) */
                 char why[sizeof err->message];

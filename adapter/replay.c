@@ -544,12 +544,11 @@ static const xb_policy_catalog_set *catalogs_for(replay *r, const outcome *o, co
     char path[4096];
     xb_error err;
     xb_error_clear(&err);
-    xb_policy_catalog_opts copts = {.pubkey_path = r->cfg->policy.catalog_pubkey};
     if (!r->store) {
         snprintf(c->msg, sizeof c->msg, "no catalog store given for catalog %s", o->catalog_ref);
     } else if (xb_catalog_store_get(path, sizeof path, r->store, o->catalog_sha, &err) < 0 ||
                xb_policy_catalog_set_new(&c->set, &err) < 0 ||
-               xb_policy_catalog_set_load(c->set, path, &copts, &err) < 0) {
+               xb_catalog_store_load(c->set, path, r->cfg->policy.catalog_pubkey, &err) < 0) {
         xb_policy_catalog_set_free(c->set);
         c->set = NULL;
         snprintf(c->msg, sizeof c->msg, "catalog %s: %s", o->catalog_ref, err.message);
@@ -858,10 +857,9 @@ static int setup(replay *r, xb_error *err)
     json_t *v;
     json_object_foreach((json_t *)(uintptr_t)dests, k, v)
         xb_report_set_country(r->rep, k, json_string_value(json_object_get(v, "country")));
-    xb_policy_catalog_opts copts = {.pubkey_path = r->cfg->policy.catalog_pubkey};
     for (size_t i = 0; i < r->cfg->policy.n_catalogs; i++) {
         const char *path = r->cfg->policy.catalogs[i];
-        if ((rc = xb_policy_catalog_set_load(r->now_set, path, &copts, err)) < 0)
+        if ((rc = xb_catalog_store_load(r->now_set, path, r->cfg->policy.catalog_pubkey, err)) < 0)
             return rc;
         char sha[65];
         /* Today's catalogs join the store, so later replays find them by hash. */

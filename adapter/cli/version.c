@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapter/catalog_store.h"
 #include "adapter/cli/cli.h"
 #include "adapter/config.h"
 #include "adapter/policy/policy.h"
@@ -42,14 +43,13 @@ const char *xb_cli_version_default_catalog_dir(void)
     return XB_CATALOG_DIR_DEFAULT;
 }
 
-static int print_one(FILE *out, const char *path, const xb_policy_catalog_opts *opts, int64_t now,
-                     xb_error *err)
+static int print_one(FILE *out, const char *path, const char *pubkey, int64_t now, xb_error *err)
 {
     xb_policy_catalog_set *set = NULL;
     int rc = xb_policy_catalog_set_new(&set, err);
     if (rc < 0)
         return rc;
-    if ((rc = xb_policy_catalog_set_load(set, path, opts, err)) < 0) {
+    if ((rc = xb_catalog_store_load(set, path, pubkey, err)) < 0) {
         fprintf(out, "catalog %s: NOT LOADED: %s\n", path, err ? err->message : "error");
         xb_policy_catalog_set_free(set);
         return rc;
@@ -74,12 +74,11 @@ static int print_one(FILE *out, const char *path, const xb_policy_catalog_opts *
 int xb_cli_version_catalogs(FILE *out, const char *const *paths, size_t n, const char *pubkey,
                             int64_t now, xb_error *err)
 {
-    xb_policy_catalog_opts opts = {.pubkey_path = pubkey};
     int first = 0;
     for (size_t i = 0; i < n; i++) {
         xb_error e;
         xb_error_clear(&e);
-        int rc = print_one(out, paths[i], &opts, now, &e);
+        int rc = print_one(out, paths[i], pubkey, now, &e);
         if (rc < 0 && !first) {
             first = rc;
             if (err)

@@ -4,9 +4,9 @@
  * the SHA-256 of the canonical JSON form, the set of loaded versions (sorted; overlapping
  * windows per catalog id refused; all-or-nothing loads) and selection by transfer time. The
  * field rules are compiled by compile.c, profiles and versions read by versions.c.
- * Never: opens the public key itself when given its bytes (the adapter reads it:
- * xb_catalog_store_read_pubkey), reads any file but the catalog, its .sig and (for callers that
- * pass only a path) the key, or changes a set on failure (the catalog in force stays in force).
+ * Never: reads the public key file (the adapter reads it and hands over its bytes:
+ * xb_catalog_store_load), reads any file but the catalog and its .sig, or changes a set on
+ * failure (the catalog in force stays in force).
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -139,7 +139,7 @@ static int verify_signature(const xb_buf *data, const char *path,
                             const xb_policy_catalog_opts *opts, xb_error *err)
 {
     char sig_path[1024];
-    xb_buf sig = XB_BUF_INIT, pem = XB_BUF_INIT;
+    xb_buf sig = XB_BUF_INIT;
     EVP_PKEY *key = NULL;
     EVP_MD_CTX *md = NULL;
     int rc = 0;
@@ -151,15 +151,9 @@ static int verify_signature(const xb_buf *data, const char *path,
                           path, sig_path);
         goto out;
     }
-    const uint8_t *key_bytes = opts->pubkey_pem;
-    size_t key_len = opts->pubkey_pem_len;
-    /* Callers that still name the key by path only get it read here, like the catalog and its
-     * .sig (PEM is parsed from memory either way); the adapter passes bytes. */
-    if (!key_bytes && opts->pubkey_path && !xb_buf_read_file(&pem, opts->pubkey_path, 65536)) {
-        key_bytes = (const uint8_t *)pem.data;
-        key_len = pem.len;
-    }
-    if (!(key = pubkey_from_pem(key_bytes, key_len))) {
+    /* A path without bytes is refused like a bad key: the adapter reads the key file
+     * (xb_catalog_store_load), this engine never does. */
+    if (!(key = pubkey_from_pem(opts->pubkey_pem, opts->pubkey_pem_len))) {
         rc = xb_error_set(err, XB_ECRYPTO, key_name,
                           "catalog public key %s: not a readable PEM Ed25519 public key", key_name);
         goto out;
@@ -174,7 +168,6 @@ out:
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     xb_buf_free(&sig);
-    xb_buf_free(&pem);
     return rc;
 }
 

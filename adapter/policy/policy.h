@@ -81,10 +81,9 @@ typedef struct xb_policy_catalog_set xb_policy_catalog_set; /* every version loa
 typedef struct xb_policy_catalog_opts {
     /* PEM Ed25519 public key. When set, "<path>.sig" (64 raw bytes, Ed25519 over the catalog
      * file bytes) must exist and verify, else the catalog is refused. NULL: no signing.
-     * The adapter reads the key file and passes its bytes in pubkey_pem
-     * (xb_catalog_store_read_pubkey, adapter/catalog_store.h); pubkey_path then only names the
-     * key in messages. A path without bytes is read by the loader, like the catalog itself
-     * (kept for callers not yet passing bytes). */
+     * The adapter reads the key file and passes its bytes in pubkey_pem (xb_catalog_store_load,
+     * adapter/catalog_store.h); pubkey_path only names the key in messages. A path without
+     * bytes refuses the catalog, as a bad key does. */
     const char *pubkey_path;
     const uint8_t *pubkey_pem;
     size_t pubkey_pem_len;

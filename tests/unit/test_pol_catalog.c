@@ -203,7 +203,12 @@ static void test_signature(void **s)
 
     xb_policy_catalog_set *set = NULL;
     xb_error err;
-    xb_policy_catalog_opts opts = {.pubkey_path = pub};
+    /* The key as the adapter hands it over (xb_catalog_store_load): its bytes, its path only
+     * to name it. */
+    xb_buf pem = XB_BUF_INIT;
+    assert_int_equal(xb_buf_read_file(&pem, pub, 0), 0);
+    xb_policy_catalog_opts opts = {
+        .pubkey_path = pub, .pubkey_pem = (const uint8_t *)pem.data, .pubkey_pem_len = pem.len};
     assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
     if (xb_policy_catalog_set_load(set, good, &opts, &err))
         fail_msg("%s", err.message);
@@ -225,11 +230,9 @@ static void test_signature(void **s)
     assert_string_equal(version_at(set, "2026-01-01"), "2025.04.17");
     xb_policy_catalog_set_free(set);
 
-    /* The same check with the key handed over as bytes (how the adapter calls it: the engine
-     * opens no key file): the good catalog loads, the tampered one is refused, and bytes that
-     * are not an Ed25519 PEM key refuse even the good one. */
-    xb_buf pem = XB_BUF_INIT;
-    assert_int_equal(xb_buf_read_file(&pem, pub, 0), 0);
+    /* The same check with the bytes alone, no path to name them: the good catalog loads, the
+     * tampered one is refused, and bytes that are not an Ed25519 PEM key refuse even the good
+     * one. */
     xb_policy_catalog_opts by_bytes = {.pubkey_pem = (const uint8_t *)pem.data,
                                        .pubkey_pem_len = pem.len};
     assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
@@ -251,21 +254,22 @@ static void test_signature(void **s)
     assert_non_null(strstr(err.message, "not a readable PEM Ed25519 public key"));
     assert_int_equal(xb_policy_catalog_set_count(set), 0);
     xb_policy_catalog_set_free(set);
-    xb_buf_free(&pem);
     xb_buf_free(&other_pem);
 
     /* Missing signature while signing is configured: refused (fail closed). */
     assert_int_equal(xb_policy_catalog_set_new(&set, &err), 0);
     assert_int_equal(xb_policy_catalog_set_load(set, POL_CATALOG, &opts, &err), XB_ECRYPTO);
     assert_non_null(strstr(err.message, "missing"));
-    /* Signed by someone else: refused. */
-    xb_policy_catalog_opts wrong = {.pubkey_path = other_pub};
-    assert_int_equal(xb_policy_catalog_set_load(set, good, &wrong, &err), XB_ECRYPTO);
+    /* A key named by path without its bytes: refused (the engine reads no key file). */
+    xb_policy_catalog_opts path_only = {.pubkey_path = pub};
+    assert_int_equal(xb_policy_catalog_set_load(set, good, &path_only, &err), XB_ECRYPTO);
+    assert_non_null(strstr(err.message, "not a readable PEM Ed25519 public key"));
     /* A truncated signature: refused. */
     write_file(sig, "short", 5);
     assert_int_equal(xb_policy_catalog_set_load(set, good, &opts, &err), XB_ECRYPTO);
     assert_int_equal(xb_policy_catalog_set_count(set), 0);
     xb_policy_catalog_set_free(set);
+    xb_buf_free(&pem);
     EVP_PKEY_free(key);
     EVP_PKEY_free(other);
 }
