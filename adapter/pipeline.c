@@ -39,6 +39,7 @@
 
 #define XB_KEY_FILE_MAX 4096
 #define XB_DLQ_MAX_TRIES 10
+#define XB_SINK_POLL_EVERY 8 /* records decided between two sink polls within one burst */
 
 struct xb_pipeline;
 
@@ -1355,7 +1356,13 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         rd_kafka_message_t *m;
         while (got < 256 && !p->fatal && (m = xb_source_poll(p->src, 0, &gen)) != NULL) {
             process(p, m, gen);
-            got++;
+            /* A fetch brings a few hundred records: serving the sinks every few decisions sends
+             * requests (and takes answers) while the burst is still being decided, instead of
+             * after all of it, so a record waits for a few decisions, not for the burst. */
+            if (++got % XB_SINK_POLL_EVERY == 0) {
+                poll_sinks(p, p->rt, 0);
+                xb_sink_kafka_poll(p->sk, 0);
+            }
         }
         xb_valroute_tick(p->vr); /* issue #6: reference tables in, held holdings retried */
         audit_wait_retry(p);     /* issue #9: records waiting for room in the audit log */

@@ -1,14 +1,28 @@
-/* source_kafka.c — consumer group, per-partition watermarks, commits, rebalances, pause/resume.
+/* source_kafka.c — consumer group, per-partition watermarks, commits, rebalances, backpressure.
  *
- * Owns: the rd_kafka_t consumer and a small table of assigned partitions (a consumer holds tens
- * of partitions, so a linear table with a last-hit cache beats a hash map here).
+ * Owns: the rd_kafka_t consumer, a small table of assigned partitions (a consumer holds tens
+ * of partitions, so a linear table with a last-hit cache beats a hash map here) and, per
+ * partition, a short queue of records taken from librdkafka but not yet handed out.
+ *
+ * Backpressure without librdkafka's pause in the steady state: a partition with max_outstanding
+ * unfinished records simply gets no more; the source stops taking records from librdkafka while
+ * no partition can use one (a liveness poll every XB_SOURCE_LIVENESS_MS still serves rebalances
+ * and max.poll.interval.ms), so librdkafka's bounded prefetch queue waits, full, for the pipeline.
+ * rd_kafka_pause_partitions() drops that prefetch (a version barrier) and librdkafka 2.0 starts
+ * fetching again only at its next 1 s fetch-backoff tick: pausing at every max_outstanding held a
+ * 1-partition pipeline to max_outstanding records per second (tests/bench/RESULTS.md). A record
+ * that does arrive for a full partition (another partition had room, or a liveness poll) waits in
+ * that partition's queue, in order; only when that queue reaches max_outstanding is the partition
+ * paused in librdkafka (a destination that does not answer), and it resumes at half of it.
  * Never: commits an offset that is not a watermark commit point; never commits before the
- * pre_commit hook (audit durability) succeeded.
+ * pre_commit hook (audit durability) succeeded; never hands out a partition's records out of
+ * order (the queue is drained before anything newer from librdkafka).
  */
 #include "adapter/transport/source_kafka.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapter/log.h"
 #include "adapter/transport/watermark.h"
@@ -16,12 +30,21 @@
 /* queued.max.messages.kbytes unless configured (librdkafka's own default: 65536) */
 #define XB_SOURCE_QUEUED_KBYTES "8192"
 
+/* While nothing can take a record, librdkafka is still polled this often (rebalances, commit
+ * callbacks, max.poll.interval.ms); what such a poll returns waits in its partition's queue. */
+#define XB_SOURCE_LIVENESS_MS 100
+/* Records taken from librdkafka per xb_source_poll call at most (the caller's loop regains
+ * control to serve its sinks). */
+#define XB_SOURCE_POLL_BURST 64
+
 typedef struct part {
     char *topic;
     int32_t partition;
     uint64_t gen;
     xb_wm wm;
-    bool paused; /* backpressure pause (hold is separate) */
+    bool fetch_paused;          /* paused in librdkafka: its queue of taken records is full */
+    rd_kafka_message_t **queue; /* taken from librdkafka, not handed out yet; oldest first */
+    size_t q_head, q_len, q_cap;
 } part;
 
 struct xb_source {
@@ -29,7 +52,10 @@ struct xb_source {
     part *parts;
     size_t n_parts, cap_parts;
     size_t last_hit;
+    size_t next_release; /* round robin over partitions with queued records */
     uint64_t gen_counter;
+    uint64_t last_poll_ms;
+    uint64_t fetch_pauses;
     unsigned max_outstanding;
     bool hold;
     xb_source_pre_commit_fn pre_commit;
@@ -71,6 +97,17 @@ static void add_part(xb_source *src, const char *topic, int32_t partition)
     xb_wm_init(&p->wm);
 }
 
+/* Records taken but not handed out are simply let go: nothing tracked them, so no commit can
+ * have passed them, and Kafka delivers them again to whoever owns the partition next. */
+static void drop_queue(part *p)
+{
+    for (size_t i = 0; i < p->q_len; i++)
+        rd_kafka_message_destroy(p->queue[(p->q_head + i) % p->q_cap]);
+    free(p->queue);
+    p->queue = NULL;
+    p->q_head = p->q_len = p->q_cap = 0;
+}
+
 static void remove_part(xb_source *src, const char *topic, int32_t partition)
 {
     part *p = find_part(src, topic, partition);
@@ -78,6 +115,7 @@ static void remove_part(xb_source *src, const char *topic, int32_t partition)
         return;
     free(p->topic);
     xb_wm_free(&p->wm);
+    drop_queue(p);
     *p = src->parts[--src->n_parts];
     src->last_hit = 0;
 }
@@ -152,8 +190,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
-        if (src->hold)
-            rd_kafka_pause_partitions(rk, parts);
         return;
     }
     log_parts("kafka.revoked", parts);
@@ -162,10 +198,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (!rd_kafka_assignment_lost(rk))
         commit_parts(src, parts, true);
     /* librdkafka keeps a partition's pause flag on its toppar across revoke and re-assignment
-     * (issue #9's rebalance stall: a partition paused for backpressure or hold when it was
-     * revoked came back paused, while its fresh bookkeeping here said "not paused", so nothing
-     * ever resumed it). Resume while it is still assigned; the assign path pauses again if the
-     * source is on hold. */
+     * (issue #9's rebalance stall: a partition paused for backpressure when it was revoked came
+     * back paused, while its fresh bookkeeping here said "not paused", so nothing ever resumed
+     * it). Resume while it is still assigned. */
     rd_kafka_resume_partitions(rk, parts);
     for (int i = 0; i < parts->cnt; i++)
         remove_part(src, parts->elems[i].topic, parts->elems[i].partition);
@@ -264,14 +299,118 @@ void xb_source_close(xb_source *src)
     for (size_t i = 0; i < src->n_parts; i++) {
         free(src->parts[i].topic);
         xb_wm_free(&src->parts[i].wm);
+        drop_queue(&src->parts[i]);
     }
     free(src->parts);
     free(src);
 }
 
-rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen)
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool has_room(const xb_source *src, const part *p)
+{
+    return xb_wm_outstanding(&p->wm) <= src->max_outstanding;
+}
+
+/* True when some partition would take a record straight from librdkafka now. */
+static bool wants_records(const xb_source *src)
+{
+    if (src->hold)
+        return false;
+    if (src->n_parts == 0)
+        return true; /* nothing assigned yet: polling is how the assignment arrives */
+    for (size_t i = 0; i < src->n_parts; i++)
+        if (src->parts[i].q_len == 0 && has_room(src, &src->parts[i]))
+            return true;
+    return false;
+}
+
+static void set_fetch_paused(xb_source *src, part *p, bool pause)
+{
+    if (p->fetch_paused == pause)
+        return;
+    p->fetch_paused = pause;
+    set_paused(src, p->topic, p->partition, pause);
+    if (pause) {
+        src->fetch_pauses++;
+        xb_log_event(XB_LOG_DEBUG, "kafka.paused",
+                     json_pack("{ss,si,sI,sI}", "topic", p->topic, "partition", (int)p->partition,
+                               "outstanding", (json_int_t)xb_wm_outstanding(&p->wm), "queued",
+                               (json_int_t)p->q_len));
+    }
+}
+
+static void queue_push(xb_source *src, part *p, rd_kafka_message_t *m)
+{
+    if (p->q_len == p->q_cap) {
+        size_t ncap = p->q_cap ? p->q_cap * 2 : 64;
+        rd_kafka_message_t **nq = malloc(ncap * sizeof *nq);
+        if (!nq)
+            abort(); /* cannot keep a taken record in order: continuing could skip it */
+        for (size_t i = 0; i < p->q_len; i++)
+            nq[i] = p->queue[(p->q_head + i) % p->q_cap];
+        free(p->queue);
+        p->queue = nq;
+        p->q_cap = ncap;
+        p->q_head = 0;
+    }
+    p->queue[(p->q_head + p->q_len) % p->q_cap] = m;
+    p->q_len++;
+    if (p->q_len >= src->max_outstanding)
+        set_fetch_paused(src, p, true);
+}
+
+static rd_kafka_message_t *queue_pop(xb_source *src, part *p)
+{
+    rd_kafka_message_t *m = p->queue[p->q_head];
+    p->q_head = (p->q_head + 1) % p->q_cap;
+    p->q_len--;
+    if (p->q_len <= src->max_outstanding / 2)
+        set_fetch_paused(src, p, false);
+    return m;
+}
+
+/* Starts tracking m (its partition p) and returns it, or NULL when the watermark refuses it
+ * (an offset at or below one already tracked: not committed, so redelivered where it belongs). */
+static rd_kafka_message_t *hand_out(part *p, rd_kafka_message_t *m, uint64_t *gen)
+{
+    if (xb_wm_track(&p->wm, m->offset) < 0) {
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    *gen = p->gen;
+    return m;
+}
+
+/* The oldest queued record of a partition that has room again (round robin). */
+static rd_kafka_message_t *release_queued(xb_source *src, uint64_t *gen)
+{
+    if (src->hold)
+        return NULL;
+    for (size_t k = 0; k < src->n_parts; k++) {
+        size_t i = (src->next_release + k) % src->n_parts;
+        part *p = &src->parts[i];
+        if (p->q_len == 0 || !has_room(src, p))
+            continue;
+        src->next_release = i + 1;
+        rd_kafka_message_t *m = hand_out(p, queue_pop(src, p), gen);
+        if (m)
+            return m;
+    }
+    return NULL;
+}
+
+/* One record from librdkafka: NULL on timeout, on errors (logged) and for records of partitions
+ * no longer assigned; otherwise the record and its partition. */
+static rd_kafka_message_t *take(xb_source *src, int timeout_ms, part **out_part)
 {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(src->rk, timeout_ms);
+    src->last_poll_ms = now_ms();
     if (!m)
         return NULL;
     if (m->err) {
@@ -280,24 +419,36 @@ rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen
         rd_kafka_message_destroy(m);
         return NULL;
     }
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    part *p = find_part(src, topic, m->partition);
-    /* No state (not assigned any more) or an offset already tracked: not ours to process now;
-     * it is not committed, so it is delivered again where it belongs. */
-    if (!p || xb_wm_track(&p->wm, m->offset) < 0) {
+    *out_part = find_part(src, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!*out_part) { /* not assigned any more: not committed, redelivered where it belongs */
         rd_kafka_message_destroy(m);
         return NULL;
     }
-    *gen = p->gen;
-    if (!p->paused && xb_wm_outstanding(&p->wm) > src->max_outstanding) {
-        p->paused = true;
-        if (!src->hold)
-            set_paused(src, p->topic, p->partition, true);
-        xb_log_event(XB_LOG_DEBUG, "kafka.paused",
-                     json_pack("{ss,si,sI}", "topic", p->topic, "partition", (int)p->partition,
-                               "outstanding", (json_int_t)xb_wm_outstanding(&p->wm)));
-    }
     return m;
+}
+
+rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen)
+{
+    rd_kafka_message_t *m = release_queued(src, gen);
+    if (m)
+        return m;
+    bool wanted = wants_records(src);
+    /* Nothing can take a record: leave librdkafka's prefetch where it is, bar a liveness poll.
+     * A blocking call still waits in librdkafka (the caller has nothing else to do). */
+    if (!wanted && timeout_ms == 0 && now_ms() - src->last_poll_ms < XB_SOURCE_LIVENESS_MS)
+        return NULL;
+    for (int i = 0; i < XB_SOURCE_POLL_BURST; i++) {
+        part *p = NULL;
+        rd_kafka_message_t *got = take(src, i == 0 ? timeout_ms : 0, &p);
+        if (!got)
+            return NULL;
+        if (!src->hold && p->q_len == 0 && has_room(src, p))
+            return hand_out(p, got, gen);
+        queue_push(src, p, got); /* behind what waits already, or until p has room */
+        if (!wanted || !wants_records(src))
+            return release_queued(src, gen);
+    }
+    return release_queued(src, gen);
 }
 
 int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64_t offset,
@@ -306,11 +457,6 @@ int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64
     part *p = find_part(src, topic, partition);
     if (!p || p->gen != gen || xb_wm_finish(&p->wm, offset) < 0)
         return 1;
-    if (p->paused && xb_wm_outstanding(&p->wm) <= src->max_outstanding / 2) {
-        p->paused = false;
-        if (!src->hold)
-            set_paused(src, p->topic, p->partition, false);
-    }
     return 0;
 }
 
@@ -321,12 +467,7 @@ int xb_source_commit(xb_source *src, bool sync)
 
 void xb_source_hold(xb_source *src, bool hold)
 {
-    if (src->hold == hold)
-        return;
-    src->hold = hold;
-    for (size_t i = 0; i < src->n_parts; i++)
-        if (!src->parts[i].paused) /* backpressured ones stay paused either way */
-            set_paused(src, src->parts[i].topic, src->parts[i].partition, hold);
+    src->hold = hold; /* no record is handed out while held; see wants_records */
 }
 
 uint64_t xb_source_outstanding(const xb_source *src)
@@ -340,9 +481,24 @@ uint64_t xb_source_outstanding(const xb_source *src)
 int xb_source_paused_count(const xb_source *src)
 {
     int n = 0;
-    for (size_t i = 0; i < src->n_parts; i++)
-        n += src->parts[i].paused || src->hold;
+    for (size_t i = 0; i < src->n_parts; i++) {
+        const part *p = &src->parts[i];
+        n += src->hold || p->fetch_paused || p->q_len > 0 || !has_room(src, p);
+    }
     return n;
+}
+
+int xb_source_fetch_paused_count(const xb_source *src)
+{
+    int n = 0;
+    for (size_t i = 0; i < src->n_parts; i++)
+        n += src->parts[i].fetch_paused;
+    return n;
+}
+
+uint64_t xb_source_fetch_pauses(const xb_source *src)
+{
+    return src->fetch_pauses;
 }
 
 void xb_source_foreach_lag(xb_source *src,

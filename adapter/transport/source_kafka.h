@@ -13,8 +13,11 @@
  *    issue #9's stall), then their state is dropped; a later finish() of a record from before the
  *    revoke is ignored (the record will be redelivered to whoever owns the partition now; the
  *    receiver deduplicates).
- *  - A partition with more than max_outstanding unfinished records is paused (consumption goes
- *    on polling, so max.poll.interval.ms never evicts the consumer) and resumed at half of it.
+ *  - A partition with more than max_outstanding unfinished records gets no more until some finish;
+ *    while no partition can take one, librdkafka's prefetch is left alone (a liveness poll every
+ *    100 ms keeps rebalances served and max.poll.interval.ms from evicting the consumer). Records
+ *    that arrive for a full partition wait in order in a per-partition queue; a queue that reaches
+ *    max_outstanding pauses its partition in librdkafka, resumed at half of it.
  * Never: decides whether a record is finished; never commits from any thread but the one that
  * polls. Single-threaded: every call from the pipeline's worker thread.
  */
@@ -60,12 +63,15 @@ int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64
 /* Commits every partition whose watermark moved. sync=false for the periodic commit. */
 int xb_source_commit(xb_source *src, bool sync);
 
-/* Stops (true) or restarts (false) all consumption, e.g. while draining on SIGTERM. */
+/* Stops (true) or restarts (false) handing out records, e.g. while draining on SIGTERM. */
 void xb_source_hold(xb_source *src, bool hold);
 
-/* Unfinished records over all partitions, and partitions currently paused. */
+/* Unfinished records over all partitions; partitions taking no records now (backpressure or
+ * hold); partitions paused in librdkafka itself, and how many times one was paused so far. */
 uint64_t xb_source_outstanding(const xb_source *src);
 int xb_source_paused_count(const xb_source *src);
+int xb_source_fetch_paused_count(const xb_source *src);
+uint64_t xb_source_fetch_pauses(const xb_source *src);
 
 /* Calls fn for each assigned partition with its consumer lag (high watermark - position, from
  * librdkafka's cached values; -1 when unknown). */

@@ -1,6 +1,7 @@
 /* test_source_kafka.c — the Kafka source and DLQ producer against librdkafka's mock cluster:
- * commits stop at the first unfinished record, a restart resumes there, the DLQ carries the
- * original bytes and every header. */
+ * commits stop at the first unfinished record, a restart resumes there, backpressure hands every
+ * record out once and in order (also across a pause in librdkafka), the DLQ carries the original
+ * bytes and every header. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,61 @@ static void test_watermark_commit_and_resume(void **state)
     int64_t again[1];
     assert_int_equal(consume(src, 1, again, &gen), 1);
     assert_int_equal(again[0], 5);
+    xb_source_close(src);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
+/* Backpressure: a full partition gets nothing more; records taken from librdkafka meanwhile wait
+ * in order, and a full queue pauses the partition in librdkafka (which drops its prefetch and
+ * fetches again from after the last record taken). Every offset must come out exactly once, in
+ * order, with at most max_outstanding + 1 unfinished at any time. */
+static void test_backpressure_order_across_pauses(void **state)
+{
+    enum { N = 300, MAX_OUT = 8 };
+    xb_config *cfg;
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    xb_kafka_env *env;
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(env, "in.t", 1, &err), 0);
+    produce_n(env, "in.t", N);
+    xb_source_opts so = {.max_outstanding = MAX_OUT, .pre_commit = pre_commit};
+    xb_source *src;
+    assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
+
+    int64_t unfinished[MAX_OUT + 2];
+    size_t n_unfinished = 0;
+    int64_t next = 0;
+    int saw_full = 0;
+    time_t end = time(NULL) + 60;
+    for (unsigned round = 0; next < N && time(NULL) < end; round++) {
+        uint64_t gen;
+        /* blocking polls while full take records into the queue: that is what fills it */
+        rd_kafka_message_t *m = xb_source_poll(src, round % 2 ? 20 : 0, &gen);
+        if (m) {
+            assert_int_equal(m->offset, next); /* no gap, no repeat, no reordering */
+            next++;
+            assert_true(n_unfinished < MAX_OUT + 1);
+            unfinished[n_unfinished++] = m->offset;
+            rd_kafka_message_destroy(m);
+        }
+        if (n_unfinished == MAX_OUT + 1) {
+            assert_true(xb_source_paused_count(src) >= 1);
+            saw_full++;
+        }
+        /* finish slowly: one record every few rounds once full, so the queue fills */
+        if (n_unfinished > 0 && (n_unfinished <= MAX_OUT || round % 12 == 0)) {
+            if (n_unfinished == MAX_OUT + 1 || round % 3 == 0) {
+                assert_int_equal(xb_source_finish(src, "in.t", 0, unfinished[0], gen), 0);
+                memmove(unfinished, unfinished + 1, --n_unfinished * sizeof *unfinished);
+            }
+        }
+    }
+    assert_int_equal(next, N);
+    assert_true(saw_full > 0);
+    assert_true(xb_source_fetch_pauses(src) >= 1); /* the librdkafka pause path was taken */
+    assert_int_equal(xb_source_fetch_paused_count(src), 0);
     xb_source_close(src);
     xb_kafka_env_free(env);
     xb_config_free(cfg);
@@ -266,6 +322,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watermark_commit_and_resume),
+        cmocka_unit_test(test_backpressure_order_across_pauses),
         cmocka_unit_test(test_dlq_headers),
         cmocka_unit_test(test_read_ahead_bounded_by_default),
     };

@@ -160,13 +160,14 @@ typedef struct held {
     uint64_t gen;
 } held;
 
-/* Polls the source without finishing anything until every partition is backpressure-paused;
- * what it handed out is kept in `h` so it can be finished later. */
+/* Polls the source without finishing anything until every partition is paused inside librdkafka
+ * (full, and its queue of records waiting behind them full too: the state issue #9's stall
+ * started from); what it handed out is kept in `h` so it can be finished later. */
 static size_t fill_until_paused(fixture *f, xb_source *src, held *h, size_t cap)
 {
     size_t n = 0;
     time_t end = time(NULL) + 60;
-    while (xb_source_paused_count(src) < N_PARTS && time(NULL) < end) {
+    while (xb_source_fetch_paused_count(src) < N_PARTS && time(NULL) < end) {
         uint64_t gen;
         rd_kafka_message_t *m = xb_source_poll(src, 100, &gen);
         if (!m)
@@ -176,6 +177,7 @@ static size_t fill_until_paused(fixture *f, xb_source *src, held *h, size_t cap)
         h[n++] = (held){m->partition, m->offset, gen};
         rd_kafka_message_destroy(m);
     }
+    assert_int_equal(xb_source_fetch_paused_count(src), N_PARTS);
     assert_int_equal(xb_source_paused_count(src), N_PARTS);
     return n;
 }
