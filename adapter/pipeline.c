@@ -1171,6 +1171,8 @@ static int pre_commit(void *ctx)
 {
     xb_pipeline *p = ctx;
     xb_error err;
+    if (p->opts.settled_flush) /* delivery outcomes of finished records reach the ledger first */
+        p->opts.settled_flush(p->opts.settle_ctx);
     /* A failed fdatasync stays fatal, unlike a refused write (audit_blocked): entries written
      * since the last sync have been acted on, and after a failed sync Linux may drop their pages
      * and let the next fsync succeed, so a retry could commit past audit lines that are gone.

@@ -67,6 +67,10 @@ typedef void (*xb_pipeline_settled_fn)(void *ctx, const char *destination, const
                                        size_t sent_len, bool accepted, const char *reason,
                                        const char *response, size_t response_len);
 
+/* Runs before offsets are committed (and before the audit file is synced for that commit): the
+ * settlement stage writes its queued delivery outcomes there. Errors are its own to log. */
+typedef void (*xb_pipeline_flush_fn)(void *ctx);
+
 /* Stop condition checked by the loop (demo, tests): true -> drain and return. */
 typedef bool (*xb_pipeline_until_fn)(void *ctx, const xb_pipeline_stats *stats);
 
@@ -75,6 +79,7 @@ typedef struct xb_pipeline_opts {
     xb_pipeline_settle_fn settle;
     void *settle_ctx;
     xb_pipeline_settled_fn settled; /* ledger + outbound pacs.002 on delivery; ctx = settle_ctx */
+    xb_pipeline_flush_fn settled_flush; /* before every commit; ctx = settle_ctx */
     xb_pipeline_until_fn until;
     void *until_ctx;
     bool no_metrics; /* do not open the metrics port even when configured */

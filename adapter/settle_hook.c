@@ -25,6 +25,8 @@
 #define RATES_TOPIC_TIMEOUT_MS 15000
 #define RELOAD_MIN_INTERVAL_S 60
 #define PRODUCE_FLUSH_MS 10000
+/* Delivery outcomes queued for the ledger before a flush is forced (group commit). */
+#define PENDING_FLUSH_AT 256
 
 typedef struct settle_route {
     char name[128];
@@ -45,6 +47,15 @@ struct xb_settle_hook {
     rd_kafka_t *producer; /* created on the first status report */
     unsigned seq;
     xb_settle_sent_cache *sent; /* ids of settled messages until their outcome (settle_sent.h) */
+    /* Delivery outcomes (ACSP/RJCT) not yet in the ledger: written in one transaction by
+     * xb_settle_hook_flush, which the pipeline calls before offsets are committed. */
+    struct pending_status {
+        char key[80];
+        char status[8];
+        char *reason; /* NULL or owned */
+        char source[200];
+    } * pending;
+    size_t n_pending, cap_pending;
 };
 
 /* ---- building ----------------------------------------------------------------------------------
@@ -146,6 +157,10 @@ void xb_settle_hook_free(xb_settle_hook *h)
         xb_fx_free(h->routes[i].fx);
     }
     free(h->routes);
+    xb_error err = {0};
+    if (xb_settle_hook_flush(h, &err) < 0)
+        xb_log(XB_LOG_ERROR, "settle.status_failed", "ledger: %s", err.message);
+    free(h->pending);
     xb_store_close(h->store);
     xb_settle_sent_cache_free(h->sent);
     if (h->producer) {
@@ -382,9 +397,62 @@ static int sent_ids(xb_settle_sent *out, xb_settle_hook *h, const char *sent_xml
     return rc;
 }
 
-int xb_settle_hook_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
-                           const char *destination, bool accepted, const char *reason,
-                           xb_error *err)
+static int queue_status(xb_settle_hook *h, const char *key, const char *status, const char *reason,
+                        const char *source, xb_error *err)
+{
+    if (h->n_pending == h->cap_pending) {
+        size_t ncap = h->cap_pending ? h->cap_pending * 2 : 64;
+        struct pending_status *np = realloc(h->pending, ncap * sizeof *np);
+        if (!np)
+            return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+        h->pending = np;
+        h->cap_pending = ncap;
+    }
+    struct pending_status *q = &h->pending[h->n_pending];
+    snprintf(q->key, sizeof q->key, "%s", key);
+    snprintf(q->status, sizeof q->status, "%s", status);
+    snprintf(q->source, sizeof q->source, "%s", source);
+    q->reason = reason ? strdup(reason) : NULL;
+    if (reason && !q->reason)
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    h->n_pending++;
+    return 0;
+}
+
+int xb_settle_hook_flush(xb_settle_hook *h, xb_error *err)
+{
+    if (!h || h->n_pending == 0)
+        return 0;
+    size_t n = h->n_pending;
+    xb_ledger_update *u = malloc(n * sizeof *u);
+    int rc = u ? 0 : xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; u && i < n; i++)
+        u[i] = (xb_ledger_update){h->pending[i].key, h->pending[i].status, h->pending[i].reason,
+                                  h->pending[i].source};
+    if (u)
+        rc = xb_settle_ledger_set_statuses(h->store, u, n, err);
+    if (rc < 0) { /* one row that cannot be written must not cost the others theirs */
+        rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            xb_ledger_outcome o;
+            xb_error e = {0};
+            struct pending_status *q = &h->pending[i];
+            if (xb_settle_ledger_set_status(&o, h->store, q->key, q->status, q->reason, q->source,
+                                            &e) < 0 &&
+                rc == 0)
+                rc = xb_error_set(err, e.code, NULL, "%s: %s", q->key, e.message);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(h->pending[i].reason);
+    h->n_pending = 0;
+    free(u);
+    return rc;
+}
+
+/* The ledger rows and status report of one delivery outcome; the rows are queued (see flush). */
+static int queue_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
+                         const char *destination, bool accepted, const char *reason, xb_error *err)
 {
     settle_route *r = route_for_destination(h, destination);
     if (!r)
@@ -402,13 +470,22 @@ int xb_settle_hook_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_
             snprintf(key, sizeof key, "%s", m.tx[i].uetr);
         else
             snprintf(key, sizeof key, "%s/%s", m.msg_id, m.tx[i].e2e);
-        xb_ledger_outcome o;
-        rc = xb_settle_ledger_set_status(&o, h->store, key, status, reason, source, err);
+        rc = queue_status(h, key, status, reason, source, err);
     }
     if (rc == 0 && r->opts.status_topic[0])
         rc = publish_status(h, r, &m, status, reason, err);
     xb_settle_sent_clear(&m);
     return rc;
+}
+
+int xb_settle_hook_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
+                           const char *destination, bool accepted, const char *reason,
+                           xb_error *err)
+{
+    int rc = queue_outcome(h, sent_xml, sent_len, destination, accepted, reason, err);
+    xb_error flush_err = {0};
+    int frc = xb_settle_hook_flush(h, rc < 0 ? &flush_err : err);
+    return rc < 0 ? rc : frc;
 }
 
 /* ---- pacs.002 in --------------------------------------------------------------------------------
@@ -423,7 +500,9 @@ int xb_settle_hook_status_bytes(size_t *applied, xb_settle_hook *h, const char *
     if (xb_msg_parse(&m, data, len, NULL, &e) < 0)
         return 0; /* not an ISO message at all: nothing for the ledger */
     int rc = 0;
-    if (xb_msg_definition(m)->kind == XB_KIND_PACS002 && h->store)
+    /* queued delivery outcomes first: a pacs.002 after them must find ACSP, as it would have */
+    if (xb_msg_definition(m)->kind == XB_KIND_PACS002 && h->store &&
+        (rc = xb_settle_hook_flush(h, err)) == 0)
         rc = xb_settle_ledger_apply_status(applied, NULL, NULL, h->store, m, err);
     xb_msg_free(m);
     return rc;
@@ -463,10 +542,19 @@ void xb_settle_pipeline_outcome(void *ctx, const char *destination, const char *
     xb_settle_hook *h = ctx;
     xb_error err = {0};
     size_t applied = 0;
-    if (xb_settle_hook_outcome(h, sent, sent_len, destination, accepted, reason, &err) < 0 ||
+    if (queue_outcome(h, sent, sent_len, destination, accepted, reason, &err) < 0 ||
+        (h->n_pending >= PENDING_FLUSH_AT && xb_settle_hook_flush(h, &err) < 0) ||
         (response && response_len &&
          xb_settle_hook_status_bytes(&applied, h, response, response_len, &err) < 0))
         xb_log_event(XB_LOG_ERROR, "settle.status_failed",
                      json_pack("{ss,ss,ss}", "destination", destination, "error",
                                xb_error_name(err.code), "msg", err.message));
+}
+
+void xb_settle_pipeline_flush(void *ctx)
+{
+    xb_error err = {0};
+    if (xb_settle_hook_flush(ctx, &err) < 0)
+        xb_log_event(XB_LOG_ERROR, "settle.status_failed",
+                     json_pack("{ss,ss}", "error", xb_error_name(err.code), "msg", err.message));
 }

@@ -5,7 +5,8 @@
  * reload is adopted when first met), the xb_pipeline_settle_fn implementation
  * (settle the policy output, record every transfer as SENT in the ledger, return the bytes to
  * deliver and the details for the decision record), delivery outcomes (acknowledged -> ACSP,
- * permanently rejected -> RJCT, each also produced as a pacs.002 to the route's status_topic),
+ * permanently rejected -> RJCT, group-committed to the ledger before offsets advance, each also
+ * produced as a pacs.002 to the route's status_topic),
  * and ingest of pacs.002 coming back (a receiver's response body or a status-topic record).
  * Never: lets an unsettled message through (any failure is returned, and the pipeline parks the
  * record in the DLQ), or guesses a rate: a missing rate reloads a file source at most once a
@@ -45,7 +46,8 @@ int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
 
 /* A destination answered for a settled message it was sent (the bytes the hook returned):
  * accepted -> every transfer ACSP; !accepted (permanent rejection) -> RJCT with reason. The
- * ledger is updated and, when the route has status_topic, a pacs.002 is produced there. */
+ * ledger is updated (durable on return, with anything queued before) and, when the route has
+ * status_topic, a pacs.002 is produced there. */
 int xb_settle_hook_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
                            const char *destination, bool accepted, const char *reason,
                            xb_error *err);
@@ -60,13 +62,22 @@ int xb_settle_hook_status_bytes(size_t *applied, xb_settle_hook *h, const char *
 int xb_settle_hook_ingest_topic(size_t *applied, xb_settle_hook *h, const char *topic,
                                 int timeout_ms, xb_error *err);
 
-/* For the pipeline's delivery callback (to be wired in adapter/pipeline.c, see the issue #5 note):
- * one copy of a settled message reached its end at `destination`. accepted = 2xx/409; otherwise a
- * permanent rejection with reason. response (may be NULL) is the receiver's body: when it is a
- * pacs.002 it is applied to the ledger too. Errors are logged (a delivery is never undone). */
+/* The pipeline's delivery callback (xb_pipeline_settled_fn): one copy of a settled message
+ * reached its end at `destination`. accepted = 2xx/409; otherwise a permanent rejection with
+ * reason. The ledger rows are queued (group commit: written by xb_settle_hook_flush, at the
+ * latest every 256 outcomes); the status report is produced now. response (may be NULL) is the
+ * receiver's body: when it is a pacs.002 it is applied to the ledger too, after what is queued.
+ * Errors are logged (a delivery is never undone). */
 void xb_settle_pipeline_outcome(void *ctx, const char *destination, const char *sent,
                                 size_t sent_len, bool accepted, const char *reason,
                                 const char *response, size_t response_len);
+
+/* Writes the queued delivery outcomes to the ledger in one transaction (one by one if that
+ * fails, so one bad row costs no other its status). The pipeline calls it before offsets are
+ * committed (xb_settle_pipeline_flush, errors logged), so no committed record's outcome is only
+ * in memory; xb_settle_hook_free and every pacs.002 ingest call it too. */
+int xb_settle_hook_flush(xb_settle_hook *h, xb_error *err);
+void xb_settle_pipeline_flush(void *ctx);
 
 /* The ledger the hook writes (NULL without state.store). */
 xb_store *xb_settle_hook_store(xb_settle_hook *h);

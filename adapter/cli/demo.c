@@ -496,6 +496,7 @@ int xb_cli_demo(int argc, char **argv)
         po.settle = xb_settle_pipeline_hook;
         po.settle_ctx = settle;
         po.settled = xb_settle_pipeline_outcome;
+        po.settled_flush = xb_settle_pipeline_flush;
     }
     if (xb_pipeline_new(&pl, d.path, &po, &err) < 0 || xb_pipeline_run(pl, &err) < 0)
         goto fail;

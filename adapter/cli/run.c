@@ -71,6 +71,7 @@ int xb_cli_run(int argc, char **argv)
         po.settle = xb_settle_pipeline_hook;
         po.settle_ctx = settle;
         po.settled = xb_settle_pipeline_outcome;
+        po.settled_flush = xb_settle_pipeline_flush;
     }
     if (err.code || xb_pipeline_new(&p, config, &po, &err) < 0) {
         xb_log_event(

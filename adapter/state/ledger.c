@@ -253,6 +253,23 @@ int xb_settle_ledger_set_status(xb_ledger_outcome *out, xb_store *st, const char
     return finish(st, rc, err);
 }
 
+int xb_settle_ledger_set_statuses(xb_store *st, const xb_ledger_update *u, size_t n, xb_error *err)
+{
+    char now[32];
+    now_iso(now);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = check_status_code(u[i].status, err);
+    if (rc < 0 || n == 0 || (rc = begin(st, err)) < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        xb_ledger_outcome o;
+        rc = set_status_tx(&o, st, u[i].key, u[i].status, u[i].reason ? u[i].reason : "",
+                           u[i].source ? u[i].source : "", now, err);
+    }
+    return finish(st, rc, err);
+}
+
 static int add_unmatched(xb_store *st, const xb_pacs002_status *r, const char *reason,
                          const char *source, const char *now, xb_error *err)
 {

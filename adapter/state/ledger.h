@@ -41,6 +41,16 @@ int xb_settle_ledger_set_status(xb_ledger_outcome *out, xb_store *st, const char
                                 const char *status, const char *reason, const char *source,
                                 xb_error *err);
 
+/* One status for one transfer, as xb_settle_ledger_set_status takes it. */
+typedef struct xb_ledger_update {
+    const char *key, *status, *reason, *source;
+} xb_ledger_update;
+
+/* Applies n statuses in order, in one transaction (group commit: the delivery outcomes of a
+ * commit interval cost one durable commit, not one each). Same outcome per row as n calls of
+ * xb_settle_ledger_set_status; on an error nothing of the batch is applied. */
+int xb_settle_ledger_set_statuses(xb_store *st, const xb_ledger_update *u, size_t n, xb_error *err);
+
 /* Applies every status row of a parsed pacs.002 (group-level rows to every transfer of the
  * original message). Counts go to the out parameters (any may be NULL). One transaction. */
 int xb_settle_ledger_apply_status(size_t *applied, size_t *unmatched, size_t *refused, xb_store *st,

@@ -28,7 +28,7 @@
 #include "adapter/transport/watermark.h"
 
 /* queued.max.messages.kbytes unless configured (librdkafka's own default: 65536) */
-#define XB_SOURCE_QUEUED_KBYTES "8192"
+#define XB_SOURCE_QUEUED_KBYTES "16384"
 
 /* While nothing can take a record, librdkafka is still polled this often (rebalances, commit
  * callbacks, max.poll.interval.ms); what such a poll returns waits in its partition's queue. */
@@ -255,8 +255,10 @@ int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env
     if (!user_set(cfg, "auto.offset.reset"))
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
     /* Bounded read-ahead: librdkafka's default prefetch queue is up to 64 MB, most of xborder's
-     * RSS over a long run (tests/bench/RESULTS.md, "RSS over a long run": 88-140 MB with it,
-     * 44-52 MB at 8 MB, the same throughput). A configured value wins. */
+     * RSS over a long run (tests/bench/RESULTS.md: 88-140 MB with it, 44-52 MB at 8 MB). Not
+     * less than 16 MB: a full queue stops librdkafka 2.0 fetching for a fixed 1 s, so it must
+     * hold more than a second of records at full speed (1,500 msgs/s x 4.6 KB = 7 MB): 8 MB held
+     * one partition to ~1,000 msgs/s, 16 MB gave ~1,450 at ~60 MB RSS. A configured value wins. */
     if (!user_set(cfg, "queued.max.messages.kbytes"))
         rd_kafka_conf_set(conf, "queued.max.messages.kbytes", XB_SOURCE_QUEUED_KBYTES, NULL, 0);
     if (rd_kafka_conf_set(conf, "group.id", cfg->kafka.group_id, errstr, sizeof errstr) ||

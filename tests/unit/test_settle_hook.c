@@ -29,6 +29,7 @@
 #include "adapter/state/ledger.h"
 #include "adapter/state/store.h"
 #include "iso20022/buf.h"
+#include "iso20022/pacs002.h"
 #include "iso20022/schema.h"
 #include "iso20022/write.h"
 
@@ -383,6 +384,70 @@ static void outcome_with_and_without_the_table(void **state)
     env_close(&b);
 }
 
+/* The pipeline's outcomes are group-committed: queued until a flush (the pipeline's pre-commit),
+ * a pacs.002 ingest (which must find them applied first) or the hook's end; one transaction for
+ * the batch, and a batch with a bad row applies nothing of it. */
+static void pipeline_outcomes_group_committed(void **state)
+{
+    (void)state;
+    char db[128];
+    snprintf(db, sizeof db, "%s/group.db", g_dir);
+    fixture_env a;
+    env_open(&a, "group-a.yaml", db);
+    size_t l_multi = 0, l_usd = 0, l_cny = 0;
+    char *multi = hook_settle(&a, "pacs008-multi.xml", &l_multi);
+    char *usd = hook_settle(&a, "pacs008-usd.xml", &l_usd);
+    char *cny = hook_settle(&a, "pacs008-cny.xml", &l_cny);
+    xb_store *st = xb_settle_hook_store(a.h);
+    xb_error err = {0};
+
+    xb_settle_pipeline_outcome(a.h, "hk-correspondent", multi, l_multi, true, NULL, NULL, 0);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f003", "SENT"); /* queued only */
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f004", "SENT");
+    /* a pacs.002 (settled, for the first transfer) flushes the queue before it applies */
+    xb_pacs002_tx_status tx = {.orgnl_end_to_end_id = "E2E-3",
+                               .orgnl_uetr = "8a562c67-ca16-48ba-b074-65581be6f003",
+                               .status = "ACSC"};
+    xb_pacs002_report rep = {.msg_id = "XB-TEST-STS-1",
+                             .orgnl_msg_id = "XB-SETTLE-MULTI-1",
+                             .orgnl_msg_nm_id = "pacs.008.001.08",
+                             .n_tx = 1,
+                             .tx = &tx};
+    xb_buf p002 = XB_BUF_INIT;
+    assert_int_equal(xb_pacs002_build(&p002, &rep, &err), 0);
+    size_t applied = 0;
+    assert_int_equal(xb_settle_hook_status_bytes(&applied, a.h, p002.data, p002.len, &err), 0);
+    assert_int_equal(applied, 1);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f003", "ACSC");
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f004", "ACSP");
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f005", "ACSP");
+
+    xb_settle_pipeline_outcome(a.h, "hk-correspondent", usd, l_usd, false, "AC04 closed", NULL, 0);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f001", "SENT");
+    assert_int_equal(xb_settle_hook_flush(a.h, &err), 0);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f001", "RJCT");
+    assert_int_equal(xb_settle_hook_flush(a.h, &err), 0); /* nothing queued: nothing to do */
+
+    /* one bad status code: the whole batch is refused, nothing of it applied */
+    xb_ledger_update bad[] = {{"8a562c67-ca16-48ba-b074-65581be6f004", "ACSC", NULL, "test"},
+                              {"8a562c67-ca16-48ba-b074-65581be6f005", "NOPE", NULL, "test"}};
+    assert_true(xb_settle_ledger_set_statuses(st, bad, 2, &err) < 0);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f004", "ACSP");
+
+    /* queued at the end: the hook's free writes it */
+    xb_settle_pipeline_outcome(a.h, "hk-correspondent", cny, l_cny, true, NULL, NULL, 0);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f009", "SENT");
+    env_close(&a);
+    fixture_env b;
+    env_open(&b, "group-b.yaml", db);
+    assert_status(xb_settle_hook_store(b.h), "8a562c67-ca16-48ba-b074-65581be6f009", "ACSP");
+    env_close(&b);
+    xb_buf_free(&p002);
+    free(multi);
+    free(usd);
+    free(cny);
+}
+
 /* Each open store creates the ledger's tables on first use (a per-process flag would leave the
  * second fresh database without them). */
 static void ledger_tables_once_per_store(void **state)
@@ -428,6 +493,7 @@ int main(void)
         cmocka_unit_test(validated_flag_keeps_the_checks),
         cmocka_unit_test(sent_table_answers_exact_bytes_once),
         cmocka_unit_test(outcome_with_and_without_the_table),
+        cmocka_unit_test(pipeline_outcomes_group_committed),
         cmocka_unit_test(ledger_tables_once_per_store),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

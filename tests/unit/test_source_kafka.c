@@ -274,7 +274,7 @@ static void test_dlq_headers(void **state)
     xb_config_free(cfg);
 }
 
-/* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 8192 unless the
+/* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 16384 unless the
  * config sets it, and pipeline.max_outstanding 500 unless set. */
 static void read_ahead_value(const char *doc, char *out, size_t cap)
 {
@@ -299,7 +299,7 @@ static void test_read_ahead_bounded_by_default(void **state)
     (void)state;
     char v[32];
     read_ahead_value(yaml, v, sizeof v);
-    assert_string_equal(v, "8192");
+    assert_string_equal(v, "16384");
     xb_config *cfg;
     xb_error err;
     assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
