@@ -296,12 +296,16 @@ void xb_source_close(xb_source *src)
     if (!src)
         return;
     commit_parts(src, NULL, true);
+    /* Records still queued are never handed out now; they go back to librdkafka before it is
+     * closed (it waits for its messages at destroy), even where a lost assignment skips the
+     * revoke callback that would drop them. */
+    for (size_t i = 0; i < src->n_parts; i++)
+        drop_queue(&src->parts[i]);
     rd_kafka_consumer_close(src->rk); /* runs the revoke callback: commits again, drops state */
     rd_kafka_destroy(src->rk);
     for (size_t i = 0; i < src->n_parts; i++) {
         free(src->parts[i].topic);
         xb_wm_free(&src->parts[i].wm);
-        drop_queue(&src->parts[i]);
     }
     free(src->parts);
     free(src);
