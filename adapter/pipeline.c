@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1389,6 +1390,10 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         if (t - last_gauges >= 1000) {
             update_gauges(p);
             last_gauges = t;
+            /* Give freed heap pages back once a second: every record allocates and frees a
+             * parse tree, an audit line and request bodies, and at full speed on several
+             * partitions the freed pages stayed resident (peak RSS 78 MB on 2 partitions). */
+            malloc_trim(0);
         }
         if (!draining && p->opts.until && p->opts.until(p->opts.until_ctx, &p->stats))
             p->stop_flag = 1;
