@@ -1391,8 +1391,9 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
             update_gauges(p);
             last_gauges = t;
             /* Give freed heap pages back once a second: every record allocates and frees a
-             * parse tree, an audit line and request bodies, and at full speed on several
-             * partitions the freed pages stayed resident (peak RSS 78 MB on 2 partitions). */
+             * parse tree, an audit line and request bodies, and at full speed the freed pages
+             * stayed resident (VmRSS 74-76 MB on 2 partitions; 40-46 MB with this). It costs
+             * ~7% CPU per message in page faults (tests/bench/RESULTS.md). */
             malloc_trim(0);
         }
         if (!draining && p->opts.until && p->opts.until(p->opts.until_ctx, &p->stats))

@@ -84,15 +84,22 @@ static int64_t committed(xb_source *src, const char *topic)
     return off;
 }
 
+/* The test config and a mock cluster whose topic in.t (1 partition) holds n records. */
+static void open_filled(xb_config **cfg, xb_kafka_env **env, int n)
+{
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    assert_int_equal(xb_kafka_env_new(env, *cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(*env, "in.t", 1, &err), 0);
+    produce_n(*env, "in.t", n);
+}
+
 static void test_watermark_commit_and_resume(void **state)
 {
     xb_config *cfg;
     xb_error err;
-    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
     xb_kafka_env *env;
-    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
-    assert_int_equal(xb_kafka_env_create_topic(env, "in.t", 1, &err), 0);
-    produce_n(env, "in.t", 20);
+    open_filled(&cfg, &env, 20);
 
     xb_source_opts so = {.max_outstanding = 8, .pre_commit = pre_commit};
     xb_source *src;
@@ -134,11 +141,8 @@ static void test_backpressure_order_across_pauses(void **state)
     enum { N = 300, MAX_OUT = 8 };
     xb_config *cfg;
     xb_error err;
-    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
     xb_kafka_env *env;
-    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
-    assert_int_equal(xb_kafka_env_create_topic(env, "in.t", 1, &err), 0);
-    produce_n(env, "in.t", N);
+    open_filled(&cfg, &env, N);
     xb_source_opts so = {.max_outstanding = MAX_OUT, .pre_commit = pre_commit};
     xb_source *src;
     assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
