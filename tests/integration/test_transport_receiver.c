@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,10 @@ static void test_hostile_requests(void **state)
         "<Document>第一</Document>\r\n"
         "--XBB\r\nContent-Type: application/xml\r\n\r\n<a/>\r\n"
         "--XBB\r\nContent-Type: text/plain\r\nIdempotency-Key: part-txt\r\n\r\nhello\r\n"
+        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: part-bad-tags\r\n\r\n"
+        "<Document><Nm>张三</Document></Nm>\r\n"
+        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: part-no-root\r\n\r\n"
+        "<!-- nothing but a comment -->\r\n"
         "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: part-ok-1\r\n\r\n"
         "<Document>第一</Document>\r\n--XBB--\r\n";
     a = request(rx.port, "POST", "/iso20022", mp, mixed, strlen(mixed));
@@ -159,6 +164,8 @@ static void test_hostile_requests(void **state)
     assert_non_null(strstr(a.body, "\"status\":400"));
     assert_non_null(strstr(a.body, "\"status\":415"));
     assert_non_null(strstr(a.body, "{\"idempotency_key\":\"part-ok-1\",\"status\":409"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"part-bad-tags\",\"status\":400"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"part-no-root\",\"status\":400"));
     assert_int_equal(th_count_files(&D, "store-hostile"), 2);
 
     th_rx_stats st;
@@ -167,6 +174,63 @@ static void test_hostile_requests(void **state)
     assert_true(st.rejected >= 14);
     free(m);
     th_rx_stop(&rx);
+}
+
+/* A batch stored with --store-in-db (one transaction per request): good parts answer 200 and
+ * their bytes are in the bodies table, a key repeated inside the batch answers 409, refused
+ * parts store nothing; the same batch again answers 409 for every stored part. */
+static void test_batch_store_in_db(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--store-in-db", "--no-fsync", NULL};
+    th_rx rx;
+    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-db-batch", extra), 0);
+    const char *mp[] = {"Content-Type: multipart/mixed; boundary=XBB", NULL};
+    const char *batch = "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: db-1\r\n\r\n"
+                        "<Document><Nm>李四</Nm></Document>\r\n"
+                        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: db-2\r\n\r\n"
+                        "<Document><Nm>王五</Nm></Document>\r\n"
+                        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: db-bad\r\n\r\n"
+                        "<Document><Nm>王五</Document>\r\n"
+                        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: db-1\r\n\r\n"
+                        "<Document><Nm>李四</Nm></Document>\r\n"
+                        "--XBB\r\nContent-Type: application/xml\r\nIdempotency-Key: db-3\r\n\r\n"
+                        "<Document><Nm>赵六</Nm></Document>\r\n--XBB--\r\n";
+    answer a = request(rx.port, "POST", "/iso20022", mp, batch, strlen(batch));
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"db-1\",\"status\":200"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"db-2\",\"status\":200"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"db-bad\",\"status\":400"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"db-1\",\"status\":409"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"db-3\",\"status\":200"));
+    a = request(rx.port, "POST", "/iso20022", mp, batch, strlen(batch));
+    assert_int_equal(a.status, 200);
+    assert_null(strstr(a.body, "\"status\":200"));
+    assert_non_null(strstr(a.body, "{\"idempotency_key\":\"db-3\",\"status\":409"));
+    th_rx_stats st;
+    assert_int_equal(th_rx_stats_get(&st, &D, rx.port), 0);
+    assert_int_equal(st.accepted, 3);
+    assert_int_equal(st.duplicates, 5);
+    th_rx_stop(&rx);
+
+    char path[400];
+    snprintf(path, sizeof path, "%s/store-db-batch/receiver.sqlite", D.root);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT count(*) FROM bodies), (SELECT count(*) "
+                                        "FROM received), (SELECT body FROM bodies WHERE key = "
+                                        "'db-2')",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 3);
+    assert_int_equal(sqlite3_column_int(q, 1), 3);
+    assert_string_equal((const char *)sqlite3_column_text(q, 2),
+                        "<Document><Nm>王五</Nm></Document>");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }
 
 /* A receiver slower than the sink's request timeout: the sink retries without limit and never
@@ -261,6 +325,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hostile_requests, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_batch_store_in_db, th_rx_stop_all),
         cmocka_unit_test_teardown(test_timeouts_retry, th_rx_stop_all),
         cmocka_unit_test_teardown(test_concurrent_same_key, th_rx_stop_all),
     };
