@@ -1476,6 +1476,8 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
     }
     if ((rc = xb_sink_kafka_new(&p->sk, cfg, p->env, on_kafka_done, p, err)) < 0)
         goto fail;
+    xb_sink_kafka_warm(p->sk, cfg->audit.topic);
+    xb_sink_kafka_warm(p->sk, cfg->dlq.topic);
     xb_source_opts so = {
         .max_outstanding = cfg->pipeline.max_outstanding, .pre_commit = pre_commit, .ctx = p};
     if ((rc = xb_source_new(&p->src, cfg, p->env, &so, err)) < 0)

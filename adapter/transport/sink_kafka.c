@@ -12,10 +12,14 @@
 
 #include "adapter/log.h"
 
+#define XB_SINK_KAFKA_MAX_WARM 4
+
 struct xb_sink_kafka {
     rd_kafka_t *rk;
     xb_sink_kafka_done_fn done;
     void *ctx;
+    rd_kafka_topic_t *warm[XB_SINK_KAFKA_MAX_WARM]; /* see xb_sink_kafka_warm */
+    size_t n_warm;
 };
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -87,6 +91,15 @@ int xb_sink_kafka_new(xb_sink_kafka **out, const xb_config *cfg, const xb_kafka_
     return 0;
 }
 
+void xb_sink_kafka_warm(xb_sink_kafka *sk, const char *topic)
+{
+    if (!topic || !*topic || sk->n_warm == XB_SINK_KAFKA_MAX_WARM)
+        return;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(sk->rk, topic, NULL);
+    if (t)
+        sk->warm[sk->n_warm++] = t;
+}
+
 void xb_sink_kafka_close(xb_sink_kafka *sk, int timeout_ms)
 {
     if (!sk)
@@ -98,6 +111,8 @@ void xb_sink_kafka_close(xb_sink_kafka *sk, int timeout_ms)
                "%d DLQ/audit messages not confirmed at shutdown; their records were not "
                "committed and will be processed again",
                left);
+    for (size_t i = 0; i < sk->n_warm; i++)
+        rd_kafka_topic_destroy(sk->warm[i]);
     rd_kafka_destroy(sk->rk);
     free(sk);
 }

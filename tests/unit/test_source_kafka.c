@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,52 @@ static void read_ahead_value(const char *doc, char *out, size_t cap)
     xb_config_free(cfg);
 }
 
+/* True when the cluster lists topic (asked by a consumer, which never auto-creates). */
+static bool topic_listed(const xb_kafka_env *env, const char *topic)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", xb_kafka_env_bootstrap(env), NULL, 0);
+    rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", NULL, 0);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    assert_non_null(c);
+    const struct rd_kafka_metadata *md = NULL;
+    bool found = false;
+    if (rd_kafka_metadata(c, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->topic_cnt; i++)
+            found |= !strcmp(md->topics[i].topic, topic) && md->topics[i].err == 0 &&
+                     md->topics[i].partition_cnt > 0;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(c);
+    return found;
+}
+
+/* xb_sink_kafka_warm looks the audit topic up before its first record: on a cluster that
+ * auto-creates topics (as the mock does) the topic exists without anything produced to it. */
+static void test_warm_looks_topic_up_before_first_record(void **state)
+{
+    (void)state;
+    xb_config *cfg;
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    xb_kafka_env *env;
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    assert_false(topic_listed(env, "audit.warm.t"));
+    dr_state st = {0};
+    xb_sink_kafka *sk;
+    assert_int_equal(xb_sink_kafka_new(&sk, cfg, env, on_done, &st, &err), 0);
+    xb_sink_kafka_warm(sk, "audit.warm.t");
+    bool listed = false;
+    for (int i = 0; i < 50 && !(listed = topic_listed(env, "audit.warm.t")); i++)
+        xb_sink_kafka_poll(sk, 100);
+    assert_true(listed);
+    assert_int_equal(st.done, 0); /* nothing was produced */
+    xb_sink_kafka_close(sk, 1000);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
 static void test_read_ahead_bounded_by_default(void **state)
 {
     (void)state;
@@ -328,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_watermark_commit_and_resume),
         cmocka_unit_test(test_backpressure_order_across_pauses),
         cmocka_unit_test(test_dlq_headers),
+        cmocka_unit_test(test_warm_looks_topic_up_before_first_record),
         cmocka_unit_test(test_read_ahead_bounded_by_default),
     };
     return cmocka_run_group_tests_name("source_kafka", tests, NULL, NULL);
