@@ -790,7 +790,7 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
 {
     static const char *const log_keys[] = {"level", NULL};
     static const char *const pipe_keys[] = {"max_outstanding", "commit_interval_ms",
-                                            "drain_timeout_ms", NULL};
+                                            "drain_timeout_ms", "decide_thread", NULL};
     const json_t *l = NULL, *p = NULL;
     int rc;
     cfg->log_level = XB_LOG_INFO;
@@ -807,6 +807,7 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
     cfg->pipeline.max_outstanding = 500; /* bounded RSS, same throughput (RESULTS.md) */
     cfg->pipeline.commit_interval_ms = 1000;
     cfg->pipeline.drain_timeout_ms = 30000;
+    cfg->pipeline.decide_thread = true;
     if ((rc = xb_yaml_object_opt(&p, cfg->tree, "pipeline", "", err)) < 0 || !p)
         return rc;
     if ((rc = xb_yaml_only_keys(p, pipe_keys, "pipeline", err)) < 0 ||
@@ -815,7 +816,8 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
         (rc = get_uint(&cfg->pipeline.commit_interval_ms, p, "commit_interval_ms", "pipeline", 10,
                        60000, err)) < 0 ||
         (rc = get_uint(&cfg->pipeline.drain_timeout_ms, p, "drain_timeout_ms", "pipeline", 0,
-                       3600000, err)) < 0)
+                       3600000, err)) < 0 ||
+        (rc = get_bool(&cfg->pipeline.decide_thread, p, "decide_thread", "pipeline", err)) < 0)
         return rc;
     return 0;
 }

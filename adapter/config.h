@@ -147,6 +147,7 @@ typedef struct xb_config {
         unsigned max_outstanding;    /* per partition before it is paused (default 500) */
         unsigned commit_interval_ms; /* default 1000 */
         unsigned drain_timeout_ms;   /* SIGTERM drain bound (default 30000) */
+        bool decide_thread;          /* decide a burst's records on a second thread (true) */
     } pipeline;
 } xb_config;
 

@@ -1,9 +1,12 @@
 /* pipeline.c — the worker loop and the life of a record (see pipeline.h).
  *
  * Owns: runtimes (config + policy + sinks, swapped whole on reload), records in flight and their
- * pending-completion counts, DLQ/audit jobs, stats. One thread runs all of it, so no locks: the
- * librdkafka rebalance callback, sink callbacks and delivery reports all run inside calls made
- * from the loop.
+ * pending-completion counts, DLQ/audit jobs, stats, and two decider threads. The loop's thread
+ * runs all of it: the librdkafka rebalance callback, sink callbacks and delivery reports all run
+ * inside calls made from the loop. A decider (pipeline.decide_thread, issue #8) runs only
+ * decide_record, on records the loop handed it and does not touch until it is done, through a
+ * state-store connection of its own; what else it shares is locked: the settlement stage
+ * (settle_lock) and the stores' write transactions (store_write_lock).
  * Never: marks a record finished while any completion for it is pending or after a completion
  * said "not delivered" (cancelled, transport misconfigured): those are redelivered instead.
  */
@@ -13,6 +16,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,7 @@
 #include "adapter/transport/sink_kafka.h"
 #include "adapter/transport/source_kafka.h"
 #include "adapter/valuation_route.h"
+#include "adapter/worker.h"
 #include "adapter/yaml_tree.h"
 #include "iso20022/buf.h"
 #include "iso20022/write.h"
@@ -101,6 +106,8 @@ typedef struct job {
     int tries;
 } job;
 
+#define XB_DECIDERS 2 /* worker threads that decide (pipeline.decide_thread) */
+
 #define XB_LAT_BUCKETS 10001 /* end-to-end latency in whole ms, the last bucket is ">= 10 s" */
 
 struct xb_pipeline {
@@ -118,6 +125,16 @@ struct xb_pipeline {
     xb_valroute *vr; /* issue #6: `valuation:` entries, or NULL */
     xb_metrics *metrics;
     xb_buf record_text; /* the audit record being written; reused, so one allocation in all */
+    /* issue #8: the worker thread decides the records of a burst (pipeline.decide_thread) with
+     * its own connection to the state store, while this one audits and sends */
+    xb_worker *worker[XB_DECIDERS];
+    xb_store *wstore[XB_DECIDERS];
+    struct worker_item *witems; /* XB_WORKER_MAX of them, reused by every burst */
+    size_t n_workers;
+    pthread_mutex_t store_write_lock; /* shared by store and wstore[] (xb_store_share_write_lock) */
+    /* The settlement stage (opts.settle*) is one object with one ledger connection: its calls
+     * from the deciders and from this thread take turns. */
+    pthread_mutex_t settle_lock;
     xb_pipeline_opts opts;
     volatile sig_atomic_t stop_flag, reload_flag;
     bool fatal;
@@ -510,8 +527,10 @@ static void report_settled(xb_pipeline *p, const job *j, const char *dest,
         res->outcome == XB_SINK_HTTP_DELIVERED || res->outcome == XB_SINK_HTTP_DUPLICATE;
     if (!accepted && res->outcome != XB_SINK_HTTP_PERMANENT)
         return;
+    pthread_mutex_lock(&p->settle_lock);
     p->opts.settled(p->opts.settle_ctx, dest, j->settled, j->settled_len, accepted,
                     accepted ? NULL : res->reason, NULL, 0);
+    pthread_mutex_unlock(&p->settle_lock);
 }
 
 static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *res)
@@ -575,25 +594,56 @@ typedef struct plan {
     char key[XB_SINK_HTTP_KEY_MAX + 1];
 } plan;
 
-static void count_actions(xb_pipeline *p, const xb_policy_decision *d)
+/* What deciding a record adds to the pipeline's counters. Deciding may run on the worker
+ * thread (issue #8), so it counts here and the pipeline's thread adds it in (add_decide_stats). */
+typedef struct decide_stats {
+    uint64_t invalid, unsupported, no_route, quarantined, blocked, policy_errors;
+    uint64_t masked, pseudonymised, generalised, dropped;
+} decide_stats;
+
+/* A record decided, not yet audited or sent: everything finish_record needs, nothing shared. */
+typedef struct decided {
+    json_t *record; /* the decision record (audit entry) */
+    plan plans[XB_PIPELINE_MAX_DEST_STATS];
+    size_t n_plans;
+    const char *whole_reason; /* the whole record goes to the DLQ: why (static or pre_reason) */
+    char whole_text[600];
+    decide_stats st;
+} decided;
+
+static void count_actions(decide_stats *st, const xb_policy_decision *d)
 {
     for (size_t i = 0; i < d->n_fields; i++)
         switch (d->fields[i].action) {
         case XB_ACT_MASK:
-            p->stats.masked++;
+            st->masked++;
             break;
         case XB_ACT_PSEUDO:
-            p->stats.pseudonymised++;
+            st->pseudonymised++;
             break;
         case XB_ACT_GENERALIZE:
-            p->stats.generalised++;
+            st->generalised++;
             break;
         case XB_ACT_DROP:
-            p->stats.dropped++;
+            st->dropped++;
             break;
         default:
             break;
         }
+}
+
+static void add_decide_stats(xb_pipeline_stats *to, const decide_stats *st)
+{
+    to->invalid += st->invalid;
+    to->unsupported += st->unsupported;
+    to->no_route += st->no_route;
+    to->quarantined += st->quarantined;
+    to->blocked += st->blocked;
+    to->policy_errors += st->policy_errors;
+    to->masked += st->masked;
+    to->pseudonymised += st->pseudonymised;
+    to->generalised += st->generalised;
+    to->dropped += st->dropped;
 }
 
 static const json_t *route_settle_for(const xb_config *cfg, const char *topic, const char *def_id,
@@ -664,22 +714,31 @@ static int canonical_of(xb_buf *canon, const rec *r, xb_error *err)
 
 /* Hex SHA-256 of the record's bytes. The digest is fetched once: OpenSSL 3 looks up the
  * implementation again on every EVP_sha256() init, which cost more than hashing 5 KB. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static void bytes_sha256(char out[65], const void *data, size_t len)
 {
-    static EVP_MD *md;
     uint8_t h[32];
     unsigned n = 0;
-    if (!md)
-        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    pthread_once(&sha256_once, fetch_sha256); /* both threads decide (issue #8) */
+    EVP_MD *md = sha256_md;
     if (md && EVP_Digest(data, len, h, &n, md, NULL) == 1 && n == 32)
         xb_hex(out, h, 32);
     else
         out[0] = '\0'; /* the policy falls back to the canonical form */
 }
 
-/* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. */
-static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan *pl,
-                       json_t *outcomes)
+/* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. Runs on a
+ * decider or on the pipeline's thread: of p it uses only the settlement hook (under
+ * settle_lock); it counts into st. */
+static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r, xb_msg *msg,
+                       xb_buf *canon, plan *pl, json_t *outcomes)
 {
     runtime *rt = r->rt;
     dest_rt *d = &rt->dests[pl->dest];
@@ -703,12 +762,11 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan 
     decide_args da = {
         .r = r, .rt = rt, .d = d, .now = now, .keys = &keys, .popts = &popts, .msg = msg};
     xb_policy_decision dec;
-    int rc =
-        xb_store_decide(&dec, NULL, p->store, year, r->id, d->http->name, decide_cb, &da, &err);
+    int rc = xb_store_decide(&dec, NULL, store, year, r->id, d->http->name, decide_cb, &da, &err);
     msg = da.msg;
     if (rc < 0) {
         plan_reason(pl, err.code == XB_ESTATE ? "STATE_ERROR" : "POLICY_ERROR", err.message);
-        p->stats.policy_errors++;
+        st->policy_errors++;
         json_object_set_new(o, "error", json_string(err.message));
         json_array_append_new(outcomes, o);
         xb_policy_decision_free(&dec);
@@ -718,13 +776,13 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan 
     /* as text: the audit line is written from it without a jansson tree (issue #8) */
     json_object_set_new(o, "decision", xb_policy_decision_json_text(&dec));
     json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(dec.verdict)));
-    count_actions(p, &dec);
+    count_actions(st, &dec);
     if (dec.verdict == XB_VERDICT_QUARANTINE) {
         plan_reason(pl, "QUARANTINE", dec.reason);
-        p->stats.quarantined++;
+        st->quarantined++;
     } else if (dec.verdict == XB_VERDICT_BLOCK) {
         plan_reason(pl, "BLOCK", dec.reason);
-        p->stats.blocked++;
+        st->blocked++;
     } else {
         const char *def_id = xb_msg_definition(msg)->id;
         const json_t *settle = route_settle_for(rt->cfg, topic, def_id, d->http->name);
@@ -734,8 +792,11 @@ static void decide_one(xb_pipeline *p, rec *r, xb_msg *msg, xb_buf *canon, plan 
             char *xml = NULL;
             size_t xml_len = 0;
             json_t *detail = NULL;
-            if (p->opts.settle(p->opts.settle_ctx, settle, msg, dec.output.data, dec.output.len,
-                               &xml, &xml_len, &detail, &err) < 0) {
+            pthread_mutex_lock(&p->settle_lock);
+            int src = p->opts.settle(p->opts.settle_ctx, settle, msg, dec.output.data,
+                                     dec.output.len, &xml, &xml_len, &detail, &err);
+            pthread_mutex_unlock(&p->settle_lock);
+            if (src < 0) {
                 plan_reason(pl, "SETTLE", err.message);
             } else {
                 xb_buf_append(&pl->body, xml, xml_len);
@@ -991,7 +1052,8 @@ static size_t find_dests(runtime *rt, const char *topic, const char *def_id, siz
 static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const char *pre_text,
                          json_t *valuation);
 
-static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
+/* A record taken from the source: counted as consumed, held until finished. */
+static rec *take_record(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
 {
     rec *r = calloc(1, sizeof *r);
     if (!r)
@@ -1009,72 +1071,76 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
     xb_metrics_add(p->metrics, "consumed_total", NULL, 1);
     r->body = km->payload;
     r->body_len = km->len;
-    if (p->vr && xb_valroute_takes(p->vr, topic)) { /* issue #6: answers in on_valuation */
-        rd_kafka_timestamp_type_t tt;
-        xb_valroute_submit(p->vr, topic, km->partition, km->payload, km->len, r->id,
-                           rd_kafka_message_timestamp(km, &tt), r);
-        return;
-    }
-    process_body(p, r, NULL, NULL, NULL);
+    return r;
 }
 
-/* The rest of a record's life once the bytes to decide on are known: parse, route, decide per
- * destination, audit, then deliver or park. pre_reason parks the whole record without parsing
- * (the valuation route's verdict); valuation goes into the decision record. */
-static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const char *pre_text,
-                         json_t *valuation)
+/* issue #6: a holdings record goes to the valuation route, which answers in on_valuation. */
+static bool to_valuation(xb_pipeline *p, rec *r)
 {
-    if (p->await.head && !p->await.retrying) { /* issue #9: behind the records that wait */
-        audit_wait_push(p, r, false, pre_reason, pre_text, valuation);
-        return;
-    }
+    const char *topic = rd_kafka_topic_name(r->km->rkt);
+    if (!p->vr || !xb_valroute_takes(p->vr, topic))
+        return false;
+    rd_kafka_timestamp_type_t tt;
+    xb_valroute_submit(p->vr, topic, r->km->partition, r->body, r->body_len, r->id,
+                       rd_kafka_message_timestamp(r->km, &tt), r);
+    return true;
+}
+
+static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
+{
+    rec *r = take_record(p, km, gen);
+    if (!to_valuation(p, r))
+        process_body(p, r, NULL, NULL, NULL);
+}
+
+/* Parse, route and decide one record for every destination: the part of a record's life that
+ * needs no pipeline state, so that it can run on a decider thread (issue #8). pre_reason parks
+ * the whole record without parsing (the valuation route's verdict); valuation goes into the
+ * decision record. The message tree is made and freed here, on one thread: handing a tree to
+ * the other core cost more than parsing it (a trial of 2026-11-27, RESULTS.md). */
+static void decide_record(xb_pipeline *p, xb_store *store, rec *r, const char *pre_reason,
+                          const char *pre_text, json_t *valuation, decided *out)
+{
     rd_kafka_message_t *km = r->km;
     const char *topic = rd_kafka_topic_name(km->rkt);
-    json_t *record = json_pack("{ss,s{ss,si,sI}}", "id", r->id, "source", "topic", topic,
-                               "partition", (int)km->partition, "offset", (json_int_t)km->offset);
+    memset(out, 0, sizeof *out);
+    out->record = json_pack("{ss,s{ss,si,sI}}", "id", r->id, "source", "topic", topic, "partition",
+                            (int)km->partition, "offset", (json_int_t)km->offset);
     xb_msg *msg = NULL;
     xb_error err;
     xb_error_clear(&err);
-    plan plans[XB_PIPELINE_MAX_DEST_STATS];
-    size_t n_plans = 0;
-    const char *whole_reason = NULL;
-    char whole_text[600] = "";
-
     if (valuation)
-        json_object_set(record, "valuation", valuation);
+        json_object_set(out->record, "valuation", valuation);
     int rc = pre_reason ? XB_EINVAL : xb_msg_parse(&msg, r->body, r->body_len, NULL, &err);
     if (pre_reason) {
-        whole_reason = pre_reason;
-        p->stats.invalid += strcmp(pre_reason, "VALUATION_MISSING_INPUT") != 0;
-        snprintf(whole_text, sizeof whole_text, "%s", pre_text ? pre_text : "");
+        out->whole_reason = pre_reason;
+        out->st.invalid += strcmp(pre_reason, "VALUATION_MISSING_INPUT") != 0;
+        snprintf(out->whole_text, sizeof out->whole_text, "%s", pre_text ? pre_text : "");
     } else if (rc < 0) {
-        whole_reason = rc == XB_EUNSUPPORTED ? "UNSUPPORTED" : "INVALID_XML";
+        out->whole_reason = rc == XB_EUNSUPPORTED ? "UNSUPPORTED" : "INVALID_XML";
         if (rc == XB_EUNSUPPORTED)
-            p->stats.unsupported++;
+            out->st.unsupported++;
         else
-            p->stats.invalid++;
-        snprintf(whole_text, sizeof whole_text, "%s", err.message);
+            out->st.invalid++;
+        snprintf(out->whole_text, sizeof out->whole_text, "%s", err.message);
     } else {
         const char *def_id = xb_msg_definition(msg)->id;
-        json_object_set_new(record, "definition", json_string(def_id));
+        json_object_set_new(out->record, "definition", json_string(def_id));
         size_t idx[XB_PIPELINE_MAX_DEST_STATS];
         size_t n = find_dests(r->rt, topic, def_id, idx, XB_PIPELINE_MAX_DEST_STATS);
         xb_buf canon = XB_BUF_INIT;
         bytes_sha256(r->sha256, r->body, r->body_len);
         if (n == 0) {
-            whole_reason = "NO_ROUTE";
-            p->stats.no_route++;
-            snprintf(whole_text, sizeof whole_text, "no route takes %s from topic %s", def_id,
-                     topic);
+            out->whole_reason = "NO_ROUTE";
+            out->st.no_route++;
+            snprintf(out->whole_text, sizeof out->whole_text, "no route takes %s from topic %s",
+                     def_id, topic);
         } else {
             json_t *outcomes = json_array();
             for (size_t k = 0; k < n; k++) {
-                plan *pl = &plans[n_plans++];
+                plan *pl = &out->plans[out->n_plans++];
                 memset(pl, 0, sizeof *pl);
                 pl->dest = idx[k];
-                if (r->rt->dests[idx[k]].stats_slot < 0)
-                    r->rt->dests[idx[k]].stats_slot =
-                        dest_stats_slot(p, r->rt->dests[idx[k]].http->name);
                 /* decide transforms in place: every destination after the first gets a fresh
                  * parse of the original bytes */
                 xb_msg *m = msg;
@@ -1082,25 +1148,49 @@ static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const c
                     plan_reason(pl, "INVALID_XML", err.message);
                     continue;
                 }
-                decide_one(p, r, m, &canon, pl, outcomes);
+                decide_one(p, store, &out->st, r, m, &canon, pl, outcomes);
                 if (m != msg)
                     xb_msg_free(m);
             }
-            json_object_set_new(record, "outcomes", outcomes);
+            json_object_set_new(out->record, "outcomes", outcomes);
         }
         xb_buf_free(&canon);
     }
-    if (whole_reason)
-        json_object_set_new(record, "dlq",
-                            json_pack("{ss,ss}", "reason", whole_reason, "text", whole_text));
+    if (out->whole_reason)
+        json_object_set_new(
+            out->record, "dlq",
+            json_pack("{ss,ss}", "reason", out->whole_reason, "text", out->whole_text));
+    xb_msg_free(msg);
+}
 
-    /* The decision record is written before anything leaves. */
-    int audited = write_audit(p, r, record);
+static void decided_free(decided *d)
+{
+    for (size_t k = 0; k < d->n_plans; k++) {
+        free(d->plans[k].text);
+        xb_buf_free(&d->plans[k].body);
+    }
+    json_decref(d->record);
+    memset(d, 0, sizeof *d);
+}
+
+/* The rest of a decided record's life, on the pipeline's thread: the decision record is written
+ * (before anything leaves), then every copy is sent or parked. */
+static void finish_record(xb_pipeline *p, rec *r, decided *d, const char *pre_reason,
+                          const char *pre_text, json_t *valuation)
+{
+    xb_error err;
+    xb_error_clear(&err);
+    add_decide_stats(&p->stats, &d->st);
+    for (size_t k = 0; k < d->n_plans; k++)
+        if (r->rt->dests[d->plans[k].dest].stats_slot < 0)
+            r->rt->dests[d->plans[k].dest].stats_slot =
+                dest_stats_slot(p, r->rt->dests[d->plans[k].dest].http->name);
+    int audited = write_audit(p, r, d->record);
     if (audited == 0) {
-        if (whole_reason)
-            park(p, r, SIZE_MAX, whole_reason, whole_text);
-        for (size_t k = 0; k < n_plans; k++) {
-            plan *pl = &plans[k];
+        if (d->whole_reason)
+            park(p, r, SIZE_MAX, d->whole_reason, d->whole_text);
+        for (size_t k = 0; k < d->n_plans; k++) {
+            plan *pl = &d->plans[k];
             if (pl->reason[0]) {
                 park(p, r, pl->dest, pl->reason, pl->text);
                 continue;
@@ -1130,17 +1220,26 @@ static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const c
     } else if (audited < 0) {
         r->poisoned = true;
     }
-    for (size_t k = 0; k < n_plans; k++) {
-        free(plans[k].text);
-        xb_buf_free(&plans[k].body);
-    }
-    json_decref(record);
-    xb_msg_free(msg);
+    decided_free(d);
     if (audited > 0) { /* issue #9: no room in the audit log; decided again when there is */
         audit_wait_push(p, r, p->await.retrying, pre_reason, pre_text, valuation);
         return;
     }
     rec_done_one(r);
+}
+
+/* The rest of a record's life once the bytes to decide on are known, on this thread: decide,
+ * audit, then deliver or park. */
+static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const char *pre_text,
+                         json_t *valuation)
+{
+    if (p->await.head && !p->await.retrying) { /* issue #9: behind the records that wait */
+        audit_wait_push(p, r, false, pre_reason, pre_text, valuation);
+        return;
+    }
+    decided d;
+    decide_record(p, p->store, r, pre_reason, pre_text, valuation, &d);
+    finish_record(p, r, &d, pre_reason, pre_text, valuation);
 }
 
 /* issue #6: the valuation route's answer for a holdings record, now or after a wait. */
@@ -1172,8 +1271,11 @@ static int pre_commit(void *ctx)
 {
     xb_pipeline *p = ctx;
     xb_error err;
-    if (p->opts.settled_flush) /* delivery outcomes of finished records reach the ledger first */
+    if (p->opts.settled_flush) { /* delivery outcomes of finished records reach the ledger first */
+        pthread_mutex_lock(&p->settle_lock);
         p->opts.settled_flush(p->opts.settle_ctx);
+        pthread_mutex_unlock(&p->settle_lock);
+    }
     /* A failed fdatasync stays fatal, unlike a refused write (audit_blocked): entries written
      * since the last sync have been acted on, and after a failed sync Linux may drop their pages
      * and let the next fsync succeed, so a retry could commit past audit lines that are gone.
@@ -1329,6 +1431,103 @@ static void do_reload(xb_pipeline *p)
     runtime_release(p, old); /* freed once its last record finishes */
 }
 
+/* One record decided on a decider thread. */
+typedef struct worker_item {
+    xb_pipeline *p;
+    rec *r;
+    size_t worker, index; /* which worker decides it, and its place in that worker's batch */
+    decided d;
+} worker_item;
+
+static void decide_on_worker(void *ctx, void *item)
+{
+    worker_item *w = item;
+    decide_record(w->p, ctx, w->r, NULL, NULL, NULL, &w->d);
+}
+
+/* A decided record whose turn has come, on this thread. After a fatal error nothing more is
+ * written or sent (its offset stays uncommitted); behind records waiting for room in the audit
+ * log it waits too (issue #9) and is decided again then (the store answers with the decision it
+ * already holds). */
+static void finish_decided(xb_pipeline *p, worker_item *it)
+{
+    if (p->fatal) {
+        decided_free(&it->d);
+        it->r->poisoned = true;
+        rec_done_one(it->r);
+    } else if (p->await.head && !p->await.retrying) {
+        decided_free(&it->d);
+        audit_wait_push(p, it->r, false, NULL, NULL, NULL);
+    } else {
+        p->stats.decided_on_worker++;
+        finish_record(p, it->r, &it->d, NULL, NULL, NULL);
+    }
+}
+
+/* A fetch brings a few hundred records: serving the sinks every few decisions sends requests
+ * (and takes answers) while the burst is still being decided, instead of after all of it, so a
+ * record waits for a few decisions, not for the burst. */
+static void served_one(xb_pipeline *p, int *got)
+{
+    if (++*got % XB_SINK_POLL_EVERY == 0) {
+        poll_sinks(p, p->rt, 0);
+        xb_sink_kafka_poll(p->sk, 0);
+    }
+}
+
+/* The records ready now (up to XB_WORKER_MAX, and up to 256 a turn with *got). With
+ * pipeline.decide_thread the deciders parse and decide them (alternately, each its share in
+ * order) while this thread writes the decision records and sends, in offset order, what was
+ * decided before: this thread alone was the limit of the whole machine (issue #8). A lone
+ * record is decided here: handing it over would only add a wake-up. Returns how many records
+ * were taken. */
+static size_t process_burst(xb_pipeline *p, int *got)
+{
+    rd_kafka_message_t *ms[XB_WORKER_MAX];
+    uint64_t gens[XB_WORKER_MAX];
+    size_t n = 0, want = p->n_workers && p->rt->cfg->pipeline.decide_thread ? XB_WORKER_MAX : 1;
+    while (n < want && *got + (int)n < 256 && (ms[n] = xb_source_poll(p->src, 0, &gens[n])))
+        n++;
+    if (n < 2) {
+        for (size_t i = 0; i < n; i++) {
+            process(p, ms[i], gens[i]);
+            served_one(p, got);
+        }
+        return n;
+    }
+    rec *rs[XB_WORKER_MAX];
+    int slot[XB_WORKER_MAX]; /* worker item, or -1: valuation route, -2: this thread */
+    void *items[XB_DECIDERS][XB_WORKER_MAX];
+    size_t nw = 0, per[XB_DECIDERS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        rs[i] = take_record(p, ms[i], gens[i]);
+        slot[i] = to_valuation(p, rs[i]) ? -1 : p->await.head ? -2 : (int)nw;
+        if (slot[i] >= 0) {
+            size_t k = nw % p->n_workers;
+            p->witems[nw] = (worker_item){.p = p, .r = rs[i], .worker = k, .index = per[k]};
+            items[k][per[k]++] = &p->witems[nw];
+            nw++;
+        }
+    }
+    bool on_worker[XB_DECIDERS] = {false};
+    for (size_t k = 0; k < p->n_workers; k++)
+        on_worker[k] = per[k] > 0 && xb_worker_start(p->worker[k], items[k], per[k], NULL) == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (slot[i] == -2) {
+            process_body(p, rs[i], NULL, NULL, NULL);
+        } else if (slot[i] >= 0) {
+            worker_item *it = &p->witems[slot[i]];
+            if (on_worker[it->worker])
+                xb_worker_wait(p->worker[it->worker], it->index);
+            else
+                decide_record(p, p->store, it->r, NULL, NULL, NULL, &it->d);
+            finish_decided(p, it);
+        }
+        served_one(p, got);
+    }
+    return n;
+}
+
 int xb_pipeline_run(xb_pipeline *p, xb_error *err)
 {
     uint64_t last_commit = now_ms(), last_gauges = 0, drain_deadline = 0;
@@ -1357,16 +1556,8 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         int got = 0;
         uint64_t gen;
         rd_kafka_message_t *m;
-        while (got < 256 && !p->fatal && (m = xb_source_poll(p->src, 0, &gen)) != NULL) {
-            process(p, m, gen);
-            /* A fetch brings a few hundred records: serving the sinks every few decisions sends
-             * requests (and takes answers) while the burst is still being decided, instead of
-             * after all of it, so a record waits for a few decisions, not for the burst. */
-            if (++got % XB_SINK_POLL_EVERY == 0) {
-                poll_sinks(p, p->rt, 0);
-                xb_sink_kafka_poll(p->sk, 0);
-            }
-        }
+        while (got < 256 && !p->fatal && process_burst(p, &got) > 0)
+            ;
         xb_valroute_tick(p->vr); /* issue #6: reference tables in, held holdings retried */
         audit_wait_retry(p);     /* issue #9: records waiting for room in the audit log */
         unsigned pending = poll_sinks(p, p->rt, 0);
@@ -1413,9 +1604,10 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
                                (json_int_t)latency_percentile(p, p->stats.finished, 990), "msg",
                                "Kafka record timestamp to acknowledgement, ms"));
     xb_log_event(XB_LOG_INFO, "pipeline.stopped",
-                 json_pack("{sI,sI,sI,sI}", "consumed", (json_int_t)p->stats.consumed, "finished",
-                           (json_int_t)p->stats.finished, "delivered",
-                           (json_int_t)p->stats.delivered, "dlq", (json_int_t)p->stats.dlq));
+                 json_pack("{sI,sI,sI,sI,sI}", "consumed", (json_int_t)p->stats.consumed,
+                           "finished", (json_int_t)p->stats.finished, "delivered",
+                           (json_int_t)p->stats.delivered, "dlq", (json_int_t)p->stats.dlq,
+                           "decided_on_worker", (json_int_t)p->stats.decided_on_worker));
     if (p->fatal) {
         if (err)
             *err = p->fatal_err;
@@ -1437,9 +1629,15 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
         p->opts = *opts;
     p->config_path = strdup(config_path);
     p->lat_ms = calloc(XB_LAT_BUCKETS, sizeof *p->lat_ms);
+    pthread_mutex_init(&p->store_write_lock, NULL);
+    pthread_mutex_init(&p->settle_lock, NULL);
     int rc = xb_metrics_new(&p->metrics, err);
     if (rc < 0 || (rc = runtime_build(&p->rt, config_path, p, true, err)) < 0)
         goto fail;
+    if (!(p->witems = calloc(XB_WORKER_MAX, sizeof *p->witems))) {
+        rc = xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+        goto fail;
+    }
     const xb_config *cfg = p->rt->cfg;
     xb_log_set_level(cfg->log_level);
     xb_audit_opts ao = {.path = cfg->audit.file,
@@ -1455,10 +1653,20 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
         if ((rc = xb_audit_ckpt_new(&p->ckpt, p->audit, &co, err)) < 0)
             goto fail;
     }
+    /* Each decider has a connection of its own, which must see the same counters: with an
+     * in-memory SQLite database it would be another, empty one, so then this thread decides. */
+    bool one_db = strstr(cfg->state.store, ":memory:") || strstr(cfg->state.store, "mode=memory");
     if ((rc = xb_store_open(&p->store, cfg->state.store, err)) < 0) {
         if (err && !err->path[0])
             snprintf(err->path, sizeof err->path, "state.store");
         goto fail;
+    }
+    xb_store_share_write_lock(p->store, &p->store_write_lock);
+    for (size_t k = 0; !one_db && k < XB_DECIDERS; k++, p->n_workers++) {
+        if ((rc = xb_store_open(&p->wstore[k], cfg->state.store, err)) < 0 ||
+            (rc = xb_worker_new(&p->worker[k], decide_on_worker, p->wstore[k], err)) < 0)
+            goto fail;
+        xb_store_share_write_lock(p->wstore[k], &p->store_write_lock);
     }
     if (p->opts.env) {
         p->env = p->opts.env;
@@ -1555,7 +1763,14 @@ void xb_pipeline_free(xb_pipeline *p)
     xb_metrics_free(p->metrics);
     xb_buf_free(&p->record_text);
     xb_audit_close(p->audit);
+    for (size_t k = 0; k < XB_DECIDERS; k++) { /* idle: every burst finishes before the next */
+        xb_worker_free(p->worker[k]);
+        xb_store_close(p->wstore[k]);
+    }
+    free(p->witems);
     xb_store_close(p->store);
+    pthread_mutex_destroy(&p->store_write_lock);
+    pthread_mutex_destroy(&p->settle_lock);
     if (p->own_env)
         xb_kafka_env_free(p->env);
     free(p->config_path);

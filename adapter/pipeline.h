@@ -42,7 +42,8 @@ typedef struct xb_pipeline_stats {
     uint64_t invalid, unsupported, no_route, quarantined, blocked, policy_errors, http_permanent;
     uint64_t masked, pseudonymised, generalised, dropped; /* field actions over all decisions */
     uint64_t audit_records;
-    uint64_t outstanding; /* records consumed, not finished */
+    uint64_t decided_on_worker; /* records decided on the worker thread (pipeline.decide_thread) */
+    uint64_t outstanding;       /* records consumed, not finished */
     size_t n_dest;
     struct {
         char name[64];

@@ -22,6 +22,7 @@
 #ifndef XB_STORE_H
 #define XB_STORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,12 @@ typedef enum xb_store_flavour { XB_STORE_SQLITE = 0, XB_STORE_POSTGRES } xb_stor
  * backend refuses. Errors never echo a password from the URL. */
 int xb_store_open(xb_store **out, const char *url, xb_error *err);
 void xb_store_close(xb_store *st);
+
+/* Stores given the same lock (connections of one process, used by different threads: the
+ * pipeline's deciders, issue #8) take it around every write transaction, so that they queue on
+ * a mutex instead of in SQLite's busy handler, which sleeps 1 to 100 ms between tries. NULL
+ * undoes it. Other processes still meet on the database's own lock. */
+void xb_store_share_write_lock(xb_store *st, pthread_mutex_t *lock);
 xb_store_flavour xb_store_flavour_of(const xb_store *st);
 /* How long (ms) a lost connection is retried before an operation fails (default 120000). */
 void xb_store_set_retry(xb_store *st, unsigned retry_ms);

@@ -4,6 +4,8 @@
 set(XB_PIPE_LIBS xb_iso20022 PkgConfig::JANSSON PkgConfig::OPENSSL Threads::Threads)
 xb_unit_test(test_watermark SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_watermark.c
              ${CMAKE_SOURCE_DIR}/adapter/transport/watermark.c LIBS ${XB_PIPE_LIBS})
+xb_unit_test(test_worker SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker.c
+             ${CMAKE_SOURCE_DIR}/adapter/worker.c LIBS ${XB_PIPE_LIBS})
 xb_unit_test(test_audit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_audit.c
              ${CMAKE_SOURCE_DIR}/adapter/state/audit.c LIBS ${XB_PIPE_LIBS})
 xb_unit_test(test_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c

@@ -1,0 +1,31 @@
+/* worker.h — a second thread that runs one function over a batch of items, in order, while the
+ * caller takes the results one by one (issue #8: the pipeline decides on the second core). */
+#ifndef XB_WORKER_H
+#define XB_WORKER_H
+
+#include <stddef.h>
+
+#include "iso20022/error.h"
+
+/* The most items one batch may hold. */
+#define XB_WORKER_MAX 64
+
+typedef struct xb_worker xb_worker;
+
+/* Runs on the worker's thread, once per item, items in the order given. */
+typedef void (*xb_worker_fn)(void *ctx, void *item);
+
+int xb_worker_new(xb_worker **out, xb_worker_fn fn, void *ctx, xb_error *err);
+
+/* Hands the thread n (1..XB_WORKER_MAX) items. Until xb_worker_wait of an item returns, the
+ * item belongs to the thread: the caller must not touch it. The previous batch must have been
+ * waited for whole. */
+int xb_worker_start(xb_worker *w, void *const *items, size_t n, xb_error *err);
+
+/* Waits until item i of the batch is done (its writes are then visible to the caller). */
+void xb_worker_wait(xb_worker *w, size_t i);
+
+/* Waits for what is under way, stops and joins the thread. NULL is fine. */
+void xb_worker_free(xb_worker *w);
+
+#endif
