@@ -82,7 +82,7 @@ typedef int (*txn_body)(xb_store *st, void *ctx, xb_error *err);
  * connection may or may not have committed: st->commit_unknown tells the rerun, which resolves
  * it by reading its own idempotent key back (the decision row of (id, dest)), never by
  * guessing. Retries stop retry_ms after the first failure. */
-static int run_txn_locked(xb_store *st, bool write, txn_body body, void *ctx, xb_error *err)
+static int run_txn_attempts(xb_store *st, bool write, txn_body body, void *ctx, xb_error *err)
 {
     uint64_t deadline = 0;
     st->commit_unknown = false;
@@ -126,12 +126,14 @@ static int run_txn_locked(xb_store *st, bool write, txn_body body, void *ctx, xb
     }
 }
 
+/* run_txn_attempts, and for a write transaction under the lock the store shares with the other
+ * connections of this process (xb_store_share_write_lock), retries included. */
 static int run_txn(xb_store *st, bool write, txn_body body, void *ctx, xb_error *err)
 {
     pthread_mutex_t *lock = write ? st->write_lock : NULL;
     if (lock)
         pthread_mutex_lock(lock);
-    int rc = run_txn_locked(st, write, body, ctx, err);
+    int rc = run_txn_attempts(st, write, body, ctx, err);
     if (lock)
         pthread_mutex_unlock(lock);
     return rc;
