@@ -5,8 +5,9 @@
  * runs all of it: the librdkafka rebalance callback, sink callbacks and delivery reports all run
  * inside calls made from the loop. A decider (pipeline.decide_thread, issue #8) runs only
  * decide_record, on records the loop handed it and does not touch until it is done, through a
- * state-store connection of its own; what else it shares is locked: the settlement stage
- * (settle_lock) and the stores' write transactions (store_write_lock).
+ * state-store connection of its own; what else it shares is locked: the stores' write
+ * transactions (store_write_lock) and, inside the settlement stage, its own tables (the settle
+ * fn may run on both deciders at once; its commit and outcome fns run on this thread).
  * Never: marks a record finished while any completion for it is pending or after a completion
  * said "not delivered" (cancelled, transport misconfigured): those are redelivered instead.
  */
@@ -132,9 +133,6 @@ struct xb_pipeline {
     struct worker_item *witems; /* XB_WORKER_MAX of them, reused by every burst */
     size_t n_workers;
     pthread_mutex_t store_write_lock; /* shared by store and wstore[] (xb_store_share_write_lock) */
-    /* The settlement stage (opts.settle*) is one object with one ledger connection: its calls
-     * from the deciders and from this thread take turns. */
-    pthread_mutex_t settle_lock;
     xb_pipeline_opts opts;
     volatile sig_atomic_t stop_flag, reload_flag;
     bool fatal;
@@ -527,10 +525,8 @@ static void report_settled(xb_pipeline *p, const job *j, const char *dest,
         res->outcome == XB_SINK_HTTP_DELIVERED || res->outcome == XB_SINK_HTTP_DUPLICATE;
     if (!accepted && res->outcome != XB_SINK_HTTP_PERMANENT)
         return;
-    pthread_mutex_lock(&p->settle_lock);
     p->opts.settled(p->opts.settle_ctx, dest, j->settled, j->settled_len, accepted,
                     accepted ? NULL : res->reason, NULL, 0);
-    pthread_mutex_unlock(&p->settle_lock);
 }
 
 static void on_http_done(void *cb_ctx, void *user, const xb_sink_http_result *res)
@@ -590,7 +586,9 @@ typedef struct plan {
     char reason[32]; /* "" = deliver */
     char *text;
     xb_buf body;
-    bool settled; /* body is the settlement stage's output */
+    bool settled;    /* body is the settlement stage's output */
+    void *pending;   /* what the settlement stage must make durable before body leaves */
+    json_t *outcome; /* this copy's entry in the decision record (borrowed) */
     char key[XB_SINK_HTTP_KEY_MAX + 1];
 } plan;
 
@@ -735,8 +733,8 @@ static void bytes_sha256(char out[65], const void *data, size_t len)
 }
 
 /* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. Runs on a
- * decider or on the pipeline's thread: of p it uses only the settlement hook (under
- * settle_lock); it counts into st. */
+ * decider or on the pipeline's thread: of p it uses only the settlement stage (whose settle fn
+ * may run on both deciders at once); it counts into st. */
 static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r, xb_msg *msg,
                        xb_buf *canon, plan *pl, json_t *outcomes)
 {
@@ -792,10 +790,8 @@ static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r
             char *xml = NULL;
             size_t xml_len = 0;
             json_t *detail = NULL;
-            pthread_mutex_lock(&p->settle_lock);
             int src = p->opts.settle(p->opts.settle_ctx, settle, msg, dec.output.data,
-                                     dec.output.len, &xml, &xml_len, &detail, &err);
-            pthread_mutex_unlock(&p->settle_lock);
+                                     dec.output.len, &xml, &xml_len, &detail, &pl->pending, &err);
             if (src < 0) {
                 plan_reason(pl, "SETTLE", err.message);
             } else {
@@ -819,6 +815,7 @@ static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r
     }
     if (pl->reason[0])
         json_object_set_new(o, "dlq", json_string(pl->reason));
+    pl->outcome = o;
     json_array_append_new(outcomes, o);
     xb_policy_decision_free(&dec);
     xb_msg_free(da.extra);
@@ -1163,14 +1160,61 @@ static void decide_record(xb_pipeline *p, xb_store *store, rec *r, const char *p
     xb_msg_free(msg);
 }
 
-static void decided_free(decided *d)
+static void decided_free(xb_pipeline *p, decided *d)
 {
     for (size_t k = 0; k < d->n_plans; k++) {
         free(d->plans[k].text);
         xb_buf_free(&d->plans[k].body);
+        if (d->plans[k].pending && p->opts.settle_discard)
+            p->opts.settle_discard(d->plans[k].pending);
     }
     json_decref(d->record);
     memset(d, 0, sizeof *d);
+}
+
+/* Records decided before their settled copies are made durable together: a burst's worth, so
+ * that a record waits for a few decisions, not for the burst. */
+#define SETTLE_COMMIT_EVERY 16
+
+/* Settled copies leave only once the settlement stage has made them durable (the ledger's SENT
+ * rows, issue #5), here in one commit for the copies of n decided records (issue #8: a commit
+ * per message was a tenth of a settled message's CPU). A copy it could not record is parked
+ * with reason SETTLE, and its entry in the decision record says so. On the pipeline's thread. */
+static void commit_settled(xb_pipeline *p, decided *const *ds, size_t n)
+{
+    enum { MAX = SETTLE_COMMIT_EVERY * XB_PIPELINE_MAX_DEST_STATS };
+    plan *pls[MAX];
+    void *pending[MAX];
+    bool ok[MAX];
+    size_t m = 0;
+    for (size_t i = 0; i < n && i < SETTLE_COMMIT_EVERY; i++)
+        for (size_t k = 0; k < ds[i]->n_plans; k++) {
+            plan *pl = &ds[i]->plans[k];
+            void *pend = pl->pending;
+            pl->pending = NULL;
+            if (!pend)
+                continue;
+            if (pl->reason[0] || !p->opts.settle_commit) { /* parked anyway, or cannot commit */
+                if (!pl->reason[0])
+                    plan_reason(pl, "SETTLE", "the settlement stage has no commit");
+                if (p->opts.settle_discard)
+                    p->opts.settle_discard(pend);
+                continue;
+            }
+            pls[m] = pl;
+            pending[m++] = pend;
+        }
+    xb_error err;
+    xb_error_clear(&err);
+    if (m == 0 || p->opts.settle_commit(p->opts.settle_ctx, pending, m, ok, &err) == 0)
+        return;
+    for (size_t i = 0; i < m; i++) {
+        if (ok[i])
+            continue;
+        plan_reason(pls[i], "SETTLE", err.message);
+        json_object_del(pls[i]->outcome, "idempotency_key");
+        json_object_set_new(pls[i]->outcome, "dlq", json_string("SETTLE"));
+    }
 }
 
 /* The rest of a decided record's life, on the pipeline's thread: the decision record is written
@@ -1220,7 +1264,7 @@ static void finish_record(xb_pipeline *p, rec *r, decided *d, const char *pre_re
     } else if (audited < 0) {
         r->poisoned = true;
     }
-    decided_free(d);
+    decided_free(p, d);
     if (audited > 0) { /* issue #9: no room in the audit log; decided again when there is */
         audit_wait_push(p, r, p->await.retrying, pre_reason, pre_text, valuation);
         return;
@@ -1237,8 +1281,9 @@ static void process_body(xb_pipeline *p, rec *r, const char *pre_reason, const c
         audit_wait_push(p, r, false, pre_reason, pre_text, valuation);
         return;
     }
-    decided d;
+    decided d, *one = &d;
     decide_record(p, p->store, r, pre_reason, pre_text, valuation, &d);
+    commit_settled(p, &one, 1);
     finish_record(p, r, &d, pre_reason, pre_text, valuation);
 }
 
@@ -1271,11 +1316,8 @@ static int pre_commit(void *ctx)
 {
     xb_pipeline *p = ctx;
     xb_error err;
-    if (p->opts.settled_flush) { /* delivery outcomes of finished records reach the ledger first */
-        pthread_mutex_lock(&p->settle_lock);
+    if (p->opts.settled_flush) /* delivery outcomes of finished records reach the ledger first */
         p->opts.settled_flush(p->opts.settle_ctx);
-        pthread_mutex_unlock(&p->settle_lock);
-    }
     /* A failed fdatasync stays fatal, unlike a refused write (audit_blocked): entries written
      * since the last sync have been acted on, and after a failed sync Linux may drop their pages
      * and let the next fsync succeed, so a retry could commit past audit lines that are gone.
@@ -1452,11 +1494,11 @@ static void decide_on_worker(void *ctx, void *item)
 static void finish_decided(xb_pipeline *p, worker_item *it)
 {
     if (p->fatal) {
-        decided_free(&it->d);
+        decided_free(p, &it->d);
         it->r->poisoned = true;
         rec_done_one(it->r);
     } else if (p->await.head && !p->await.retrying) {
-        decided_free(&it->d);
+        decided_free(p, &it->d);
         audit_wait_push(p, it->r, false, NULL, NULL, NULL);
     } else {
         p->stats.decided_on_worker++;
@@ -1512,18 +1554,33 @@ static size_t process_burst(xb_pipeline *p, int *got)
     bool on_worker[XB_DECIDERS] = {false};
     for (size_t k = 0; k < p->n_workers; k++)
         on_worker[k] = per[k] > 0 && xb_worker_start(p->worker[k], items[k], per[k], NULL) == 0;
-    for (size_t i = 0; i < n; i++) {
-        if (slot[i] == -2) {
-            process_body(p, rs[i], NULL, NULL, NULL);
-        } else if (slot[i] >= 0) {
-            worker_item *it = &p->witems[slot[i]];
+    /* Decided records are finished in offset order, a run of them at a time when settled
+     * copies need a commit first (commit_settled), one at a time otherwise. */
+    size_t every = p->opts.settle_commit ? SETTLE_COMMIT_EVERY : 1;
+    for (size_t i = 0; i < n;) {
+        if (slot[i] < 0) {
+            if (slot[i] == -2)
+                process_body(p, rs[i], NULL, NULL, NULL);
+            served_one(p, got);
+            i++;
+            continue;
+        }
+        decided *run[SETTLE_COMMIT_EVERY];
+        size_t m = 0;
+        for (; i + m < n && slot[i + m] >= 0 && m < every; m++) {
+            worker_item *it = &p->witems[slot[i + m]];
             if (on_worker[it->worker])
                 xb_worker_wait(p->worker[it->worker], it->index);
             else
                 decide_record(p, p->store, it->r, NULL, NULL, NULL, &it->d);
-            finish_decided(p, it);
+            run[m] = &it->d;
         }
-        served_one(p, got);
+        commit_settled(p, run, m);
+        for (size_t k = 0; k < m; k++) {
+            finish_decided(p, &p->witems[slot[i + k]]);
+            served_one(p, got);
+        }
+        i += m;
     }
     return n;
 }
@@ -1630,7 +1687,6 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
     p->config_path = strdup(config_path);
     p->lat_ms = calloc(XB_LAT_BUCKETS, sizeof *p->lat_ms);
     pthread_mutex_init(&p->store_write_lock, NULL);
-    pthread_mutex_init(&p->settle_lock, NULL);
     int rc = xb_metrics_new(&p->metrics, err);
     if (rc < 0 || (rc = runtime_build(&p->rt, config_path, p, true, err)) < 0)
         goto fail;
@@ -1770,7 +1826,6 @@ void xb_pipeline_free(xb_pipeline *p)
     free(p->witems);
     xb_store_close(p->store);
     pthread_mutex_destroy(&p->store_write_lock);
-    pthread_mutex_destroy(&p->settle_lock);
     if (p->own_env)
         xb_kafka_env_free(p->env);
     free(p->config_path);

@@ -59,7 +59,16 @@ typedef struct xb_pipeline_stats {
  * parks its messages with reason SETTLE_UNAVAILABLE rather than sending them unsettled. */
 typedef int (*xb_pipeline_settle_fn)(void *ctx, const json_t *route_settle, xb_msg *msg,
                                      const char *policy_output, size_t output_len, char **out_xml,
-                                     size_t *out_len, json_t **detail, xb_error *err);
+                                     size_t *out_len, json_t **detail, void **pending,
+                                     xb_error *err);
+/* The settle fn runs on the decider threads, several at once (issue #8); what must be durable
+ * before a settled copy may leave (the ledger's SENT rows) it leaves in *pending (may be NULL),
+ * and the pipeline's thread hands those to the commit fn, a burst's worth at a time, before
+ * sending any of them: ok[k] false parks copy k with reason SETTLE. The commit fn frees every
+ * pending; the discard fn frees one whose copy is parked for another reason. */
+typedef int (*xb_pipeline_settle_commit_fn)(void *ctx, void *const *pending, size_t n, bool *ok,
+                                            xb_error *err);
+typedef void (*xb_pipeline_settle_discard_fn)(void *pending);
 
 /* A settled copy reached its end at `destination` (issue #5): accepted = 2xx/409, otherwise a
  * permanent rejection with reason. `sent` is the settled body that was delivered; `response` is the
@@ -78,6 +87,8 @@ typedef bool (*xb_pipeline_until_fn)(void *ctx, const xb_pipeline_stats *stats);
 typedef struct xb_pipeline_opts {
     xb_kafka_env *env; /* share this Kafka env (demo: its mock cluster); NULL: own one */
     xb_pipeline_settle_fn settle;
+    xb_pipeline_settle_commit_fn settle_commit;
+    xb_pipeline_settle_discard_fn settle_discard;
     void *settle_ctx;
     xb_pipeline_settled_fn settled; /* ledger + outbound pacs.002 on delivery; ctx = settle_ctx */
     xb_pipeline_flush_fn settled_flush; /* before every commit; ctx = settle_ctx */

@@ -8,6 +8,7 @@
 #include "adapter/settle_hook.h"
 
 #include <libgen.h>
+#include <pthread.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,14 @@ typedef struct settle_route {
 } settle_route;
 
 struct xb_settle_hook {
+    /* Decider threads settle at once (issue #8): they share the route table for reading;
+     * adopting a route or re-reading rates (rare) takes it alone. Routes are never removed, but
+     * adopting one may move the table: a route pointer is good only while the lock is held. */
+    pthread_rwlock_t routes_lock;
+    /* The sent cache (deciders put, the pipeline's thread takes) and the ledger connection
+     * while xb_settle_pipeline_commit writes. The queued outcomes and the status producer
+     * belong to the pipeline's thread alone. */
+    pthread_mutex_t lock;
     char config_dir[1024];
     char bootstrap[512]; /* "" when kafka is embedded or absent */
     settle_route *routes;
@@ -125,6 +134,8 @@ int xb_settle_hook_new(xb_settle_hook **out, const char *config_path, xb_error *
     if (rc < 0)
         return rc;
     xb_settle_hook *h = calloc(1, sizeof *h);
+    pthread_rwlock_init(&h->routes_lock, NULL);
+    pthread_mutex_init(&h->lock, NULL);
     h->routes = calloc(cfg->n_routes + 1, sizeof *h->routes);
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", config_path);
@@ -167,6 +178,8 @@ void xb_settle_hook_free(xb_settle_hook *h)
         rd_kafka_flush(h->producer, PRODUCE_FLUSH_MS);
         rd_kafka_destroy(h->producer);
     }
+    pthread_rwlock_destroy(&h->routes_lock);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 
@@ -192,7 +205,7 @@ static settle_route *route_for(xb_settle_hook *h, const json_t *settle)
 }
 
 /* A settle: subtree the hook has not seen (the pipeline reloaded a changed config): its options
- * and rates are loaded now and kept. The pipeline calls the hook from one worker thread. */
+ * and rates are loaded now and kept. Under routes_lock, held alone. */
 static settle_route *adopt_route(xb_settle_hook *h, const json_t *settle, xb_error *err)
 {
     settle_route *grown = realloc(h->routes, (h->n_routes + 1) * sizeof *h->routes);
@@ -226,17 +239,41 @@ static void copy_cut(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-/* Settles once; when a file-sourced rate is missing, re-reads the file (new fixings arrive daily)
- * at most once a minute and tries again. */
-static int settle_with_reload(xb_settle_details *d, xb_settle_hook *h, settle_route *r, xb_msg *m,
-                              unsigned flags, xb_error *err)
+/* Settles m on the route of route_settle, under routes_lock read (taken here): adopting an unseen
+ * route, or re-reading a file source when a rate is missing (at most once a minute: new fixings
+ * arrive daily), takes the lock alone and then settles again. route_name and destination get
+ * the route's, for the caller to use after the lock is gone. */
+static int settle_on_route(xb_settle_details *d, char route_name[128], char destination[128],
+                           xb_settle_hook *h, const json_t *route_settle, xb_msg *m, unsigned flags,
+                           xb_error *err)
 {
+    route_name[0] = destination[0] = '\0';
+    pthread_rwlock_rdlock(&h->routes_lock);
+    settle_route *r = route_for(h, route_settle);
+    if (!r) {
+        pthread_rwlock_unlock(&h->routes_lock);
+        pthread_rwlock_wrlock(&h->routes_lock);
+        bool known = route_for(h, route_settle) || adopt_route(h, route_settle, err);
+        pthread_rwlock_unlock(&h->routes_lock);
+        if (!known) /* route_name stays "": nothing was settled */
+            return err && err->code ? err->code : XB_ECONFIG;
+        pthread_rwlock_rdlock(&h->routes_lock);
+        r = route_for(h, route_settle);
+    }
     int rc = xb_settle_message_ex(d, m, &r->opts, r->fx, flags, err);
     bool retry = rc == XB_ENOTFOUND && (r->opts.rates_file[0] || r->rates_error[0]) &&
                  time(NULL) - r->loaded_at >= RELOAD_MIN_INTERVAL_S;
     if (retry) {
-        xb_error e = {0};
-        load_route_rates(h, r, &e);
+        pthread_rwlock_unlock(&h->routes_lock);
+        pthread_rwlock_wrlock(&h->routes_lock);
+        r = route_for(h, route_settle);
+        if (time(NULL) - r->loaded_at >= RELOAD_MIN_INTERVAL_S) { /* not done meanwhile */
+            xb_error e = {0};
+            load_route_rates(h, r, &e);
+        }
+        pthread_rwlock_unlock(&h->routes_lock);
+        pthread_rwlock_rdlock(&h->routes_lock);
+        r = route_for(h, route_settle);
         xb_settle_details_free(d);
         rc = xb_settle_message_ex(d, m, &r->opts, r->fx, flags, err);
     }
@@ -246,20 +283,36 @@ static int settle_with_reload(xb_settle_details *d, xb_settle_hook *h, settle_ro
         copy_cut(err->message, sizeof err->message, why);
         copy_cut(d->reason, sizeof d->reason, why);
     }
+    snprintf(route_name, 128, "%s", r->name);
+    snprintf(destination, 128, "%s", r->destination);
+    pthread_rwlock_unlock(&h->routes_lock);
     return rc;
 }
 
-int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
-                            const char *policy_output, size_t output_len, char **out_xml,
-                            size_t *out_len, json_t **detail, xb_error *err)
+/* A settled message whose SENT rows are not in the ledger yet. */
+typedef struct xb_settle_pending {
+    xb_settle_details d;
+    char destination[128];
+} xb_settle_pending;
+
+void xb_settle_pending_free(void *pending)
+{
+    xb_settle_pending *p = pending;
+    if (!p)
+        return;
+    xb_settle_details_free(&p->d);
+    free(p);
+}
+
+int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg,
+                              const char *policy_output, size_t output_len, char **out_xml,
+                              size_t *out_len, json_t **detail, void **pending, xb_error *err)
 {
     xb_settle_hook *h = ctx;
     *out_xml = NULL;
     *out_len = 0;
     *detail = NULL;
-    settle_route *r = route_for(h, route_settle);
-    if (!r && (r = adopt_route(h, route_settle, err)) == NULL)
-        return err && err->code ? err->code : XB_ECONFIG;
+    *pending = NULL;
     /* What leaves is the policy's output (masked, pseudonymised): settle exactly that. msg is
      * the tree policy_output was written from, its Document just re-validated by the policy
      * (pipeline.h): it is settled in place instead of parsing policy_output into a second tree
@@ -275,28 +328,97 @@ int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
         out = own;
         flags = 0;
     }
-    xb_settle_details d;
-    int rc = settle_with_reload(&d, h, r, out, flags, err);
-    *detail = xb_settle_details_json(&d);
-    if (*detail)
-        json_object_set_new(*detail, "route", json_string(r->name));
+    xb_settle_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        xb_msg_free(own);
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    }
+    char route_name[128];
+    int rc = settle_on_route(&p->d, route_name, p->destination, h, route_settle, out, flags, err);
+    if (route_name[0] && (*detail = xb_settle_details_json(&p->d)) != NULL)
+        json_object_set_new(*detail, "route", json_string(route_name));
     xb_buf b = XB_BUF_INIT;
     if (rc == 0)
         rc = xb_write_message(&b, out, err);
-    /* Recorded SENT before it may leave: a crash can leave a SENT row for a message that is
-     * redelivered later (same UETR, same row), never a sent transfer missing from the ledger. */
-    if (rc == 0 && h->store)
-        rc = xb_settle_ledger_record_sent(h->store, &d, r->destination, err);
     if (rc == 0) {
         xb_settle_sent ids; /* for the outcome: the ids without parsing the bytes again */
-        if (xb_settle_sent_read(&ids, out) == 0)
+        if (h->sent && xb_settle_sent_read(&ids, out) == 0) {
+            pthread_mutex_lock(&h->lock);
             xb_settle_sent_put(h->sent, b.data, b.len, &ids);
+            pthread_mutex_unlock(&h->lock);
+        }
         *out_len = b.len;
         *out_xml = xb_buf_steal(&b);
+        *pending = p;
+        p = NULL;
     }
     xb_buf_free(&b);
-    xb_settle_details_free(&d);
+    xb_settle_pending_free(p);
     xb_msg_free(own);
+    return rc;
+}
+
+/* Records pending[0..n) as SENT in one transaction; when that fails, one by one, so that a row
+ * that cannot be written costs no other message its delivery. ok[k] says which were recorded. */
+static int record_pending(xb_settle_hook *h, void *const *pending, size_t n, bool *ok,
+                          xb_error *err)
+{
+    const xb_settle_details *ds[64];
+    const char *dests[64];
+    size_t batch = n <= 64 ? n : 0; /* more than a burst at once: one by one */
+    for (size_t k = 0; k < batch; k++) {
+        const xb_settle_pending *p = pending[k];
+        ds[k] = &p->d;
+        dests[k] = p->destination;
+    }
+    xb_error e = {0};
+    if (batch && xb_settle_ledger_record_sent_many(h->store, ds, dests, batch, &e) == 0) {
+        for (size_t k = 0; k < n; k++)
+            ok[k] = true;
+        return 0;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        const xb_settle_pending *p = pending[k];
+        ok[k] = xb_settle_ledger_record_sent(h->store, &p->d, p->destination, &e) == 0;
+        if (!ok[k] && rc == 0)
+            rc = xb_error_set(err, e.code ? e.code : XB_ESTATE, NULL, "settlement ledger: %s",
+                              e.message);
+    }
+    return rc;
+}
+
+int xb_settle_pipeline_commit(void *ctx, void *const *pending, size_t n, bool *ok, xb_error *err)
+{
+    xb_settle_hook *h = ctx;
+    int rc = 0;
+    if (!h->store) { /* no state.store: no ledger to write */
+        for (size_t k = 0; k < n; k++)
+            ok[k] = true;
+    } else if (n) {
+        pthread_mutex_lock(&h->lock);
+        rc = record_pending(h, pending, n, ok, err);
+        pthread_mutex_unlock(&h->lock);
+    }
+    for (size_t k = 0; k < n; k++)
+        xb_settle_pending_free(pending[k]);
+    return rc;
+}
+
+int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
+                            const char *policy_output, size_t output_len, char **out_xml,
+                            size_t *out_len, json_t **detail, xb_error *err)
+{
+    void *pending = NULL;
+    int rc = xb_settle_pipeline_settle(ctx, route_settle, msg, policy_output, output_len, out_xml,
+                                       out_len, detail, &pending, err);
+    bool ok = false;
+    if (rc == 0 && xb_settle_pipeline_commit(ctx, &pending, 1, &ok, err) < 0) {
+        rc = err && err->code ? err->code : XB_ESTATE;
+        free(*out_xml);
+        *out_xml = NULL;
+        *out_len = 0;
+    }
     return rc;
 }
 
@@ -347,7 +469,7 @@ static void utf8_cut(char *s, size_t max)
     s[max] = '\0';
 }
 
-static int publish_status(xb_settle_hook *h, settle_route *r, const xb_settle_sent *m,
+static int publish_status(xb_settle_hook *h, const char *status_topic, const xb_settle_sent *m,
                           const char *status, const char *reason, xb_error *err)
 {
     size_t n = m->n_tx;
@@ -376,7 +498,7 @@ static int publish_status(xb_settle_hook *h, settle_route *r, const xb_settle_se
     xb_buf b = XB_BUF_INIT;
     int rc = xb_pacs002_build(&b, &rep, err);
     if (rc == 0)
-        rc = produce(h, r->opts.status_topic, m->msg_id[0] ? m->msg_id : msg_id, &b, err);
+        rc = produce(h, status_topic, m->msg_id[0] ? m->msg_id : msg_id, &b, err);
     xb_buf_free(&b);
     free(st);
     return rc;
@@ -387,7 +509,10 @@ static int publish_status(xb_settle_hook *h, settle_route *r, const xb_settle_se
 static int sent_ids(xb_settle_sent *out, xb_settle_hook *h, const char *sent_xml, size_t sent_len,
                     xb_error *err)
 {
-    if (xb_settle_sent_take(h->sent, sent_xml, sent_len, out))
+    pthread_mutex_lock(&h->lock); /* deciders put while this thread takes */
+    bool known = xb_settle_sent_take(h->sent, sent_xml, sent_len, out);
+    pthread_mutex_unlock(&h->lock);
+    if (known)
         return 0;
     xb_msg *m = NULL;
     int rc = xb_msg_parse(&m, sent_xml, sent_len, NULL, err);
@@ -454,7 +579,12 @@ int xb_settle_hook_flush(xb_settle_hook *h, xb_error *err)
 static int queue_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_len,
                          const char *destination, bool accepted, const char *reason, xb_error *err)
 {
+    char status_topic[sizeof h->routes->opts.status_topic];
+    pthread_rwlock_rdlock(&h->routes_lock);
     settle_route *r = route_for_destination(h, destination);
+    if (r)
+        snprintf(status_topic, sizeof status_topic, "%s", r->opts.status_topic);
+    pthread_rwlock_unlock(&h->routes_lock);
     if (!r)
         return 0; /* not a settling destination: no ledger row, no status report */
     xb_settle_sent m;
@@ -472,8 +602,8 @@ static int queue_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_le
             snprintf(key, sizeof key, "%s/%s", m.msg_id, m.tx[i].e2e);
         rc = queue_status(h, key, status, reason, source, err);
     }
-    if (rc == 0 && r->opts.status_topic[0])
-        rc = publish_status(h, r, &m, status, reason, err);
+    if (rc == 0 && status_topic[0])
+        rc = publish_status(h, status_topic, &m, status, reason, err);
     xb_settle_sent_clear(&m);
     return rc;
 }

@@ -3,14 +3,14 @@
  * Owns: per-route settle options and rates loaded once from the config (rates.file relative to
  * the config, or rates.topic read whole from Kafka; a settle: subtree first seen after a pipeline
  * reload is adopted when first met), the xb_pipeline_settle_fn implementation
- * (settle the policy output, record every transfer as SENT in the ledger, return the bytes to
- * deliver and the details for the decision record), delivery outcomes (acknowledged -> ACSP,
- * permanently rejected -> RJCT, group-committed to the ledger before offsets advance, each also
- * produced as a pacs.002 to the route's status_topic),
- * and ingest of pacs.002 coming back (a receiver's response body or a status-topic record).
- * Never: lets an unsettled message through (any failure is returned, and the pipeline parks the
- * record in the DLQ), or guesses a rate: a missing rate reloads a file source at most once a
- * minute and otherwise quarantines.
+ * (settle the policy output, return the bytes to deliver and the details for the decision
+ * record) and its commit (every transfer recorded as SENT in the ledger before it may leave),
+ * delivery outcomes (acknowledged -> ACSP, permanently rejected -> RJCT, group-committed to the
+ * ledger before offsets advance, each also produced as a pacs.002 to the route's status_topic), and
+ * ingest of pacs.002 coming back (a receiver's response body or a status-topic record). Never: lets
+ * an unsettled message through (any failure is returned, and the pipeline parks the record in the
+ * DLQ), or guesses a rate: a missing rate reloads a file source at most once a minute and otherwise
+ * quarantines.
  */
 #ifndef XB_SETTLE_HOOK_H
 #define XB_SETTLE_HOOK_H
@@ -39,7 +39,24 @@ bool xb_settle_hook_needed(const xb_settle_hook *h);
  * was written from, its Document validated against its XSD since it last changed (what
  * xb_policy_decide leaves for a DELIVER): it is settled in place (the AppHdr and the rules are
  * checked, the settled message validated in full) and policy_output is not parsed again. With
- * msg NULL, policy_output is parsed and checked in full. */
+ * msg NULL, policy_output is parsed and checked in full. On success *pending holds the
+ * transfers' SENT rows, which xb_settle_pipeline_commit writes (or xb_settle_pending_free
+ * drops when the copy does not leave). Safe to call from several threads at once. */
+int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg,
+                              const char *policy_output, size_t output_len, char **out_xml,
+                              size_t *out_len, json_t **detail, void **pending, xb_error *err);
+
+/* xb_pipeline_settle_commit_fn: records every pending[k] as SENT in the ledger, all in one
+ * transaction (one by one when that fails), and frees them. ok[k] says whether k was recorded,
+ * and so may leave. Returns <0 (err says why) when any was not. Without state.store there is no
+ * ledger and every ok[k] is true. */
+int xb_settle_pipeline_commit(void *ctx, void *const *pending, size_t n, bool *ok, xb_error *err);
+
+/* Frees a pending left by xb_settle_pipeline_settle without recording it. NULL is fine. */
+void xb_settle_pending_free(void *pending);
+
+/* xb_settle_pipeline_settle and xb_settle_pipeline_commit of that one message: the settled bytes
+ * are returned only once the ledger has them. */
 int xb_settle_pipeline_hook(void *ctx, const json_t *route_settle, xb_msg *msg,
                             const char *policy_output, size_t output_len, char **out_xml,
                             size_t *out_len, json_t **detail, xb_error *err);

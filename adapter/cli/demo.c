@@ -493,7 +493,9 @@ int xb_cli_demo(int argc, char **argv)
     if (xb_settle_hook_new(&settle, d.path, &err) < 0) /* issue #5: the CNY settlement stage */
         goto fail;
     if (xb_settle_hook_needed(settle)) {
-        po.settle = xb_settle_pipeline_hook;
+        po.settle = xb_settle_pipeline_settle;
+        po.settle_commit = xb_settle_pipeline_commit;
+        po.settle_discard = xb_settle_pending_free;
         po.settle_ctx = settle;
         po.settled = xb_settle_pipeline_outcome;
         po.settled_flush = xb_settle_pipeline_flush;

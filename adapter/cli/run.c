@@ -68,7 +68,9 @@ int xb_cli_run(int argc, char **argv)
     xb_settle_hook *settle = NULL;
     xb_pipeline_opts po = {0};
     if (xb_settle_hook_new(&settle, config, &err) == 0 && xb_settle_hook_needed(settle)) {
-        po.settle = xb_settle_pipeline_hook;
+        po.settle = xb_settle_pipeline_settle;
+        po.settle_commit = xb_settle_pipeline_commit;
+        po.settle_discard = xb_settle_pending_free;
         po.settle_ctx = settle;
         po.settled = xb_settle_pipeline_outcome;
         po.settled_flush = xb_settle_pipeline_flush;

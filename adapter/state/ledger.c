@@ -172,13 +172,22 @@ static int record_tx(xb_store *st, const xb_settle_details *d, const xb_settle_t
 int xb_settle_ledger_record_sent(xb_store *st, const xb_settle_details *d, const char *destination,
                                  xb_error *err)
 {
+    return xb_settle_ledger_record_sent_many(st, &d, &destination, 1, err);
+}
+
+int xb_settle_ledger_record_sent_many(xb_store *st, const xb_settle_details *const *ds,
+                                      const char *const *destinations, size_t n, xb_error *err)
+{
     char now[32];
     now_iso(now);
     int rc = begin(st, err);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; rc == 0 && i < d->n_tx; i++)
-        rc = record_tx(st, d, &d->tx[i], destination ? destination : "", now, err);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        const char *dest = destinations[k] ? destinations[k] : "";
+        for (size_t i = 0; rc == 0 && i < ds[k]->n_tx; i++)
+            rc = record_tx(st, ds[k], &ds[k]->tx[i], dest, now, err);
+    }
     return finish(st, rc, err);
 }
 

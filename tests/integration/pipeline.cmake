@@ -13,7 +13,7 @@ if(XB_SANITIZE)
 else()
   set(XB_ITEST_SCALE 1)
 endif()
-foreach(scenario e2e-10k poison receiver-down receiver-flaky kill9-20k reload tls-errors)
+foreach(scenario e2e-10k poison ledger-refused receiver-down receiver-flaky kill9-20k reload tls-errors)
   add_test(NAME pipeline_${scenario}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/pipeline-test ${scenario} $<TARGET_FILE:xborder>
                    $<TARGET_FILE:itest_tool> ${CMAKE_SOURCE_DIR})

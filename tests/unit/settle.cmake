@@ -6,4 +6,4 @@ xb_unit_test(test_settle_ledger SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_settle_le
 add_test(NAME test_settle_cli
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_settle_cli.sh $<TARGET_FILE:xborder> ${CMAKE_SOURCE_DIR}/fixtures)
 set_tests_properties(test_settle_cli PROPERTIES LABELS unit TIMEOUT 120)
-xb_unit_test(test_settle_hook SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_settle_hook.c LIBS xb_adapter)
+xb_unit_test(test_settle_hook SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_settle_hook.c LIBS xb_adapter PkgConfig::SQLITE)

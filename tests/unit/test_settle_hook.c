@@ -8,10 +8,16 @@
  *   - the outcome's ids from the settled-message table == the ids read from a parse of the sent
  *     bytes; the table answers only for the exact bytes, once; a replaced entry and another
  *     hook's bytes fall back to the parse; the ledger goes SENT -> ACSP either way;
- *   - the ledger's tables are created once per store, not once per process.
+ *   - the ledger's tables are created once per store, not once per process;
+ *   - settling leaves the SENT rows pending: nothing is in the ledger until the commit, which
+ *     writes a batch at once; a discarded pending writes nothing; a row the ledger refuses costs
+ *     only its own message (ok[k] false), the others are recorded (issue #8's batched commit);
+ *   - two threads settling at once through one hook give the bytes one thread gives.
  * Fixtures: fixtures/messages/settle (CNY, CIPS, USD/EUR/JPY/CHF, CNH), rates cfets-2026-11.csv.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -467,6 +473,169 @@ static void ledger_tables_once_per_store(void **state)
     free(x2);
 }
 
+static void assert_absent(xb_store *st, const char *uetr)
+{
+    char s[8];
+    xb_error err = {0};
+    assert_true(xb_settle_ledger_status(s, st, uetr, &err) < 0);
+}
+
+/* Settles a fixture the way the pipeline does: the bytes and the pending SENT rows. */
+static char *settle_pending(fixture_env *e, const char *fixture, size_t *len, void **pending)
+{
+    xb_buf in = XB_BUF_INIT, out = XB_BUF_INIT;
+    read_fixture(&in, fixture);
+    xb_msg *m = parse_buf(in.data, in.len);
+    policy_like(m, &out);
+    char *xml = NULL;
+    json_t *detail = NULL;
+    xb_error err = {0};
+    if (xb_settle_pipeline_settle(e->h, e->cfg->routes[0].settle, m, out.data, out.len, &xml, len,
+                                  &detail, pending, &err))
+        fail_msg("%s: %s", fixture, err.message);
+    assert_non_null(*pending);
+    json_decref(detail);
+    xb_msg_free(m);
+    xb_buf_free(&in);
+    xb_buf_free(&out);
+    return xml;
+}
+
+static void settled_rows_wait_for_the_commit(void **state)
+{
+    (void)state;
+    fixture_env a;
+    env_open(&a, "commit-a.yaml", "commit.db");
+    size_t len = 0;
+    void *p[3] = {NULL, NULL, NULL};
+    char *x[3];
+    x[0] = settle_pending(&a, "pacs008-multi.xml", &len, &p[0]);
+    x[1] = settle_pending(&a, "pacs008-usd.xml", &len, &p[1]);
+    x[2] = settle_pending(&a, "pacs008-cny.xml", &len, &p[2]);
+    xb_store *st = xb_settle_hook_store(a.h);
+    assert_absent(st, "8a562c67-ca16-48ba-b074-65581be6f003"); /* settled, not yet recorded */
+    assert_absent(st, "8a562c67-ca16-48ba-b074-65581be6f001");
+    xb_settle_pending_free(p[2]); /* its copy is parked: never recorded */
+    bool ok[2] = {false, false};
+    xb_error err = {0};
+    assert_int_equal(xb_settle_pipeline_commit(a.h, p, 2, ok, &err), 0);
+    assert_true(ok[0] && ok[1]);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f003", "SENT");
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f004", "SENT");
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f005", "SENT");
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f001", "SENT");
+    assert_absent(st, "8a562c67-ca16-48ba-b074-65581be6f009");
+    for (int i = 0; i < 3; i++)
+        free(x[i]);
+    env_close(&a);
+}
+
+/* A trigger in the test's own connection makes the ledger refuse one transfer, as a full disk
+ * or a constraint would: the batch fails, and one by one only that message is refused. */
+static void refused_row_costs_only_its_message(void **state)
+{
+    (void)state;
+    char db[128];
+    snprintf(db, sizeof db, "%s/refuse.db", g_dir);
+    fixture_env a;
+    env_open(&a, "refuse-a.yaml", db);
+    size_t len = 0;
+    free(hook_settle(&a, "pacs008-cny.xml", &len)); /* creates the ledger's tables */
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(raw,
+                          "CREATE TRIGGER refuse_usd BEFORE INSERT ON settlement_ledger"
+                          " WHEN NEW.uetr = '8a562c67-ca16-48ba-b074-65581be6f001'"
+                          " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                          NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("trigger: %s", msg);
+    sqlite3_close(raw);
+    void *p[2] = {NULL, NULL};
+    char *x0 = settle_pending(&a, "pacs008-multi.xml", &len, &p[0]);
+    char *x1 = settle_pending(&a, "pacs008-usd.xml", &len, &p[1]);
+    bool ok[2] = {false, true};
+    xb_error err = {0};
+    assert_true(xb_settle_pipeline_commit(a.h, p, 2, ok, &err) < 0);
+    assert_true(ok[0]);
+    assert_false(ok[1]);
+    assert_non_null(strstr(err.message, "refused by the test"));
+    xb_store *st = xb_settle_hook_store(a.h);
+    assert_status(st, "8a562c67-ca16-48ba-b074-65581be6f003", "SENT");
+    assert_absent(st, "8a562c67-ca16-48ba-b074-65581be6f001");
+    free(x0);
+    free(x1);
+    env_close(&a);
+}
+
+typedef struct settle_thread {
+    fixture_env *e;
+    xb_buf out[sizeof FIXTURES / sizeof FIXTURES[0]];
+    int rc[sizeof FIXTURES / sizeof FIXTURES[0]];
+} settle_thread;
+
+/* Settles every fixture (a few rounds, so that the threads overlap) and keeps the last bytes. */
+static void *settle_all(void *arg)
+{
+    settle_thread *t = arg;
+    for (int round = 0; round < 5; round++)
+        for (size_t i = 0; i < sizeof FIXTURES / sizeof FIXTURES[0]; i++) {
+            xb_buf in = XB_BUF_INIT, pol = XB_BUF_INIT;
+            read_fixture(&in, FIXTURES[i]);
+            xb_msg *m = parse_buf(in.data, in.len);
+            policy_like(m, &pol);
+            char *xml = NULL;
+            size_t len = 0;
+            json_t *detail = NULL;
+            void *pending = NULL;
+            xb_error err = {0};
+            t->rc[i] = xb_settle_pipeline_settle(t->e->h, t->e->cfg->routes[0].settle, m, pol.data,
+                                                 pol.len, &xml, &len, &detail, &pending, &err);
+            xb_buf_free(&t->out[i]);
+            if (xml)
+                xb_buf_append(&t->out[i], xml, len);
+            free(xml);
+            xb_settle_pending_free(pending);
+            json_decref(detail);
+            xb_msg_free(m);
+            xb_buf_free(&in);
+            xb_buf_free(&pol);
+        }
+    return NULL;
+}
+
+static void two_threads_settle_as_one(void **state)
+{
+    (void)state;
+    fixture_env a;
+    env_open(&a, "threads-a.yaml", "threads.db");
+    settle_thread one = {.e = &a}, t1 = {.e = &a}, t2 = {.e = &a};
+    settle_all(&one);
+    pthread_t th1, th2;
+    assert_int_equal(pthread_create(&th1, NULL, settle_all, &t1), 0);
+    assert_int_equal(pthread_create(&th2, NULL, settle_all, &t2), 0);
+    pthread_join(th1, NULL);
+    pthread_join(th2, NULL);
+    int settled = 0;
+    for (size_t i = 0; i < sizeof FIXTURES / sizeof FIXTURES[0]; i++) {
+        assert_int_equal(t1.rc[i], one.rc[i]);
+        assert_int_equal(t2.rc[i], one.rc[i]);
+        assert_int_equal(t1.out[i].len, one.out[i].len);
+        assert_int_equal(t2.out[i].len, one.out[i].len);
+        if (one.out[i].len) {
+            assert_memory_equal(t1.out[i].data, one.out[i].data, one.out[i].len);
+            assert_memory_equal(t2.out[i].data, one.out[i].data, one.out[i].len);
+            settled++;
+        }
+        xb_buf_free(&one.out[i]);
+        xb_buf_free(&t1.out[i]);
+        xb_buf_free(&t2.out[i]);
+    }
+    assert_true(settled >= 10); /* most fixtures settle; the rest fail the same way each time */
+    env_close(&a);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -495,6 +664,9 @@ int main(void)
         cmocka_unit_test(outcome_with_and_without_the_table),
         cmocka_unit_test(pipeline_outcomes_group_committed),
         cmocka_unit_test(ledger_tables_once_per_store),
+        cmocka_unit_test(settled_rows_wait_for_the_commit),
+        cmocka_unit_test(refused_row_costs_only_its_message),
+        cmocka_unit_test(two_threads_settle_as_one),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
