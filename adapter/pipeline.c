@@ -130,7 +130,8 @@ struct xb_pipeline {
      * its own connection to the state store, while this one audits and sends */
     xb_worker *worker[XB_DECIDERS];
     xb_store *wstore[XB_DECIDERS];
-    struct worker_item *witems; /* XB_WORKER_MAX of them, reused by every burst */
+    struct burst *bursts; /* two, taking turns (process_burst) */
+    struct burst *held;   /* the one the deciders have, not yet written out */
     size_t n_workers;
     pthread_mutex_t store_write_lock; /* shared by store and wstore[] (xb_store_share_write_lock) */
     xb_pipeline_opts opts;
@@ -1517,12 +1518,110 @@ static void served_one(xb_pipeline *p, int *got)
     }
 }
 
+/* A burst of records handed to the deciders. Two take turns: the deciders decide one while this
+ * thread writes out and sends the one before (issue #8: with one burst at a time the deciders
+ * sat idle while this thread finished the end of each burst, 45% of their time, and this
+ * thread waited for them at the start of the next). */
+typedef struct burst {
+    worker_item items[XB_WORKER_MAX];
+    rec *rs[XB_WORKER_MAX];
+    int slot[XB_WORKER_MAX]; /* worker item, or -1: valuation route, -2: this thread */
+    bool on_worker[XB_DECIDERS];
+    bool waited; /* every item on a decider is done and waited for */
+    size_t n;
+} burst;
+
+/* Takes the records and hands their decisions to the deciders, alternately. The previous
+ * burst must be waited for whole (a decider takes one batch at a time). */
+static void start_burst(xb_pipeline *p, burst *b, rd_kafka_message_t *const *ms,
+                        const uint64_t *gens, size_t n)
+{
+    void *items[XB_DECIDERS][XB_WORKER_MAX];
+    size_t nw = 0, per[XB_DECIDERS] = {0};
+    b->n = n;
+    b->waited = false;
+    for (size_t i = 0; i < n; i++) {
+        b->rs[i] = take_record(p, ms[i], gens[i]);
+        b->slot[i] = to_valuation(p, b->rs[i]) ? -1 : p->await.head ? -2 : (int)nw;
+        if (b->slot[i] >= 0) {
+            size_t k = nw % p->n_workers;
+            b->items[nw] = (worker_item){.p = p, .r = b->rs[i], .worker = k, .index = per[k]};
+            items[k][per[k]++] = &b->items[nw];
+            nw++;
+        }
+    }
+    for (size_t k = 0; k < p->n_workers; k++)
+        b->on_worker[k] = per[k] > 0 && xb_worker_start(p->worker[k], items[k], per[k], NULL) == 0;
+}
+
+/* Waits until the deciders are done with b (they may then take the next burst). */
+static void wait_burst(xb_pipeline *p, burst *b)
+{
+    for (size_t i = 0; i < b->n && !b->waited; i++) {
+        worker_item *it = b->slot[i] >= 0 ? &b->items[b->slot[i]] : NULL;
+        if (it && b->on_worker[it->worker])
+            xb_worker_wait(p->worker[it->worker], it->index);
+    }
+    b->waited = true;
+}
+
+/* Gets item i of b decided: waits for its decider, or decides it here when none took it. */
+static void decided_item(xb_pipeline *p, burst *b, worker_item *it)
+{
+    if (!b->on_worker[it->worker])
+        decide_record(p, p->store, it->r, NULL, NULL, NULL, &it->d);
+    else if (!b->waited)
+        xb_worker_wait(p->worker[it->worker], it->index);
+}
+
+/* Writes out and sends b's records in offset order, a run of them at a time when settled
+ * copies need a commit first (commit_settled), one at a time otherwise. */
+static void finish_burst(xb_pipeline *p, burst *b, int *got)
+{
+    size_t every = p->opts.settle_commit ? SETTLE_COMMIT_EVERY : 1;
+    for (size_t i = 0; i < b->n;) {
+        if (b->slot[i] < 0) {
+            if (b->slot[i] == -2)
+                process_body(p, b->rs[i], NULL, NULL, NULL);
+            served_one(p, got);
+            i++;
+            continue;
+        }
+        decided *run[SETTLE_COMMIT_EVERY];
+        size_t m = 0;
+        for (; i + m < b->n && b->slot[i + m] >= 0 && m < every; m++) {
+            worker_item *it = &b->items[b->slot[i + m]];
+            decided_item(p, b, it);
+            run[m] = &it->d;
+        }
+        commit_settled(p, run, m);
+        for (size_t k = 0; k < m; k++) {
+            finish_decided(p, &b->items[b->slot[i + k]]);
+            served_one(p, got);
+        }
+        i += m;
+    }
+    b->n = 0;
+}
+
+/* Finishes the burst the deciders hold, if any. Returns how many records it had. */
+static size_t flush_burst(xb_pipeline *p, int *got)
+{
+    burst *b = p->held;
+    if (!b)
+        return 0;
+    p->held = NULL;
+    size_t n = b->n;
+    finish_burst(p, b, got);
+    return n;
+}
+
 /* The records ready now (up to XB_WORKER_MAX, and up to 256 a turn with *got). With
- * pipeline.decide_thread the deciders parse and decide them (alternately, each its share in
- * order) while this thread writes the decision records and sends, in offset order, what was
- * decided before: this thread alone was the limit of the whole machine (issue #8). A lone
- * record is decided here: handing it over would only add a wake-up. Returns how many records
- * were taken. */
+ * pipeline.decide_thread the deciders parse and decide them while this thread writes the
+ * decision records and sends, in offset order, the burst decided before: this thread alone was
+ * the limit of the whole machine (issue #8). A lone record is decided here, after the held
+ * burst: handing it over would only add a wake-up. Returns how many records were taken or
+ * finished (0: nothing to do). */
 static size_t process_burst(xb_pipeline *p, int *got)
 {
     rd_kafka_message_t *ms[XB_WORKER_MAX];
@@ -1531,57 +1630,20 @@ static size_t process_burst(xb_pipeline *p, int *got)
     while (n < want && *got + (int)n < 256 && (ms[n] = xb_source_poll(p->src, 0, &gens[n])))
         n++;
     if (n < 2) {
+        size_t held = flush_burst(p, got);
         for (size_t i = 0; i < n; i++) {
             process(p, ms[i], gens[i]);
             served_one(p, got);
         }
-        return n;
+        return n + held;
     }
-    rec *rs[XB_WORKER_MAX];
-    int slot[XB_WORKER_MAX]; /* worker item, or -1: valuation route, -2: this thread */
-    void *items[XB_DECIDERS][XB_WORKER_MAX];
-    size_t nw = 0, per[XB_DECIDERS] = {0};
-    for (size_t i = 0; i < n; i++) {
-        rs[i] = take_record(p, ms[i], gens[i]);
-        slot[i] = to_valuation(p, rs[i]) ? -1 : p->await.head ? -2 : (int)nw;
-        if (slot[i] >= 0) {
-            size_t k = nw % p->n_workers;
-            p->witems[nw] = (worker_item){.p = p, .r = rs[i], .worker = k, .index = per[k]};
-            items[k][per[k]++] = &p->witems[nw];
-            nw++;
-        }
-    }
-    bool on_worker[XB_DECIDERS] = {false};
-    for (size_t k = 0; k < p->n_workers; k++)
-        on_worker[k] = per[k] > 0 && xb_worker_start(p->worker[k], items[k], per[k], NULL) == 0;
-    /* Decided records are finished in offset order, a run of them at a time when settled
-     * copies need a commit first (commit_settled), one at a time otherwise. */
-    size_t every = p->opts.settle_commit ? SETTLE_COMMIT_EVERY : 1;
-    for (size_t i = 0; i < n;) {
-        if (slot[i] < 0) {
-            if (slot[i] == -2)
-                process_body(p, rs[i], NULL, NULL, NULL);
-            served_one(p, got);
-            i++;
-            continue;
-        }
-        decided *run[SETTLE_COMMIT_EVERY];
-        size_t m = 0;
-        for (; i + m < n && slot[i + m] >= 0 && m < every; m++) {
-            worker_item *it = &p->witems[slot[i + m]];
-            if (on_worker[it->worker])
-                xb_worker_wait(p->worker[it->worker], it->index);
-            else
-                decide_record(p, p->store, it->r, NULL, NULL, NULL, &it->d);
-            run[m] = &it->d;
-        }
-        commit_settled(p, run, m);
-        for (size_t k = 0; k < m; k++) {
-            finish_decided(p, &p->witems[slot[i + k]]);
-            served_one(p, got);
-        }
-        i += m;
-    }
+    burst *prev = p->held, *b = prev == &p->bursts[0] ? &p->bursts[1] : &p->bursts[0];
+    if (prev)
+        wait_burst(p, prev);
+    start_burst(p, b, ms, gens, n);
+    p->held = b;
+    if (prev)
+        finish_burst(p, prev, got);
     return n;
 }
 
@@ -1649,6 +1711,8 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         if (draining && (p->stats.outstanding == 0 || t >= drain_deadline))
             break;
     }
+    int got = 0; /* the burst the deciders hold is written out (or poisoned, after a fatal) */
+    flush_burst(p, &got);
     /* Whatever finished is committed (after the audit file is durable); the rest is
      * redelivered at the next start. */
     for (int i = 0; i < 100 && xb_sink_kafka_outq(p->sk) > 0 && !p->fatal; i++)
@@ -1690,7 +1754,7 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
     int rc = xb_metrics_new(&p->metrics, err);
     if (rc < 0 || (rc = runtime_build(&p->rt, config_path, p, true, err)) < 0)
         goto fail;
-    if (!(p->witems = calloc(XB_WORKER_MAX, sizeof *p->witems))) {
+    if (!(p->bursts = calloc(2, sizeof *p->bursts))) {
         rc = xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
         goto fail;
     }
@@ -1823,7 +1887,7 @@ void xb_pipeline_free(xb_pipeline *p)
         xb_worker_free(p->worker[k]);
         xb_store_close(p->wstore[k]);
     }
-    free(p->witems);
+    free(p->bursts);
     xb_store_close(p->store);
     pthread_mutex_destroy(&p->store_write_lock);
     if (p->own_env)

@@ -44,10 +44,11 @@ struct xb_settle_hook {
      * adopting a route or re-reading rates (rare) takes it alone. Routes are never removed, but
      * adopting one may move the table: a route pointer is good only while the lock is held. */
     pthread_rwlock_t routes_lock;
-    /* The sent cache (deciders put, the pipeline's thread takes) and the ledger connection
-     * while xb_settle_pipeline_commit writes. The queued outcomes and the status producer
-     * belong to the pipeline's thread alone. */
-    pthread_mutex_t lock;
+    /* The sent cache: deciders put, the pipeline's thread takes. Held for a lookup only: the
+     * ledger connection, the queued outcomes and the status producer belong to the pipeline's
+     * thread alone (commit, outcomes, flush), and a decider waiting for a ledger commit to put
+     * an entry was a tenth of its switches (issue #8). */
+    pthread_mutex_t sent_lock;
     char config_dir[1024];
     char bootstrap[512]; /* "" when kafka is embedded or absent */
     settle_route *routes;
@@ -135,7 +136,7 @@ int xb_settle_hook_new(xb_settle_hook **out, const char *config_path, xb_error *
         return rc;
     xb_settle_hook *h = calloc(1, sizeof *h);
     pthread_rwlock_init(&h->routes_lock, NULL);
-    pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->sent_lock, NULL);
     h->routes = calloc(cfg->n_routes + 1, sizeof *h->routes);
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", config_path);
@@ -179,7 +180,7 @@ void xb_settle_hook_free(xb_settle_hook *h)
         rd_kafka_destroy(h->producer);
     }
     pthread_rwlock_destroy(&h->routes_lock);
-    pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->sent_lock);
     free(h);
 }
 
@@ -343,9 +344,9 @@ int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg
     if (rc == 0) {
         xb_settle_sent ids; /* for the outcome: the ids without parsing the bytes again */
         if (h->sent && xb_settle_sent_read(&ids, out) == 0) {
-            pthread_mutex_lock(&h->lock);
+            pthread_mutex_lock(&h->sent_lock);
             xb_settle_sent_put(h->sent, b.data, b.len, &ids);
-            pthread_mutex_unlock(&h->lock);
+            pthread_mutex_unlock(&h->sent_lock);
         }
         *out_len = b.len;
         *out_xml = xb_buf_steal(&b);
@@ -396,9 +397,7 @@ int xb_settle_pipeline_commit(void *ctx, void *const *pending, size_t n, bool *o
         for (size_t k = 0; k < n; k++)
             ok[k] = true;
     } else if (n) {
-        pthread_mutex_lock(&h->lock);
         rc = record_pending(h, pending, n, ok, err);
-        pthread_mutex_unlock(&h->lock);
     }
     for (size_t k = 0; k < n; k++)
         xb_settle_pending_free(pending[k]);
@@ -509,9 +508,9 @@ static int publish_status(xb_settle_hook *h, const char *status_topic, const xb_
 static int sent_ids(xb_settle_sent *out, xb_settle_hook *h, const char *sent_xml, size_t sent_len,
                     xb_error *err)
 {
-    pthread_mutex_lock(&h->lock); /* deciders put while this thread takes */
+    pthread_mutex_lock(&h->sent_lock); /* deciders put while this thread takes */
     bool known = xb_settle_sent_take(h->sent, sent_xml, sent_len, out);
-    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&h->sent_lock);
     if (known)
         return 0;
     xb_msg *m = NULL;

@@ -49,7 +49,8 @@ int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg
 /* xb_pipeline_settle_commit_fn: records every pending[k] as SENT in the ledger, all in one
  * transaction (one by one when that fails), and frees them. ok[k] says whether k was recorded,
  * and so may leave. Returns <0 (err says why) when any was not. Without state.store there is no
- * ledger and every ok[k] is true. */
+ * ledger and every ok[k] is true. It writes through the ledger connection, like the outcome and
+ * flush calls: call them all from one thread (the pipeline's). */
 int xb_settle_pipeline_commit(void *ctx, void *const *pending, size_t n, bool *ok, xb_error *err);
 
 /* Frees a pending left by xb_settle_pipeline_settle without recording it. NULL is fine. */
