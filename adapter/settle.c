@@ -587,6 +587,18 @@ static int validate_rest(xb_settle_details *d, const xb_msg *msg, xb_settle_verd
     return 0;
 }
 
+/* The check after settlement: the Document against its XSD, and the rules. The AppHdr was
+ * validated as received and settlement rewrites only the Document, so validating the AppHdr
+ * again could only repeat that answer (issue #8: it was the hook's second AppHdr validation). */
+static int validate_settled(xb_settle_details *d, const xb_msg *msg, xb_error *err)
+{
+    xb_error e = {0};
+    if (xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &e) < 0 ||
+        xb_rules_check(msg, &e) < 0)
+        return fail_from(d, XB_SETTLE_QUARANTINE, &e, err, "settled message fails validation: ");
+    return 0;
+}
+
 static size_t count_tx(xmlNodePtr body)
 {
     size_t n = 0;
@@ -695,7 +707,7 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
     changed |= write_sttlm_inf(out, grp, opts);
     changed |= write_agents(body->children, opts, &out->agents_identified);
 
-    rc = validate(out, msg, XB_SETTLE_QUARANTINE, err, "settled message fails validation: ");
+    rc = validate_settled(out, msg, err);
     if (rc < 0)
         return rc;
     out->verdict = changed ? XB_SETTLE_SETTLED : XB_SETTLE_UNCHANGED;
