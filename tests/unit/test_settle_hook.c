@@ -480,24 +480,33 @@ static void assert_absent(xb_store *st, const char *uetr)
     assert_true(xb_settle_ledger_status(s, st, uetr, &err) < 0);
 }
 
-/* Settles a fixture the way the pipeline does: the bytes and the pending SENT rows. */
-static char *settle_pending(fixture_env *e, const char *fixture, size_t *len, void **pending)
+/* Settles a fixture the way the pipeline does (the policy's change first): returns the settle
+ * fn's answer, with the bytes and the pending SENT rows. */
+static int settle_fixture(fixture_env *e, const char *fixture, char **xml, size_t *len,
+                          void **pending, xb_error *err)
 {
     xb_buf in = XB_BUF_INIT, out = XB_BUF_INIT;
     read_fixture(&in, fixture);
     xb_msg *m = parse_buf(in.data, in.len);
     policy_like(m, &out);
-    char *xml = NULL;
     json_t *detail = NULL;
-    xb_error err = {0};
-    if (xb_settle_pipeline_settle(e->h, e->cfg->routes[0].settle, m, out.data, out.len, &xml, len,
-                                  &detail, pending, &err))
-        fail_msg("%s: %s", fixture, err.message);
-    assert_non_null(*pending);
+    *xml = NULL;
+    int rc = xb_settle_pipeline_settle(e->h, e->cfg->routes[0].settle, m, out.data, out.len, xml,
+                                       len, &detail, pending, err);
     json_decref(detail);
     xb_msg_free(m);
     xb_buf_free(&in);
     xb_buf_free(&out);
+    return rc;
+}
+
+static char *settle_pending(fixture_env *e, const char *fixture, size_t *len, void **pending)
+{
+    char *xml = NULL;
+    xb_error err = {0};
+    if (settle_fixture(e, fixture, &xml, len, pending, &err))
+        fail_msg("%s: %s", fixture, err.message);
+    assert_non_null(*pending);
     return xml;
 }
 
@@ -581,26 +590,16 @@ static void *settle_all(void *arg)
     settle_thread *t = arg;
     for (int round = 0; round < 5; round++)
         for (size_t i = 0; i < sizeof FIXTURES / sizeof FIXTURES[0]; i++) {
-            xb_buf in = XB_BUF_INIT, pol = XB_BUF_INIT;
-            read_fixture(&in, FIXTURES[i]);
-            xb_msg *m = parse_buf(in.data, in.len);
-            policy_like(m, &pol);
             char *xml = NULL;
             size_t len = 0;
-            json_t *detail = NULL;
             void *pending = NULL;
             xb_error err = {0};
-            t->rc[i] = xb_settle_pipeline_settle(t->e->h, t->e->cfg->routes[0].settle, m, pol.data,
-                                                 pol.len, &xml, &len, &detail, &pending, &err);
+            t->rc[i] = settle_fixture(t->e, FIXTURES[i], &xml, &len, &pending, &err);
             xb_buf_free(&t->out[i]);
             if (xml)
                 xb_buf_append(&t->out[i], xml, len);
             free(xml);
             xb_settle_pending_free(pending);
-            json_decref(detail);
-            xb_msg_free(m);
-            xb_buf_free(&in);
-            xb_buf_free(&pol);
         }
     return NULL;
 }
