@@ -564,38 +564,24 @@ static int write_agents(xmlNodePtr n, const xb_settle_opts *o, int *count)
 
 /* ---- the stage ---------------------------------------------------------------------------- */
 
-static int validate(xb_settle_details *d, const xb_msg *msg, xb_settle_verdict v, xb_error *err,
-                    const char *prefix)
-{
-    xb_error e = {0};
-    if (xb_schema_validate_msg(msg, &e) < 0 || xb_rules_check(msg, &e) < 0)
-        return fail_from(d, v, &e, err, prefix);
-    return 0;
-}
+/* The parts of a message a check validates against their XSDs; the ISO rules always run. */
+enum { CHECK_APPHDR = 1u << 0, CHECK_DOCUMENT = 1u << 1 };
 
-/* The check as received when the caller already validated the Document (see
- * XB_SETTLE_DOCUMENT_VALIDATED): what xb_schema_validate_msg adds to that is the AppHdr, so only
- * the AppHdr is validated here; the rules always run. Same verdict and prefix as validate(). */
-static int validate_rest(xb_settle_details *d, const xb_msg *msg, xb_settle_verdict v,
-                         xb_error *err, const char *prefix)
+/* As received: both parts, or only the AppHdr when the caller already validated the Document
+ * (XB_SETTLE_DOCUMENT_VALIDATED). After settlement: only the Document, since settlement rewrites
+ * nothing else and the AppHdr was validated as received (issue #8: validating it again could only
+ * repeat that answer). */
+static int check(xb_settle_details *d, const xb_msg *msg, unsigned parts, xb_settle_verdict v,
+                 xb_error *err, const char *prefix)
 {
     xb_error e = {0};
     xmlNodePtr hdr = xb_msg_apphdr(msg);
-    if ((hdr && xb_schema_validate_node(xb_msg_hdr_definition(msg), hdr, &e) < 0) ||
+    if (((parts & CHECK_APPHDR) && hdr &&
+         xb_schema_validate_node(xb_msg_hdr_definition(msg), hdr, &e) < 0) ||
+        ((parts & CHECK_DOCUMENT) &&
+         xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &e) < 0) ||
         xb_rules_check(msg, &e) < 0)
         return fail_from(d, v, &e, err, prefix);
-    return 0;
-}
-
-/* The check after settlement: the Document against its XSD, and the rules. The AppHdr was
- * validated as received and settlement rewrites only the Document, so validating the AppHdr
- * again could only repeat that answer (issue #8: it was the hook's second AppHdr validation). */
-static int validate_settled(xb_settle_details *d, const xb_msg *msg, xb_error *err)
-{
-    xb_error e = {0};
-    if (xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &e) < 0 ||
-        xb_rules_check(msg, &e) < 0)
-        return fail_from(d, XB_SETTLE_QUARANTINE, &e, err, "settled message fails validation: ");
     return 0;
 }
 
@@ -678,8 +664,8 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
     }
     /* A relabelled tree is not the one the caller validated: then the full check runs. */
     bool doc_checked = (flags & XB_SETTLE_DOCUMENT_VALIDATED) && !out->cnh_relabelled;
-    int rc = doc_checked ? validate_rest(out, msg, XB_SETTLE_INVALID, err, "invalid as received: ")
-                         : validate(out, msg, XB_SETTLE_INVALID, err, "invalid as received: ");
+    unsigned as_received = doc_checked ? CHECK_APPHDR : CHECK_APPHDR | CHECK_DOCUMENT;
+    int rc = check(out, msg, as_received, XB_SETTLE_INVALID, err, "invalid as received: ");
     if (rc < 0)
         return rc;
 
@@ -707,7 +693,8 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
     changed |= write_sttlm_inf(out, grp, opts);
     changed |= write_agents(body->children, opts, &out->agents_identified);
 
-    rc = validate_settled(out, msg, err);
+    rc = check(out, msg, CHECK_DOCUMENT, XB_SETTLE_QUARANTINE, err,
+               "settled message fails validation: ");
     if (rc < 0)
         return rc;
     out->verdict = changed ? XB_SETTLE_SETTLED : XB_SETTLE_UNCHANGED;

@@ -359,32 +359,31 @@ int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg
     return rc;
 }
 
-/* Records pending[0..n) as SENT in one transaction; when that fails, one by one, so that a row
- * that cannot be written costs no other message its delivery. ok[k] says which were recorded. */
+/* Records pending[0..n) as SENT, 64 messages to a transaction; when one fails, its messages one
+ * by one, so that a row that cannot be written costs no other message its delivery. ok[k] says
+ * which were recorded. */
 static int record_pending(xb_settle_hook *h, void *const *pending, size_t n, bool *ok,
                           xb_error *err)
 {
-    const xb_settle_details *ds[64];
-    const char *dests[64];
-    size_t batch = n <= 64 ? n : 0; /* more than a burst at once: one by one */
-    for (size_t k = 0; k < batch; k++) {
-        const xb_settle_pending *p = pending[k];
-        ds[k] = &p->d;
-        dests[k] = p->destination;
-    }
-    xb_error e = {0};
-    if (batch && xb_settle_ledger_record_sent_many(h->store, ds, dests, batch, &e) == 0) {
-        for (size_t k = 0; k < n; k++)
-            ok[k] = true;
-        return 0;
-    }
+    enum { CHUNK = 64 };
     int rc = 0;
-    for (size_t k = 0; k < n; k++) {
-        const xb_settle_pending *p = pending[k];
-        ok[k] = xb_settle_ledger_record_sent(h->store, &p->d, p->destination, &e) == 0;
-        if (!ok[k] && rc == 0)
-            rc = xb_error_set(err, e.code ? e.code : XB_ESTATE, NULL, "settlement ledger: %s",
-                              e.message);
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t m = n - at < CHUNK ? n - at : CHUNK;
+        const xb_settle_details *ds[CHUNK];
+        const char *dests[CHUNK];
+        for (size_t k = 0; k < m; k++) {
+            const xb_settle_pending *p = pending[at + k];
+            ds[k] = &p->d;
+            dests[k] = p->destination;
+        }
+        xb_error e = {0};
+        bool whole = xb_settle_ledger_record_sent_many(h->store, ds, dests, m, &e) == 0;
+        for (size_t k = 0; k < m; k++) {
+            ok[at + k] = whole || xb_settle_ledger_record_sent(h->store, ds[k], dests[k], &e) == 0;
+            if (!ok[at + k] && rc == 0)
+                rc = xb_error_set(err, e.code ? e.code : XB_ESTATE, NULL, "settlement ledger: %s",
+                                  e.message);
+        }
     }
     return rc;
 }
