@@ -756,6 +756,11 @@ static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r
      * and hashes the canonical form again for every destination (issue #8 profile). */
     xb_policy_opts popts = {.warn_permille = rt->cfg->policy.warn_permille,
                             .msg_sha256 = r->sha256[0] ? r->sha256 : NULL};
+    /* A copy the settlement stage rewrites is validated there, once, after the rewrite (the
+     * record's outcome says so, and replay decides it the same way). */
+    const json_t *settle =
+        route_settle_for(rt->cfg, topic, xb_msg_definition(msg)->id, d->http->name);
+    popts.caller_validates = settle && p->opts.settle;
     /* Counters: decided on the committed count and applied with a durable decision row in one
      * store transaction (issue #10, xb_store_decide), before anything can leave. */
     decide_args da = {
@@ -774,6 +779,8 @@ static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r
     }
     /* as text: the audit line is written from it without a jansson tree (issue #8) */
     json_object_set_new(o, "decision", xb_policy_decision_json_text(&dec));
+    if (popts.caller_validates)
+        json_object_set_new(o, "xsd_check", json_string("after_settlement"));
     json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(dec.verdict)));
     count_actions(st, &dec);
     if (dec.verdict == XB_VERDICT_QUARANTINE) {
@@ -783,8 +790,6 @@ static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r
         plan_reason(pl, "BLOCK", dec.reason);
         st->blocked++;
     } else {
-        const char *def_id = xb_msg_definition(msg)->id;
-        const json_t *settle = route_settle_for(rt->cfg, topic, def_id, d->http->name);
         if (settle && !p->opts.settle) {
             plan_reason(pl, "SETTLE_UNAVAILABLE", "route has settle: but no settlement stage");
         } else if (settle) {

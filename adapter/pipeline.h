@@ -52,7 +52,10 @@ typedef struct xb_pipeline_stats {
 } xb_pipeline_stats;
 
 /* The settlement stage (issue #5). When a route carries `settle:` and the message may leave,
- * the pipeline calls this before delivery, after the policy transform. It may rewrite msg and
+ * the pipeline calls this before delivery, after the policy transform. The policy decided with
+ * caller_validates: msg is its transformed tree, not yet validated against its XSD and not
+ * written (policy_output is empty), and this stage validates what leaves (issue #8: one XSD pass
+ * per settled copy). It may rewrite msg and
  * must return 0 with *out_xml set to the bytes to deliver (caller frees) and *detail to a JSON
  * object for the decision record (new reference, may be NULL), or an error: the record is then
  * parked in the DLQ with reason SETTLE (fail closed). Without a hook, a route with `settle:`

@@ -564,13 +564,13 @@ static int write_agents(xmlNodePtr n, const xb_settle_opts *o, int *count)
 
 /* ---- the stage ---------------------------------------------------------------------------- */
 
-/* The parts of a message a check validates against their XSDs; the ISO rules always run. */
-enum { CHECK_APPHDR = 1u << 0, CHECK_DOCUMENT = 1u << 1 };
+/* What a check covers: the parts validated against their XSDs, and the ISO rules. */
+enum { CHECK_APPHDR = 1u << 0, CHECK_DOCUMENT = 1u << 1, CHECK_RULES = 1u << 2 };
 
-/* As received: both parts, or only the AppHdr when the caller already validated the Document
- * (XB_SETTLE_DOCUMENT_VALIDATED). After settlement: only the Document, since settlement rewrites
- * nothing else and the AppHdr was validated as received (issue #8: validating it again could only
- * repeat that answer). */
+/* As received: both parts and the rules, or without the Document when it is checked once after
+ * settlement (XB_SETTLE_DOCUMENT_UNCHECKED). After settlement: the Document and the rules, since
+ * settlement rewrites nothing else and the AppHdr was validated as received (issue #8:
+ * validating it again could only repeat that answer). */
 static int check(xb_settle_details *d, const xb_msg *msg, unsigned parts, xb_settle_verdict v,
                  xb_error *err, const char *prefix)
 {
@@ -580,9 +580,20 @@ static int check(xb_settle_details *d, const xb_msg *msg, unsigned parts, xb_set
          xb_schema_validate_node(xb_msg_hdr_definition(msg), hdr, &e) < 0) ||
         ((parts & CHECK_DOCUMENT) &&
          xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &e) < 0) ||
-        xb_rules_check(msg, &e) < 0)
+        ((parts & CHECK_RULES) && xb_rules_check(msg, &e) < 0))
         return fail_from(d, v, &e, err, prefix);
     return 0;
+}
+
+/* A message refused before the rewrite whose Document was not validated: the full check as
+ * received validates the Document before the rules and the read pass, so a Document that fails
+ * its XSD is reported as that failure, whatever else refused it. rc otherwise. */
+static int refused_unchecked(xb_settle_details *d, const xb_msg *msg, int rc, xb_error *err)
+{
+    xb_error e = {0};
+    if (xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &e) < 0)
+        return fail_from(d, XB_SETTLE_INVALID, &e, err, "invalid as received: ");
+    return rc;
 }
 
 static size_t count_tx(xmlNodePtr body)
@@ -662,10 +673,14 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
         return fail(out, XB_SETTLE_INVALID, err, XB_ERULE, first_cnh,
                     "CNH is not an ISO 4217 code: use CNY, or set map_cnh: true on the route");
     }
-    /* A relabelled tree is not the one the caller validated: then the full check runs. */
-    bool doc_checked = (flags & XB_SETTLE_DOCUMENT_VALIDATED) && !out->cnh_relabelled;
-    unsigned as_received = doc_checked ? CHECK_APPHDR : CHECK_APPHDR | CHECK_DOCUMENT;
-    int rc = check(out, msg, as_received, XB_SETTLE_INVALID, err, "invalid as received: ");
+    bool unchecked = flags & XB_SETTLE_DOCUMENT_UNCHECKED;
+    const char *as_received = "invalid as received: ";
+    int rc = unchecked ? check(out, msg, CHECK_APPHDR, XB_SETTLE_INVALID, err, as_received)
+                       : check(out, msg, CHECK_APPHDR | CHECK_DOCUMENT | CHECK_RULES,
+                               XB_SETTLE_INVALID, err, as_received);
+    if (rc == 0 && unchecked &&
+        (rc = check(out, msg, CHECK_RULES, XB_SETTLE_INVALID, err, as_received)) < 0)
+        rc = refused_unchecked(out, msg, rc, err);
     if (rc < 0)
         return rc;
 
@@ -681,7 +696,7 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
     rc = read_all(out, w, body, grp, def->kind, opts, fx, err);
     if (rc < 0) {
         free(w);
-        return rc;
+        return unchecked ? refused_unchecked(out, msg, rc, err) : rc;
     }
 
     /* Pass 2: rewrite. */
@@ -693,7 +708,7 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
     changed |= write_sttlm_inf(out, grp, opts);
     changed |= write_agents(body->children, opts, &out->agents_identified);
 
-    rc = check(out, msg, CHECK_DOCUMENT, XB_SETTLE_QUARANTINE, err,
+    rc = check(out, msg, CHECK_DOCUMENT | CHECK_RULES, XB_SETTLE_QUARANTINE, err,
                "settled message fails validation: ");
     if (rc < 0)
         return rc;

@@ -130,12 +130,15 @@ int xb_settle_message(xb_settle_details *out, xb_msg *msg, const xb_settle_opts 
 
 /* Flags for xb_settle_message_ex. */
 enum {
-    /* The caller has just validated msg's Document against its XSD, unchanged since (the
-     * pipeline: xb_policy_decide re-validates its output before DELIVER). The check "as
-     * received" then validates only the AppHdr (if any) and the business rules; the Document's
-     * XSD check is not repeated unless CNH relabelling changed the tree. The validation of the
-     * settled message after the rewrite always runs in full. */
-    XB_SETTLE_DOCUMENT_VALIDATED = 1u << 0,
+    /* msg's Document has not been validated against its XSD since it was last changed (the
+     * pipeline: xb_policy_decide with caller_validates transforms it and leaves the check to this
+     * stage, issue #8). The Document is then validated once, after the rewrite, instead of as
+     * received and again after. As received only the AppHdr (if any) and the business rules are
+     * checked; when they or the read pass refuse the message, the Document is validated at that
+     * point, so that one which fails its XSD is reported as such (INVALID as received, the XSD's
+     * message), exactly as without the flag. The read pass is safe on any tree the parser
+     * accepts (fuzz_settle). */
+    XB_SETTLE_DOCUMENT_UNCHECKED = 1u << 0,
 };
 
 /* xb_settle_message with flags (0 = the same as xb_settle_message). */

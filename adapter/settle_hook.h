@@ -35,11 +35,11 @@ void xb_settle_hook_free(xb_settle_hook *h);
 /* True when the config has at least one route with `settle:`. */
 bool xb_settle_hook_needed(const xb_settle_hook *h);
 
-/* xb_pipeline_settle_fn (adapter/pipeline.h): ctx is the hook. msg is the tree policy_output
- * was written from, its Document validated against its XSD since it last changed (what
- * xb_policy_decide leaves for a DELIVER): it is settled in place (the AppHdr and the rules are
- * checked, the settled message validated in full) and policy_output is not parsed again. With
- * msg NULL, policy_output is parsed and checked in full. On success *pending holds the
+/* xb_pipeline_settle_fn (adapter/pipeline.h): ctx is the hook. msg is the tree the policy
+ * transformed with caller_validates (so neither validated nor written: policy_output is empty):
+ * it is settled in place, the AppHdr and the rules checked as received and the Document
+ * validated once, after the rewrite (XB_SETTLE_DOCUMENT_UNCHECKED). With msg NULL,
+ * policy_output is parsed and checked in full. On success *pending holds the
  * transfers' SENT rows, which xb_settle_pipeline_commit writes (or xb_settle_pending_free
  * drops when the copy does not leave). Safe to call from several threads at once. */
 int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg,

@@ -338,7 +338,7 @@ static int finish(xb_policy_decision *d, walk_ctx *w, xb_msg *msg, const xb_poli
                        d->destination);
         return 0;
     }
-    if (rc || d->verdict != XB_VERDICT_DELIVER)
+    if (rc || d->verdict != XB_VERDICT_DELIVER || (opts && opts->caller_validates))
         return rc;
     xb_error verr;
     xb_error_clear(&verr);
@@ -347,9 +347,7 @@ static int finish(xb_policy_decision *d, walk_ctx *w, xb_msg *msg, const xb_poli
     bool hdr_changed = false;
     for (size_t i = 0; i < w->nhits; i++)
         hdr_changed |= w->hits[i].anchor == xb_msg_apphdr(msg) && w->hits[i].kind != XB_ACT_PASS;
-    int vrc = 0;
-    if (!(opts && opts->skip_revalidate))
-        vrc = hdr_changed
+    int vrc = hdr_changed
                   ? xb_schema_validate_msg(msg, &verr)
                   : xb_schema_validate_node(xb_msg_definition(msg), xb_msg_document(msg), &verr);
     if (vrc) {

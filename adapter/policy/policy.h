@@ -167,9 +167,11 @@ typedef struct xb_policy_keys {
 typedef struct xb_policy_opts {
     /* Warn at this fraction of each threshold, as per-mille (800 = 80%). 0 means 800. */
     int warn_permille;
-    /* Re-validate the transformed message against its XSD. Only tests of the engine itself may
-     * turn this off; nothing that leaves may skip it. */
-    bool skip_revalidate;
+    /* The caller rewrites the transformed tree further and validates the final message itself
+     * (the settlement stage: issue #8, one XSD pass per settled copy instead of two): the policy
+     * then neither validates nor serialises, and `output` stays empty. Nothing that leaves goes
+     * unvalidated: the caller's check is the one that decides what may leave. */
+    bool caller_validates;
     /* Lowercase hex SHA-256 of the message bytes as received, when the caller has them; NULL:
      * the SHA-256 of the canonical form (exclusive C14N) is recorded instead. */
     const char *msg_sha256;

@@ -42,4 +42,9 @@ if(XB_FUZZ)
                          ${CMAKE_SOURCE_DIR}/adapter/yaml_tree.c
                  LIBS xb_iso20022 xb_policy PkgConfig::MHD PkgConfig::GNUTLS PkgConfig::SQLITE PkgConfig::JANSSON
                       PkgConfig::PQ PkgConfig::YAML PkgConfig::OPENSSL PkgConfig::LIBXML2 Threads::Threads)
+  # issue #8: settlement reads and rewrites the policy's tree before anything validated it
+  xb_fuzz_target(fuzz_settle MAXLEN 32768
+                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_settle.c ${CMAKE_SOURCE_DIR}/adapter/settle.c
+                         ${CMAKE_SOURCE_DIR}/adapter/settle_opts.c ${yaml}
+                 LIBS xb_valuation xb_iso20022 PkgConfig::JANSSON PkgConfig::YAML)
 endif()

@@ -764,6 +764,42 @@ static void test_redacted_text_keeps_markup_characters(void **s)
 }
 
 /* Paths of every element below n that has text, by xb_msg_node_path (the oracle). */
+/* A transformed message that fails its XSD is quarantined by the policy; with caller_validates
+ * (the settlement stage validates what leaves, issue #8) the same decision is DELIVER, nothing
+ * is written, and the tree carries the transformation for the caller to finish. */
+static void test_caller_validates_defers_the_xsd_check(void **s)
+{
+    state *st = *s;
+    const xb_policy_destination *de = xb_policy_destination_find(st->ex, "sg-group-ops");
+    int64_t t = pol_time(WHEN);
+    xb_policy_counters ctr = {.year = xb_policy_year_cn(t)};
+    xb_policy_keys keys = pol_keys();
+    xb_error err;
+    for (int deferred = 0; deferred < 2; deferred++) {
+        xb_msg *m = pol_message(POL_MSG("pacs.008-remit-individual.xml"));
+        /* invalid where the policy does not look: a second NbOfTxs */
+        xmlNodePtr grp = xb_xml_child(xb_msg_body(m), "GrpHdr");
+        xmlNodePtr nb = xb_xml_child(grp, "NbOfTxs");
+        xmlAddNextSibling(nb, xmlCopyNode(nb, 1));
+        xb_policy_opts opts = {.caller_validates = deferred};
+        xb_policy_decision d;
+        assert_int_equal(xb_policy_decide(&d, m, st->set, de, t, &ctr, &keys, &opts, &err), 0);
+        const char *dbtr =
+            xb_xml_text(xb_xml_find(xb_xml_child(xb_msg_body(m), "CdtTrfTxInf"), "Dbtr/Nm"));
+        if (!deferred) {
+            assert_int_equal(d.verdict, XB_VERDICT_QUARANTINE);
+            assert_non_null(strstr(d.reason, "transformed message fails its XSD"));
+        } else {
+            assert_int_equal(d.verdict, XB_VERDICT_DELIVER);
+            assert_int_equal(d.output.len, 0);
+            assert_non_null(dbtr); /* pseudonymised in the tree, not the name as received */
+            assert_null(strstr(dbtr, "张伟"));
+        }
+        xb_policy_decision_free(&d);
+        xb_msg_free(m);
+    }
+}
+
 static void collect_paths(const xmlNode *n, char (*out)[256], size_t *count, size_t cap)
 {
     for (const xmlNode *c = n->children; c; c = c->next) {
@@ -829,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_decision_record_json),
         cmocka_unit_test(test_catalog_covers_valid_fixtures),
         cmocka_unit_test(test_field_paths_match_node_paths),
+        cmocka_unit_test(test_caller_validates_defers_the_xsd_check),
         cmocka_unit_test(test_wildcard_step_matches_by_namespace),
         cmocka_unit_test(test_redacted_text_keeps_markup_characters),
     };

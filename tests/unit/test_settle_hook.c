@@ -3,8 +3,10 @@
  *   - settling the policy's tree in place == parsing the policy's bytes and settling that (same
  *     bytes out, same verdict, same error), for every settle fixture, after a policy-like change
  *     (a pseudonymised Chinese debtor name);
- *   - with XB_SETTLE_DOCUMENT_VALIDATED, an invalid AppHdr is still INVALID as received, and a
- *     Document that was not in fact valid still never leaves (the final validation);
+ *   - with XB_SETTLE_DOCUMENT_UNCHECKED (the Document validated once, after settlement) an
+ *     invalid AppHdr is still INVALID as received; a Document that fails its XSD and that the
+ *     rules or the read pass refuse is reported exactly as by the full check; one that fails
+ *     where settlement does not read still never leaves (the one validation, after);
  *   - the outcome's ids from the settled-message table == the ids read from a parse of the sent
  *     bytes; the table answers only for the exact bytes, once; a replaced entry and another
  *     hook's bytes fall back to the parse; the ledger goes SENT -> ACSP either way;
@@ -123,8 +125,9 @@ static void env_close(fixture_env *e)
     xb_config_free(e->cfg);
 }
 
-/* What the policy does before the hook: changes the tree (a pseudonymised name), validates the
- * Document, and writes the bytes. */
+/* A policy-like change to the tree (a pseudonymised name), then the Document validated and
+ * written as the policy does when no settlement follows: the bytes are what the hook parses and
+ * checks in full when it is given no tree. */
 static void policy_like(xb_msg *m, xb_buf *out)
 {
     xmlNodePtr tx = xb_xml_child(xb_msg_body(m), "CdtTrfTxInf");
@@ -197,7 +200,52 @@ static void load_opts(xb_settle_opts *o, const fixture_env *e)
     assert_int_equal(xb_settle_opts_from_tree(o, e->cfg->routes[0].settle, "settle", &err), 0);
 }
 
-static void validated_flag_keeps_the_checks(void **state)
+/* Settles `data` twice, unflagged and with XB_SETTLE_DOCUMENT_UNCHECKED, after `edit` made
+ * the Document invalid, and asserts both refuse it with the same code, verdict and message. */
+static void assert_unchecked_refuses_alike(const xb_settle_opts *o, const xb_fx_table *fx,
+                                           const xb_buf *in, void (*edit)(xb_msg *m))
+{
+    xb_msg *m0 = parse_buf(in->data, in->len), *m1 = parse_buf(in->data, in->len);
+    edit(m0);
+    edit(m1);
+    xb_settle_details d0, d1;
+    xb_error e0 = {0}, e1 = {0};
+    int r0 = xb_settle_message_ex(&d0, m0, o, fx, 0, &e0);
+    int r1 = xb_settle_message_ex(&d1, m1, o, fx, XB_SETTLE_DOCUMENT_UNCHECKED, &e1);
+    assert_true(r0 < 0);
+    assert_int_equal(r0, r1);
+    assert_int_equal(d0.verdict, d1.verdict);
+    assert_string_equal(e0.message, e1.message);
+    assert_string_equal(e0.path, e1.path);
+    xb_settle_details_free(&d0);
+    xb_settle_details_free(&d1);
+    xb_msg_free(m0);
+    xb_msg_free(m1);
+}
+
+static void drop_child(xmlNodePtr parent, const char *name)
+{
+    xmlNodePtr n = xb_xml_child(parent, name);
+    assert_non_null(n);
+    xmlUnlinkNode(n);
+    xmlFreeNode(n);
+}
+
+/* The read pass cannot price a transaction without its amount (and the XSD requires one). */
+static void drop_first_amount(xb_msg *m)
+{
+    drop_child(xb_xml_child(xb_msg_body(m), "CdtTrfTxInf"), "IntrBkSttlmAmt");
+}
+
+/* The rules refuse the count (and the XSD the missing MsgId, which the full check reports). */
+static void drop_msgid_and_miscount(xb_msg *m)
+{
+    xmlNodePtr grp = xb_xml_child(xb_msg_body(m), "GrpHdr");
+    drop_child(grp, "MsgId");
+    xmlNodeSetContent(xb_xml_child(grp, "NbOfTxs"), (const xmlChar *)"7");
+}
+
+static void unchecked_flag_keeps_the_checks(void **state)
 {
     (void)state;
     fixture_env e;
@@ -212,40 +260,40 @@ static void validated_flag_keeps_the_checks(void **state)
     xb_buf in = XB_BUF_INIT;
     read_fixture(&in, "pacs008-usd.xml");
     xb_msg *m = parse_buf(in.data, in.len);
-    xmlNodePtr bizid = xb_xml_child(xb_msg_apphdr(m), "BizMsgIdr");
-    assert_non_null(bizid);
-    xmlUnlinkNode(bizid);
-    xmlFreeNode(bizid);
+    drop_child(xb_msg_apphdr(m), "BizMsgIdr");
     xb_settle_details d;
-    assert_int_equal(xb_settle_message_ex(&d, m, &o, fx, XB_SETTLE_DOCUMENT_VALIDATED, &err),
+    assert_int_equal(xb_settle_message_ex(&d, m, &o, fx, XB_SETTLE_DOCUMENT_UNCHECKED, &err),
                      XB_ESCHEMA);
     assert_int_equal(d.verdict, XB_SETTLE_INVALID);
     assert_non_null(strstr(d.reason, "invalid as received"));
     xb_settle_details_free(&d);
     xb_msg_free(m);
 
-    /* A caller that claims a valid Document it does not have: nothing leaves (the settled
-     * message is validated in full after the rewrite). */
+    /* A Document that fails its XSD and that the read pass or the rules refuse: reported as its
+     * XSD failure, as received, exactly as by the full check. */
+    assert_unchecked_refuses_alike(&o, fx, &in, drop_first_amount);
+    assert_unchecked_refuses_alike(&o, fx, &in, drop_msgid_and_miscount);
+
+    /* A Document that fails its XSD where settlement does not read: it never leaves either (the
+     * one validation, after the rewrite, refuses it and names the element). */
     m = parse_buf(in.data, in.len);
-    xmlNodePtr grp = xb_xml_child(xb_msg_body(m), "GrpHdr");
-    xmlNodePtr msgid = xb_xml_child(grp, "MsgId");
-    xmlUnlinkNode(msgid);
-    xmlFreeNode(msgid);
+    drop_child(xb_xml_child(xb_msg_body(m), "GrpHdr"), "MsgId");
     memset(&err, 0, sizeof err);
-    assert_true(xb_settle_message_ex(&d, m, &o, fx, XB_SETTLE_DOCUMENT_VALIDATED, &err) < 0);
-    assert_int_not_equal(d.verdict, XB_SETTLE_SETTLED);
+    assert_true(xb_settle_message_ex(&d, m, &o, fx, XB_SETTLE_DOCUMENT_UNCHECKED, &err) < 0);
+    assert_int_equal(d.verdict, XB_SETTLE_QUARANTINE);
+    assert_non_null(strstr(d.reason, "settled message fails validation"));
+    assert_non_null(strstr(d.reason, "MsgId"));
     xb_settle_details_free(&d);
     xb_msg_free(m);
 
-    /* CNH relabelled changes the tree: the full check runs, and the result equals the unflagged
-     * one (here: CNH without map_cnh is refused either way). */
+    /* CNH (relabelled or refused) gives the unflagged result (here: refused without map_cnh). */
     xb_buf cnh = XB_BUF_INIT;
     read_fixture(&cnh, "pacs008-cnh.xml");
     xb_settle_details d0, d1;
     xb_error e0 = {0}, e1 = {0};
     xb_msg *m0 = parse_buf(cnh.data, cnh.len), *m1 = parse_buf(cnh.data, cnh.len);
     int r0 = xb_settle_message_ex(&d0, m0, &o, fx, 0, &e0);
-    int r1 = xb_settle_message_ex(&d1, m1, &o, fx, XB_SETTLE_DOCUMENT_VALIDATED, &e1);
+    int r1 = xb_settle_message_ex(&d1, m1, &o, fx, XB_SETTLE_DOCUMENT_UNCHECKED, &e1);
     assert_int_equal(r0, r1);
     assert_int_equal(d0.verdict, d1.verdict);
     assert_string_equal(e0.message, e1.message);
@@ -658,7 +706,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tree_and_reparse_give_the_same_bytes),
-        cmocka_unit_test(validated_flag_keeps_the_checks),
+        cmocka_unit_test(unchecked_flag_keeps_the_checks),
         cmocka_unit_test(sent_table_answers_exact_bytes_once),
         cmocka_unit_test(outcome_with_and_without_the_table),
         cmocka_unit_test(pipeline_outcomes_group_committed),
