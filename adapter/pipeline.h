@@ -56,8 +56,10 @@ typedef struct xb_pipeline_stats {
  * caller_validates: msg is its transformed tree, not yet validated against its XSD and not
  * written (policy_output is empty), and this stage validates what leaves (issue #8: one XSD pass
  * per settled copy). It may rewrite msg and
- * must return 0 with *out_xml set to the bytes to deliver (caller frees) and *detail to a JSON
- * object for the decision record (new reference, may be NULL), or an error: the record is then
+ * must return 0 with *out_xml set to the bytes to deliver (caller frees) and *detail to the
+ * details for the decision record (new reference, may be NULL): a JSON object, or a JSON string
+ * holding an object's canonical text, which the record writer puts in as that object
+ * (xb_policy_record_write; the hook writes text, issue #8), or an error: the record is then
  * parked in the DLQ with reason SETTLE (fail closed). Without a hook, a route with `settle:`
  * parks its messages with reason SETTLE_UNAVAILABLE rather than sending them unsettled. */
 typedef int (*xb_pipeline_settle_fn)(void *ctx, const json_t *route_settle, xb_msg *msg,

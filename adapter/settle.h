@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "iso20022/amount.h"
+#include "iso20022/buf.h"
 #include "iso20022/error.h"
 #include "iso20022/message.h"
 #include "valuation/fx.h"
@@ -147,6 +148,11 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
 
 /* The details as a JSON object for the decision record and the CLI's stderr (new reference). */
 json_t *xb_settle_details_json(const xb_settle_details *d);
+/* The same object with "route" (when not NULL) as canonical JSON text, appended to out: the bytes
+ * jansson's JSON_SORT_KEYS|JSON_COMPACT dump of it gives, without building a tree (issue #8).
+ * A string that is not UTF-8 (a value cut short in its fixed-size field) is written with U+FFFD;
+ * json_pack refuses it, so the tree loses that transaction (or is NULL). 0 or XB_ENOMEM. */
+int xb_settle_details_write_json(xb_buf *out, const xb_settle_details *d, const char *route);
 
 /* Loads the route's rates into a new table: opts->rates_file (relative to base_dir when not
  * absolute; base_dir may be NULL). Topic sources are read by xb_settle_rates_from_topic. */

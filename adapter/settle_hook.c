@@ -338,9 +338,10 @@ int xb_settle_pipeline_settle(void *ctx, const json_t *route_settle, xb_msg *msg
     }
     char route_name[128];
     int rc = settle_on_route(&p->d, route_name, p->destination, h, route_settle, out, flags, err);
-    if (route_name[0] && (*detail = xb_settle_details_json(&p->d)) != NULL)
-        json_object_set_new(*detail, "route", json_string(route_name));
     xb_buf b = XB_BUF_INIT;
+    if (route_name[0] && xb_settle_details_write_json(&b, &p->d, route_name) == 0)
+        *detail = json_stringn_nocheck(b.data, b.len); /* text: pipeline.h, xb_pipeline_settle_fn */
+    xb_buf_reset(&b);
     if (rc == 0)
         rc = xb_write_message(&b, out, err);
     if (rc == 0) {

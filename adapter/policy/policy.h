@@ -245,9 +245,14 @@ int xb_policy_decision_write_json(xb_buf *out, const xb_policy_decision *d);
  * "outcomes" and written by xb_policy_record_write. New reference. */
 json_t *xb_policy_decision_json_text(const xb_policy_decision *d);
 /* Canonical JSON (as above) of a record envelope, appended to out: like json_dumps with
- * JSON_SORT_KEYS|JSON_COMPACT, except that a "decision" string made by
- * xb_policy_decision_json_text is written as the JSON it holds. 0, XB_EINVAL or XB_ENOMEM. */
+ * JSON_SORT_KEYS|JSON_COMPACT, except that in an element of "outcomes" a "decision" or
+ * "settlement" string holding an object's JSON text (xb_policy_decision_json_text, the settlement
+ * stage's details) is written as the JSON it holds. 0, XB_EINVAL or XB_ENOMEM. */
 int xb_policy_record_write(xb_buf *out, const json_t *record);
+/* s (n bytes) appended to out as a JSON string, escaped exactly as jansson's compact dump escapes
+ * it; invalid UTF-8 becomes U+FFFD (record.c). For other canonical text that goes into a record.
+ * 0 or XB_ENOMEM. */
+int xb_policy_json_string(xb_buf *out, const char *s, size_t n);
 /* A readable table: path -> labels -> action, then the verdict line. */
 void xb_policy_decision_print_table(const xb_policy_decision *d, FILE *out);
 

@@ -46,5 +46,5 @@ if(XB_FUZZ)
   xb_fuzz_target(fuzz_settle MAXLEN 32768
                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_settle.c ${CMAKE_SOURCE_DIR}/adapter/settle.c
                          ${CMAKE_SOURCE_DIR}/adapter/settle_opts.c ${yaml}
-                 LIBS xb_valuation xb_iso20022 PkgConfig::JANSSON PkgConfig::YAML)
+                 LIBS xb_policy xb_valuation xb_iso20022 PkgConfig::JANSSON PkgConfig::YAML)
 endif()

@@ -148,8 +148,12 @@ static char *settle_fixture(xb_settle_hook *h, const json_t *route_settle, const
     json_t *detail = NULL;
     if (xb_settle_pipeline_hook(h, route_settle, m, b.data, b.len, &xml, len, &detail, &err))
         fail_msg("%s: %s", name, err.message);
-    assert_string_equal(json_string_value(json_object_get(detail, "rate_source")),
+    /* the details come as the decision record's text: a JSON string holding an object */
+    json_t *details = json_loads(json_string_value(detail), 0, NULL);
+    assert_non_null(details);
+    assert_string_equal(json_string_value(json_object_get(details, "rate_source")),
                         "CFETS central parity (topic)");
+    json_decref(details);
     json_decref(detail);
     xb_msg_free(m);
     xb_buf_free(&b);

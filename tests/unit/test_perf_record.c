@@ -201,6 +201,54 @@ static void test_hostile_strings(void **s)
     xb_buf_free(&text);
 }
 
+/* Strings are scanned 8 bytes at a time (record.c, plain8): every byte that needs a look of its
+ * own, at every offset of strings 1-24 bytes long, must come out as jansson writes it; a byte that
+ * is not UTF-8 still becomes U+FFFD wherever it falls. */
+static void test_escapes_at_every_offset(void **s)
+{
+    (void)s;
+    static const char *const odd[] = {"\"", "\\", "\x01",   "\x1f", "\n", "\t",  "\x7f",
+                                      " ",  "~",  "\u00e9", "中",   "𠮷", "\x1b"};
+    xb_buf got = XB_BUF_INIT;
+    char text[64];
+    for (size_t k = 0; k < sizeof odd / sizeof *odd; k++)
+        for (size_t len = 1; len <= 24; len++)
+            for (size_t at = 0; at < len; at++) {
+                size_t n = 0;
+                for (size_t i = 0; i < len; i++) {
+                    const char *c = i == at ? odd[k] : "a";
+                    memcpy(text + n, c, strlen(c));
+                    n += strlen(c);
+                }
+                json_t *env = json_pack("{s:s%}", "k", text, n);
+                assert_non_null(env);
+                char *want = json_dumps(env, JSON_SORT_KEYS | JSON_COMPACT);
+                xb_buf_reset(&got);
+                assert_int_equal(xb_policy_record_write(&got, env), 0);
+                assert_string_equal(got.data, want);
+                free(want);
+                json_decref(env);
+            }
+    for (size_t len = 1; len <= 24; len++)
+        for (size_t at = 0; at < len; at++) {
+            json_t *env = json_pack("{s:s}", "k", "x");
+            char bad[32];
+            memset(bad, 'b', len);
+            bad[at] = (char)0xff;
+            json_object_set_new(env, "k", json_stringn_nocheck(bad, len));
+            xb_buf_reset(&got);
+            assert_int_equal(xb_policy_record_write(&got, env), 0);
+            char want[128] = "{\"k\":\"";
+            size_t w = strlen(want);
+            for (size_t i = 0; i < len; i++)
+                w += (size_t)sprintf(want + w, "%s", i == at ? "\xEF\xBF\xBD" : "b");
+            snprintf(want + w, sizeof want - w, "\"}");
+            assert_string_equal(got.data, want);
+            json_decref(env);
+        }
+    xb_buf_free(&got);
+}
+
 /* The envelope the pipeline writes: its bytes equal jansson's dump of the same envelope with the
  * decision as an object. */
 static void test_envelope_equals_jansson(void **s)
@@ -219,8 +267,13 @@ static void test_envelope_equals_jansson(void **s)
                               "idempotency_key", "8a562c67-ca16-48ba-b074-65581be6f001");
         json_object_set_new(o, "decision",
                             k ? xb_policy_decision_to_json(&d) : xb_policy_decision_json_text(&d));
-        json_object_set_new(o, "settlement",
-                            json_pack("{sb,sn,s[is]}", "z", 1, "a", "m", -7, "人民币\n"));
+        /* the settlement stage hands its details over as canonical text too (settle_hook.c) */
+        json_t *settled = json_pack("{sb,sn,s[is]}", "z", 1, "a", "m", -7, "人民币\n");
+        char *settled_text = json_dumps(settled, JSON_SORT_KEYS | JSON_COMPACT);
+        json_object_set_new(o, "settlement", k ? settled : json_string(settled_text));
+        if (!k)
+            json_decref(settled);
+        free(settled_text);
         json_t *outs = json_array();
         json_array_append_new(outs, o);
         json_array_append_new(outs, json_pack("{ss,ss}", "destination", "hk", "error", "x\"y"));
@@ -230,11 +283,20 @@ static void test_envelope_equals_jansson(void **s)
     assert_int_equal(xb_policy_record_write(&got, env[0]), 0);
     char *want = json_dumps(env[1], JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(got.data, want);
-    /* a decision string outside "outcomes" is an ordinary string */
-    json_t *odd = json_pack("{ss}", "decision", "{\"not\":\"raw\"}");
+    /* a decision or settlement string outside "outcomes" is an ordinary string, and so is one
+     * in an outcome that does not hold an object */
+    json_t *odd = json_pack("{ss,ss}", "decision", "{\"not\":\"raw\"}", "settlement", "{");
     xb_buf b2 = XB_BUF_INIT;
     assert_int_equal(xb_policy_record_write(&b2, odd), 0);
-    assert_string_equal(b2.data, "{\"decision\":\"{\\\"not\\\":\\\"raw\\\"}\"}");
+    assert_string_equal(b2.data,
+                        "{\"decision\":\"{\\\"not\\\":\\\"raw\\\"}\",\"settlement\":\"{\"}");
+    json_t *plain =
+        json_pack("{s[{ss,ss}]}", "outcomes", "settlement", "settled \"x\"", "decision", "[1]");
+    xb_buf_reset(&b2);
+    assert_int_equal(xb_policy_record_write(&b2, plain), 0);
+    assert_string_equal(b2.data, "{\"outcomes\":[{\"decision\":\"[1]\",\"settlement\":\"settled "
+                                 "\\\"x\\\"\"}]}");
+    json_decref(plain);
     assert_int_equal(
         xb_policy_record_write(&b2, json_array_get(json_object_get(env[1], "outcomes"), 5)),
         XB_EINVAL);
@@ -302,6 +364,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_decisions_are_canonical),
         cmocka_unit_test(test_hostile_strings),
+        cmocka_unit_test(test_escapes_at_every_offset),
         cmocka_unit_test(test_envelope_equals_jansson),
         cmocka_unit_test(test_audit_raw_chains),
     };

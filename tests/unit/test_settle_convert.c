@@ -525,6 +525,86 @@ static void details_json_records_everything(void **state)
     xb_msg_free(m);
 }
 
+/* The details as the decision record holds them (canonical text written without a tree) are
+ * byte for byte jansson's dump of xb_settle_details_json, with and without a route. */
+static void assert_text_is_jansson(const xb_settle_details *d)
+{
+    for (int with_route = 0; with_route < 2; with_route++) {
+        const char *route = with_route ? "payments \"to\" hk" : NULL;
+        json_t *j = xb_settle_details_json(d);
+        assert_non_null(j);
+        if (route)
+            json_object_set_new(j, "route", json_string(route));
+        char *want = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+        xb_buf got = XB_BUF_INIT;
+        assert_int_equal(xb_settle_details_write_json(&got, d, route), 0);
+        assert_string_equal(got.data, want);
+        free(want);
+        json_decref(j);
+        xb_buf_free(&got);
+    }
+}
+
+static void details_text_is_the_canonical_json(void **state)
+{
+    (void)state;
+    /* every branch: settled with a rate, already CNY, CNH relabelled, purpose or none, several
+     * transactions, refused as invalid (reason and path) or quarantined (no rate) */
+    static const struct {
+        const char *name, *route;
+        int rc;
+    } all[] = {
+        {"pacs008-usd.xml", "payments-to-hk", 0},
+        {"pacs008-multi-usd.xml", "payments-to-hk", 0},
+        {"pacs008-cny.xml", "payments-to-hk", 0},
+        {"pacs008-leasing.xml", "payments-to-hk", 0},
+        {"pacs009-cov-eur.xml", "payments-to-hk", 0},
+        {"pacs008-cnh.xml", "payments-cnh", 0},
+        {"pacs008-cnh.xml", "payments-to-hk", XB_ERULE},
+        {"pacs008-norate.xml", "payments-to-hk", XB_ENOTFOUND},
+        {"pacs008-xccy.xml", "payments-to-hk", XB_EUNSUPPORTED},
+    };
+    bool saw_path = false, saw_rate = false, saw_purpose = false;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        xb_settle_details d;
+        xb_msg *m = settle(&d, all[i].name, all[i].route, NULL, NULL, all[i].rc);
+        assert_text_is_jansson(&d);
+        saw_path |= d.reason_path[0] != '\0';
+        for (size_t k = 0; k < d.n_tx; k++) {
+            saw_rate |= d.tx[k].converted;
+            saw_purpose |= d.tx[k].purpose[0] != '\0';
+        }
+        xb_settle_details_free(&d);
+        xb_msg_free(m);
+    }
+    assert_true(saw_path && saw_rate && saw_purpose);
+
+    /* strings that need escaping, Chinese text, and a value cut short inside a UTF-8 sequence
+     * (which jansson refuses, losing the transaction from the tree: the text keeps it, with
+     * U+FFFD) */
+    xb_settle_details d;
+    xb_msg *m = settle(&d, "pacs008-usd.xml", "payments-to-hk", NULL, NULL, 0);
+    snprintf(d.msg_id, sizeof d.msg_id, "id \"q\" \\ \t\x01 人民币");
+    snprintf(d.reason, sizeof d.reason, "line\nbreak");
+    snprintf(d.reason_path, sizeof d.reason_path, "/Document/Ä");
+    assert_text_is_jansson(&d);
+    snprintf(d.tx[0].end_to_end_id, sizeof d.tx[0].end_to_end_id, "王建华\xe5\x8d");
+    json_t *tree = xb_settle_details_json(&d); /* json_pack refuses the string: the tx is lost */
+    assert_int_equal(json_array_size(json_object_get(tree, "tx")), 0);
+    json_decref(tree);
+    xb_buf got = XB_BUF_INIT;
+    assert_int_equal(xb_settle_details_write_json(&got, &d, NULL), 0);
+    json_t *back = json_loads(got.data, 0, NULL);
+    assert_non_null(back);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(back, "tx"), 0), "end_to_end_id")),
+                        "王建华\xEF\xBF\xBD\xEF\xBF\xBD");
+    json_decref(back);
+    xb_buf_free(&got);
+    xb_settle_details_free(&d);
+    xb_msg_free(m);
+}
+
 static void every_fixture_settles_valid_or_is_refused(void **state)
 {
     /* The message that leaves is always XSD- and rule-valid: settle() re-validates every rc==0
@@ -583,6 +663,7 @@ int main(void)
         cmocka_unit_test(cross_currency_instruction_quarantined),
         cmocka_unit_test(pacs009_plain_and_cover),
         cmocka_unit_test(details_json_records_everything),
+        cmocka_unit_test(details_text_is_the_canonical_json),
         cmocka_unit_test(every_fixture_settles_valid_or_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
