@@ -11,13 +11,20 @@
  * nine keys per field ("fields": [{path, rule, class, tier, pi, jrt0171, jrt0197, action}...]):
  * a 16 KB record of ~720 jansson nodes per message, and building, sorting, dumping and freeing
  * that tree cost more CPU than deciding the message (bench_pipeline: ~525 µs of record per
- * ~335 µs of decision). Format 2 writes
- *   "n_fields": N,
+ * ~335 µs of decision). Format 2 wrote one group per distinct (labels, action, detail):
  *   "field_groups": [{"action","class","detail"?,"fields":[[path, rule], ...],"jrt0171",
  *                     "jrt0197","organisation"?,"pi","tier"}, ...]
- * one group per distinct (labels, action, detail) in order of first appearance, fields in
- * message order within it; readers (replay) accept both formats. The bytes are produced without a
- * tree; xb_policy_decision_to_json parses them, so the two can never disagree.
+ * which still spent ~12 of a record's ~14 KB on repeating rule ids and the paths' root steps per
+ * field (the audit file, the audit topic and the hash chain all carry every byte). Format 3
+ * (2026-11-28) writes the same facts as
+ *   "n_fields": N,
+ *   "field_groups": [{"action","class","detail"?,"jrt0171","jrt0197","organisation"?,"pi",
+ *                     "rules":[[rule, base, rest, rest, ...], ...],"tier"}, ...]
+ * groups in order of first appearance; in a group one entry per rule, in order of first
+ * appearance, naming its fields in message order; a field's path is base followed by its rest
+ * (base: what the entry's paths share, up to and including a '/'). Readers (replay) accept all
+ * three formats. The bytes are produced without a tree; xb_policy_decision_to_json parses them, so
+ * the two can never disagree.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -192,10 +199,74 @@ static bool same_group(const xb_policy_field *a, const xb_policy_field *b)
            same_text(a->cls, b->cls) && !strcmp(a->detail, b->detail);
 }
 
-static void group_json(jw *w, const xb_policy_decision *d, const size_t *grp, size_t g,
-                       size_t first)
+/* Length of the prefix two paths share, at most n. */
+static size_t shared_prefix(const char *a, const char *b, size_t n)
 {
-    const xb_policy_field *f = &d->fields[first];
+    size_t k = 0;
+    while (k < n && a[k] && a[k] == b[k])
+        k++;
+    return k;
+}
+
+/* Scratch for writing the groups: per field its group; per group its first field; for the group
+ * being written its fields (in message order), each one's rule entry, and each entry's first. */
+typedef struct groups_scratch {
+    size_t *grp, *first, *idx, *ent, *efirst;
+} groups_scratch;
+
+/* One rule entry: [rule, base, rest, rest, ...], each field's path being base followed by its
+ * rest. base is the part all the entry's paths share, cut back to just after a '/' (a path's
+ * parent steps when the rule covers one field), so the record names every field without writing
+ * "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/" again per field (record format 3, issue #8). */
+static void rule_entry_json(jw *w, const xb_policy_decision *d, const groups_scratch *gs, size_t m,
+                            size_t e)
+{
+    const xb_policy_field *f0 = &d->fields[gs->idx[gs->efirst[e]]];
+    size_t common = strlen(f0->path);
+    for (size_t j = gs->efirst[e] + 1; j < m; j++)
+        if (gs->ent[j] == e)
+            common = shared_prefix(f0->path, d->fields[gs->idx[j]].path, common);
+    size_t base = common;
+    while (base > 0 && f0->path[base - 1] != '/')
+        base--;
+    RAW(w, "[");
+    str_or_null(w, f0->rule_id, true);
+    RAW(w, ",");
+    str_n(w, f0->path, base);
+    for (size_t j = gs->efirst[e]; j < m; j++)
+        if (gs->ent[j] == e) {
+            RAW(w, ",");
+            str(w, d->fields[gs->idx[j]].path + base);
+        }
+    RAW(w, "]");
+}
+
+/* Group g's fields in message order (idx), each one's entry (ent: the same rule text, in order of
+ * first appearance; a group has a handful) and each entry's first field (efirst). Returns the
+ * number of entries; *m_out the number of fields. */
+static size_t group_entries(groups_scratch *gs, const xb_policy_decision *d, size_t g,
+                            size_t *m_out)
+{
+    size_t m = 0, n_ent = 0;
+    for (size_t i = gs->first[g]; i < d->n_fields; i++)
+        if (gs->grp[i] == g)
+            gs->idx[m++] = i;
+    for (size_t j = 0; j < m; j++) {
+        const char *rule = d->fields[gs->idx[j]].rule_id;
+        size_t e = 0;
+        while (e < n_ent && !same_text(d->fields[gs->idx[gs->efirst[e]]].rule_id, rule))
+            e++;
+        if (e == n_ent)
+            gs->efirst[n_ent++] = j;
+        gs->ent[j] = e;
+    }
+    *m_out = m;
+    return n_ent;
+}
+
+static void group_json(jw *w, const xb_policy_decision *d, groups_scratch *gs, size_t g)
+{
+    const xb_policy_field *f = &d->fields[gs->first[g]];
     char pfi[8] = "-";
     if (f->pfi >= 1 && f->pfi <= 9) {
         pfi[0] = 'C';
@@ -210,19 +281,7 @@ static void group_json(jw *w, const xb_policy_decision *d, const size_t *grp, si
         RAW(w, ",\"detail\":");
         str(w, f->detail);
     }
-    RAW(w, ",\"fields\":[");
-    for (size_t i = first, k = 0; i < d->n_fields; i++) {
-        if (grp[i] != g)
-            continue;
-        if (k++)
-            RAW(w, ",");
-        RAW(w, "[");
-        str(w, d->fields[i].path);
-        RAW(w, ",");
-        str_or_null(w, d->fields[i].rule_id, true);
-        RAW(w, "]");
-    }
-    RAW(w, "],\"jrt0171\":");
+    RAW(w, ",\"jrt0171\":");
     str(w, pfi);
     RAW(w, ",\"jrt0197\":");
     num(w, f->level);
@@ -230,46 +289,51 @@ static void group_json(jw *w, const xb_policy_decision *d, const size_t *grp, si
         RAW(w, ",\"organisation\":true");
     RAW(w, ",\"pi\":");
     str(w, xb_policy_pi_name(f->pi));
-    RAW(w, ",\"tier\":");
+    RAW(w, ",\"rules\":[");
+    size_t m, n_ent = group_entries(gs, d, g, &m);
+    for (size_t e = 0; e < n_ent; e++) {
+        if (e)
+            RAW(w, ",");
+        rule_entry_json(w, d, gs, m, e);
+    }
+    RAW(w, "],\"tier\":");
     str(w, xb_policy_tier_name(f->tier));
     RAW(w, "}");
 }
 
-/* "field_groups" in order of first appearance. grp[i] = group of field i; first[g] = its first
- * field. A handful of groups, so a linear search is cheaper than hashing. */
+/* "field_groups" in order of first appearance. A handful of groups, so a linear search is cheaper
+ * than hashing. */
 static void groups_json(jw *w, const xb_policy_decision *d)
 {
-    size_t stack_grp[256], stack_first[256];
-    size_t *grp = stack_grp, *first = stack_first, n_groups = 0;
-    if (d->n_fields > 256) {
-        grp = malloc(d->n_fields * sizeof *grp);
-        first = malloc(d->n_fields * sizeof *first);
-        if (!grp || !first) {
-            free(grp);
-            free(first);
-            w->rc = XB_ENOMEM;
-            return;
-        }
+    enum { STACK_FIELDS = 256 };
+    size_t stack[5 * STACK_FIELDS], *all = stack, n = d->n_fields, n_groups = 0;
+    if (n > STACK_FIELDS && !(all = malloc(5 * n * sizeof *all))) {
+        w->rc = XB_ENOMEM;
+        return;
     }
-    for (size_t i = 0; i < d->n_fields; i++) {
+    size_t cap = n > STACK_FIELDS ? n : STACK_FIELDS;
+    groups_scratch gs = {.grp = all,
+                         .first = all + cap,
+                         .idx = all + 2 * cap,
+                         .ent = all + 3 * cap,
+                         .efirst = all + 4 * cap};
+    for (size_t i = 0; i < n; i++) {
         size_t g = 0;
-        while (g < n_groups && !same_group(&d->fields[first[g]], &d->fields[i]))
+        while (g < n_groups && !same_group(&d->fields[gs.first[g]], &d->fields[i]))
             g++;
         if (g == n_groups)
-            first[n_groups++] = i;
-        grp[i] = g;
+            gs.first[n_groups++] = i;
+        gs.grp[i] = g;
     }
     RAW(w, "[");
     for (size_t g = 0; g < n_groups; g++) {
         if (g)
             RAW(w, ",");
-        group_json(w, d, grp, g, first[g]);
+        group_json(w, d, &gs, g);
     }
     RAW(w, "]");
-    if (grp != stack_grp) {
-        free(grp);
-        free(first);
-    }
+    if (all != stack)
+        free(all);
 }
 
 /* ---- the record ----------------------------------------------------------------------------- */

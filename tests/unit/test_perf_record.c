@@ -64,34 +64,54 @@ static json_t *assert_canonical(const xb_buf *text)
     return j;
 }
 
-/* Field i of d is in exactly one group, with its rule, and the group has its action. */
+/* Field i of d is in exactly one group, under its rule, and the group has its action. Format 3:
+ * a group's "rules" are [rule, base, rest, ...] entries, one per rule, and a path is base + rest.
+ */
 static void assert_every_field_once(const xb_policy_decision *d, const json_t *rec)
 {
     const json_t *groups = json_object_get(rec, "field_groups");
     assert_true(json_is_array(groups));
     assert_int_equal(json_integer_value(json_object_get(rec, "n_fields")), d->n_fields);
-    size_t total = 0, gi, fi;
-    json_t *g, *f;
-    json_array_foreach(groups, gi, g) total += json_array_size(json_object_get(g, "fields"));
+    size_t total = 0, gi, ei, k;
+    json_t *g, *e;
+    json_array_foreach(groups, gi, g)
+    {
+        assert_null(json_object_get(g, "fields"));
+        json_array_foreach(json_object_get(g, "rules"), ei, e)
+        {
+            assert_true(json_array_size(e) >= 3);
+            total += json_array_size(e) - 2;
+            for (size_t other = ei + 1; other < json_array_size(json_object_get(g, "rules"));
+                 other++) /* one entry per rule in a group */
+                assert_false(json_equal(
+                    json_array_get(e, 0),
+                    json_array_get(json_array_get(json_object_get(g, "rules"), other), 0)));
+        }
+    }
     assert_int_equal(total, d->n_fields);
+    char path[600];
     for (size_t i = 0; i < d->n_fields; i++) {
         int hits = 0;
         json_array_foreach(groups, gi, g)
         {
-            json_array_foreach(json_object_get(g, "fields"), fi, f)
+            json_array_foreach(json_object_get(g, "rules"), ei, e)
             {
-                if (strcmp(json_string_value(json_array_get(f, 0)), d->fields[i].path))
-                    continue;
-                hits++;
-                const char *rule = json_string_value(json_array_get(f, 1));
-                if (d->fields[i].rule_id)
-                    assert_string_equal(rule, d->fields[i].rule_id);
-                else
-                    assert_true(json_is_null(json_array_get(f, 1)));
-                assert_string_equal(json_string_value(json_object_get(g, "action")),
-                                    xb_policy_action_name(d->fields[i].action));
-                assert_string_equal(json_string_value(json_object_get(g, "tier")),
-                                    xb_policy_tier_name(d->fields[i].tier));
+                for (k = 2; k < json_array_size(e); k++) {
+                    snprintf(path, sizeof path, "%s%s", json_string_value(json_array_get(e, 1)),
+                             json_string_value(json_array_get(e, k)));
+                    if (strcmp(path, d->fields[i].path))
+                        continue;
+                    hits++;
+                    if (d->fields[i].rule_id)
+                        assert_string_equal(json_string_value(json_array_get(e, 0)),
+                                            d->fields[i].rule_id);
+                    else
+                        assert_true(json_is_null(json_array_get(e, 0)));
+                    assert_string_equal(json_string_value(json_object_get(g, "action")),
+                                        xb_policy_action_name(d->fields[i].action));
+                    assert_string_equal(json_string_value(json_object_get(g, "tier")),
+                                        xb_policy_tier_name(d->fields[i].tier));
+                }
             }
         }
         assert_int_equal(hits, 1);
@@ -180,7 +200,13 @@ static void test_hostile_strings(void **s)
     const json_t *groups = json_object_get(j, "field_groups");
     assert_int_equal(json_array_size(groups), 3);
     const json_t *g0 = json_array_get(groups, 0), *g1 = json_array_get(groups, 1);
-    assert_int_equal(json_array_size(json_object_get(g0, "fields")), 2);
+    /* fields 0 and 2: one rule entry, the shared steps written once */
+    const json_t *e0 = json_array_get(json_object_get(g0, "rules"), 0);
+    assert_int_equal(json_array_size(json_object_get(g0, "rules")), 1);
+    assert_int_equal(json_array_size(e0), 4);
+    assert_string_equal(json_string_value(json_array_get(e0, 1)),
+                        "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf/");
+    assert_string_equal(json_string_value(json_array_get(e0, 2)), "Dbtr/Nm");
     assert_string_equal(json_string_value(json_object_get(g0, "detail")), f[0].detail);
     assert_true(json_is_null(json_object_get(g1, "class")));
     assert_true(json_is_true(json_object_get(g1, "organisation")));
@@ -197,6 +223,41 @@ static void test_hostile_strings(void **s)
     assert_int_equal(json_integer_value(json_object_get(c, "pi_before")), -1);
     assert_true(json_integer_value(json_object_get(c, "pi_after")) == 9223372036854775807LL);
     assert_true(json_integer_value(json_object_get(c, "spi_before")) == -9223372036854775807LL - 1);
+    json_decref(j);
+    xb_buf_free(&text);
+}
+
+/* Format 3's base: only whole steps are shared ("/A/BC" and "/A/BD" share "/A/", not "/A/B"), a
+ * path that is a step prefix of another still has a rest, and paths with nothing in common (or no
+ * '/' at all) get an empty base; each rule is one entry, in order of first appearance. */
+static void test_rule_entries_share_whole_steps(void **s)
+{
+    (void)s;
+    static const struct {
+        const char *path, *rule;
+    } in[] = {{"/A/BC", "R"}, {"/A/B", "S"}, {"/A/BD", "R"},    {"/A/B/C", "S"},
+              {"x", "T"},     {"/Z", "T"},   {"/A/B/C/D", NULL}};
+    xb_policy_field f[7];
+    memset(f, 0, sizeof f);
+    for (size_t i = 0; i < 7; i++) {
+        snprintf(f[i].path, sizeof f[i].path, "%s", in[i].path);
+        f[i].rule_id = in[i].rule;
+        f[i].cls = "agent";
+    }
+    xb_policy_decision d;
+    memset(&d, 0, sizeof d);
+    d.fields = f;
+    d.n_fields = 7;
+    xb_buf text = XB_BUF_INIT;
+    assert_int_equal(xb_policy_decision_write_json(&text, &d), 0);
+    json_t *j = assert_canonical(&text);
+    assert_every_field_once(&d, j);
+    char *rules =
+        json_dumps(json_object_get(json_array_get(json_object_get(j, "field_groups"), 0), "rules"),
+                   JSON_COMPACT);
+    assert_string_equal(rules, "[[\"R\",\"/A/\",\"BC\",\"BD\"],[\"S\",\"/A/\",\"B\",\"B/C\"],"
+                               "[\"T\",\"\",\"x\",\"/Z\"],[null,\"/A/B/C/\",\"D\"]]");
+    free(rules);
     json_decref(j);
     xb_buf_free(&text);
 }
@@ -365,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_real_decisions_are_canonical),
         cmocka_unit_test(test_hostile_strings),
         cmocka_unit_test(test_escapes_at_every_offset),
+        cmocka_unit_test(test_rule_entries_share_whole_steps),
         cmocka_unit_test(test_envelope_equals_jansson),
         cmocka_unit_test(test_audit_raw_chains),
     };
