@@ -89,23 +89,23 @@ const char *xb_settle_verdict_name(xb_settle_verdict v);
 /* What happened to one transaction. */
 typedef struct xb_settle_tx {
     char uetr[37];
-    char end_to_end_id[36];
-    char tx_id[36];
-    char counterparty[36]; /* instructed agent (tx, else group) BICFI or member id */
-    char sttlm_date[11];   /* the date whose rate was used */
-    xb_amount original;    /* IntrBkSttlmAmt as received (after any CNH relabel) */
-    xb_amount settled;     /* IntrBkSttlmAmt as sent: CNY */
-    xb_dec rate;           /* CNY per ONE unit of original.ccy (1 when already CNY) */
-    bool converted;        /* false when the transaction was already in CNY */
-    bool instd_amt_added;  /* InstdAmt was created from the original amount */
-    char purpose[36];      /* Purp/Cd or Prtry, "" if none */
+    char end_to_end_id[XB_MAX35_SIZE];
+    char tx_id[XB_MAX35_SIZE];
+    char counterparty[XB_MAX35_SIZE]; /* instructed agent (tx, else group) BICFI or member id */
+    char sttlm_date[11];              /* the date whose rate was used */
+    xb_amount original;               /* IntrBkSttlmAmt as received (after any CNH relabel) */
+    xb_amount settled;                /* IntrBkSttlmAmt as sent: CNY */
+    xb_dec rate;                      /* CNY per ONE unit of original.ccy (1 when already CNY) */
+    bool converted;                   /* false when the transaction was already in CNY */
+    bool instd_amt_added;             /* InstdAmt was created from the original amount */
+    char purpose[XB_MAX35_SIZE];      /* Purp/Cd or Prtry, "" if none */
     bool leasing;
 } xb_settle_tx;
 
 typedef struct xb_settle_details {
     xb_settle_verdict verdict;
     char definition[20]; /* "pacs.008.001.08" */
-    char msg_id[36];
+    char msg_id[XB_MAX35_SIZE];
     size_t n_tx;
     xb_settle_tx *tx; /* owned */
     xb_amount total;  /* TtlIntrBkSttlmAmt after settlement (CNY) */

@@ -60,7 +60,7 @@ struct xb_settle_hook {
     /* Delivery outcomes (ACSP/RJCT) not yet in the ledger: written in one transaction by
      * xb_settle_hook_flush, which the pipeline calls before offsets are committed. */
     struct pending_status {
-        char key[80];
+        char key[XB_LEDGER_KEY_SIZE];
         char status[8];
         char *reason; /* NULL or owned */
         char source[200];
@@ -441,7 +441,7 @@ static int produce(xb_settle_hook *h, const char *topic, const char *key, const 
     if (!h->bootstrap[0])
         return xb_error_set(err, XB_ECONFIG, "kafka.bootstrap.servers",
                             "status_topic needs a real Kafka broker");
-    char keybuf[64]; /* librdkafka's key macro takes a non-const pointer; it copies the key */
+    char keybuf[XB_MAX35_SIZE]; /* librdkafka's key macro takes a non-const pointer; it copies */
     snprintf(keybuf, sizeof keybuf, "%s", key);
     if (!h->producer) {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -488,7 +488,7 @@ static int publish_status(xb_settle_hook *h, const char *status_topic, const xb_
                                        .reason_code = !strcmp(status, "RJCT") ? "NARR" : NULL,
                                        .reason_info = info[0] ? info : NULL};
     }
-    char msg_id[36];
+    char msg_id[XB_MAX35_SIZE];
     snprintf(msg_id, sizeof msg_id, "XBS-%lx-%u", (unsigned long)time(NULL), ++h->seq);
     xb_pacs002_report rep = {.msg_id = msg_id,
                              .orgnl_msg_id = m->msg_id,
@@ -596,7 +596,7 @@ static int queue_outcome(xb_settle_hook *h, const char *sent_xml, size_t sent_le
     char source[200];
     snprintf(source, sizeof source, "destination %s", destination);
     for (size_t i = 0; rc == 0 && h->store && i < m.n_tx; i++) {
-        char key[80];
+        char key[XB_LEDGER_KEY_SIZE];
         if (m.tx[i].uetr[0])
             snprintf(key, sizeof key, "%s", m.tx[i].uetr);
         else

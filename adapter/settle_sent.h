@@ -16,12 +16,12 @@
 #include "iso20022/message.h"
 
 typedef struct xb_settle_sent_tx {
-    char uetr[37], e2e[36], tx_id[36], instr[36];
+    char uetr[37], e2e[XB_MAX35_SIZE], tx_id[XB_MAX35_SIZE], instr[XB_MAX35_SIZE];
 } xb_settle_sent_tx;
 
 /* One settled message's ids (n_tx transactions in tx, owned). */
 typedef struct xb_settle_sent {
-    char msg_id[36];
+    char msg_id[XB_MAX35_SIZE];
     char cre_dt_tm[40];
     char def_id[40];
     size_t n_tx;

@@ -15,17 +15,17 @@
 
 typedef struct xb_tx_keys {
     char uetr[37];
-    char end_to_end_id[36];
-    char tx_id[36];
+    char end_to_end_id[XB_MAX35_SIZE];
+    char tx_id[XB_MAX35_SIZE];
     xb_amount sttlm_amt; /* IntrBkSttlmAmt (pacs), InstdAmt/Amt (pain), Amt (camt entries) */
     int has_sttlm_amt;
-    char sttlm_date[11]; /* YYYY-MM-DD or "" */
-    char instg_agt[36];  /* BICFI or ClrSysMmbId/MmbId */
-    char instd_agt[36];
+    char sttlm_date[11];           /* YYYY-MM-DD or "" */
+    char instg_agt[XB_MAX35_SIZE]; /* BICFI or ClrSysMmbId/MmbId */
+    char instd_agt[XB_MAX35_SIZE];
 } xb_tx_keys;
 
 typedef struct xb_msg_keys {
-    char msg_id[36];
+    char msg_id[XB_MAX35_SIZE];
     char cre_dt_tm[36];
     size_t n_tx;
     xb_tx_keys *tx; /* n_tx entries, owned */

@@ -15,6 +15,12 @@
 #include "iso20022/error.h"
 #include "iso20022/registry.h"
 
+/* Bytes that hold any Max35Text / Max105Text value and its NUL. The XSDs count characters, and a
+ * character takes up to 4 bytes in UTF-8: a valid 28-character Chinese EndToEndId is 84 bytes,
+ * and a 36-byte buffer cut it mid-character (found 2026-11-28). */
+#define XB_MAX35_SIZE (35 * 4 + 1)
+#define XB_MAX105_SIZE (105 * 4 + 1)
+
 typedef struct xb_parse_limits {
     size_t max_bytes; /* default 4 MiB */
     int max_depth;    /* default 64 */

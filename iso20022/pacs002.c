@@ -43,11 +43,21 @@ static void add_agent(xmlNodePtr parent, const char *local, const char *bic)
     add(add(a, "FinInstnId", NULL), "BICFI", bic);
 }
 
+/* Characters in UTF-8 text (bytes that do not continue a sequence): what the XSD's maxLength
+ * counts. */
+static size_t utf8_chars(const char *v)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
 static int check_len(const char *v, size_t max, bool required, const char *name, xb_error *err)
 {
     if (!v || !v[0])
         return required ? xb_error_set(err, XB_EINVAL, name, "pacs.002: %s is required", name) : 0;
-    if (strlen(v) > max)
+    if (utf8_chars(v) > max)
         return xb_error_set(err, XB_EINVAL, name, "pacs.002: %s is longer than %zu characters",
                             name, max);
     return 0;

@@ -51,14 +51,14 @@ int xb_pacs002_build(xb_buf *out, const xb_pacs002_report *r, xb_error *err);
 
 /* One status row read from a received pacs.002. */
 typedef struct xb_pacs002_status {
-    char orgnl_msg_id[36];
-    char orgnl_msg_nm_id[36];
-    char orgnl_end_to_end_id[36];
-    char orgnl_tx_id[36];
+    char orgnl_msg_id[XB_MAX35_SIZE];
+    char orgnl_msg_nm_id[XB_MAX35_SIZE];
+    char orgnl_end_to_end_id[XB_MAX35_SIZE];
+    char orgnl_tx_id[XB_MAX35_SIZE];
     char orgnl_uetr[37];
     char status[8]; /* TxSts, or GrpSts for group-level rows (longer text never fits a code) */
-    char reason_code[36]; /* StsRsnInf/Rsn/Cd or Prtry */
-    char reason_info[106];
+    char reason_code[XB_MAX35_SIZE]; /* StsRsnInf/Rsn/Cd or Prtry */
+    char reason_info[XB_MAX105_SIZE];
     char orgnl_sttlm_date[11]; /* OrgnlTxRef/IntrBkSttlmDt, "" when absent */
     bool group_level;          /* applies to every transaction of orgnl_msg_id */
 } xb_pacs002_status;

@@ -198,7 +198,7 @@ typedef struct xb_policy_decision {
     char msg_sha256[65];
     bool msg_hash_of_bytes; /* true: of the bytes received; false: of the canonical form */
     char definition[32];
-    char msg_id[36];
+    char msg_id[XB_MAX35_SIZE];
     char uetr[37];
     char destination[64];
     int64_t transfer_time;

@@ -131,7 +131,7 @@ static void tx_key(char *out, size_t cap, const xb_settle_details *d, const xb_s
 static int record_tx(xb_store *st, const xb_settle_details *d, const xb_settle_tx *t,
                      const char *dest, const char *now, xb_error *err)
 {
-    char key[80], orig[64], cny[64], rate[64];
+    char key[XB_LEDGER_KEY_SIZE], orig[64], cny[64], rate[64];
     tx_key(key, sizeof key, d, t);
     xb_amount_format(orig, sizeof orig, &t->original);
     xb_amount_format(cny, sizeof cny, &t->settled);
@@ -340,7 +340,7 @@ static void count(apply_counts *c, xb_ledger_outcome o)
 static int apply_row(apply_counts *c, xb_store *st, const xb_pacs002_status *r, const char *source,
                      const char *now, xb_error *err)
 {
-    char reason[160];
+    char reason[XB_MAX35_SIZE + XB_MAX105_SIZE]; /* "code info" */
     snprintf(reason, sizeof reason, "%s%s%s", r->reason_code, r->reason_info[0] ? " " : "",
              r->reason_info);
     xb_ledger_outcome o = XB_LEDGER_UNMATCHED;
@@ -363,7 +363,7 @@ static int apply_row(apply_counts *c, xb_store *st, const xb_pacs002_status *r, 
         }
         return rc;
     }
-    char key[80];
+    char key[XB_LEDGER_KEY_SIZE];
     if (r->orgnl_uetr[0])
         snprintf(key, sizeof key, "%s", r->orgnl_uetr);
     else

@@ -20,6 +20,9 @@
 #include "iso20022/error.h"
 #include "iso20022/message.h"
 
+/* A ledger row's key: the UETR, else "msg_id/end_to_end_id" (two Max35Text values). */
+#define XB_LEDGER_KEY_SIZE (2 * XB_MAX35_SIZE)
+
 typedef enum xb_ledger_outcome {
     XB_LEDGER_APPLIED = 0, /* the status changed */
     XB_LEDGER_SAME,        /* the transfer already had this status (redelivery) */

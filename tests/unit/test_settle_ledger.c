@@ -252,6 +252,81 @@ static void apply(xb_store *st, xb_msg *m, size_t applied, size_t unmatched, siz
     assert_int_equal(r, refused);
 }
 
+/* Max35Text counts characters: a 35-character Chinese MsgId (105 bytes) and a 28-character
+ * EndToEndId (84 bytes) are valid, and every stage keeps them whole: the settlement details (and
+ * their record text), the ledger row's key (no UETR: "msg_id/end_to_end_id"), the pacs.002
+ * builder (35 characters accepted, 36 refused) and reader, so the status finds its row. Until
+ * 2026-11-28 these ids lived in 36-byte buffers and were cut mid-character. */
+static void chinese_ids_are_kept_whole(void **state)
+{
+    static const char msg_id[] =
+        "上海自贸区跨境人民币结算报文编号二零二六年十一月二十八日第零零一号批次";
+    static const char e2e[] = "王建华上海自贸区跨境人民币付款编号二零二六年十一月第一笔";
+    static const char too_long[] =
+        "上海自贸区跨境人民币结算报文编号二零二六年十一月二十八日第零零一号批次号";
+    xb_store *st = NULL;
+    xb_error err = {0};
+    assert_int_equal(xb_store_open(&st, g_url, &err), 0);
+    json_t *cfg = NULL;
+    assert_int_equal(xb_yaml_load_file(&cfg, XB_FIXTURES "/config/settle-test.yaml", &err), 0);
+    xb_settle_opts o;
+    assert_int_equal(
+        xb_settle_opts_from_tree(
+            &o, json_object_get(json_array_get(json_object_get(cfg, "routes"), 0), "settle"),
+            "settle", &err),
+        0);
+    json_decref(cfg);
+    xb_msg *m = load("pacs008-usd.xml");
+    xmlNodePtr tx = xb_xml_child(xb_msg_body(m), "CdtTrfTxInf");
+    xmlNodeSetContent(xb_xml_find(xb_xml_child(xb_msg_body(m), "GrpHdr"), "MsgId"),
+                      (const xmlChar *)msg_id);
+    xmlNodeSetContent(xb_xml_find(tx, "PmtId/EndToEndId"), (const xmlChar *)e2e);
+    xmlNodePtr uetr = xb_xml_find(tx, "PmtId/UETR");
+    xmlUnlinkNode(uetr);
+    xmlFreeNode(uetr);
+    assert_valid(m);
+    xb_settle_details d;
+    if (xb_settle_message(&d, m, &o, g_fx, &err))
+        fail_msg("settle: %s", err.message);
+    assert_string_equal(d.msg_id, msg_id);
+    assert_string_equal(d.tx[0].end_to_end_id, e2e);
+    xb_buf text = XB_BUF_INIT;
+    assert_int_equal(xb_settle_details_write_json(&text, &d, NULL), 0);
+    assert_non_null(strstr(text.data, e2e));
+    assert_non_null(strstr(text.data, msg_id));
+    xb_buf_free(&text);
+    assert_int_equal(xb_settle_ledger_record_sent(st, &d, "hk-correspondent", &err), 0);
+    xb_settle_details_free(&d);
+    xb_msg_free(m);
+
+    xb_pacs002_tx_status ok = {.orgnl_end_to_end_id = e2e, .status = "ACSC"};
+    xb_msg *sts = build(&ok, 1, msg_id, "pacs.008.001.08");
+    xb_pacs002_status *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(xb_pacs002_read(&rows, &n, sts, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].orgnl_msg_id, msg_id);
+    assert_string_equal(rows[0].orgnl_end_to_end_id, e2e);
+    free(rows);
+    apply(st, sts, 1, 0, 0); /* matched: the row's key and the status's key are the whole ids */
+    xb_msg_free(sts);
+
+    xb_pacs002_tx_status long_id = {.orgnl_end_to_end_id = too_long, .status = "ACSC"};
+    xb_pacs002_report r = {.msg_id = "XB-STS-2",
+                           .cre_dt_tm = "2026-11-27T11:00:00+08:00",
+                           .instg_agt_bic = "BKCHHKHHXXX",
+                           .instd_agt_bic = "ICBKCNBJXXX",
+                           .orgnl_msg_id = msg_id,
+                           .orgnl_msg_nm_id = "pacs.008.001.08",
+                           .n_tx = 1,
+                           .tx = &long_id};
+    xb_buf out = XB_BUF_INIT;
+    assert_int_equal(xb_pacs002_build(&out, &r, &err), XB_EINVAL);
+    assert_string_equal(err.path, "OrgnlEndToEndId");
+    xb_buf_free(&out);
+    xb_store_close(st);
+}
+
 static void ledger_transitions(void **state)
 {
     xb_store *st = NULL;
@@ -503,6 +578,7 @@ int main(void)
         cmocka_unit_test(report_balances),
         cmocka_unit_test(pipeline_hook_with_file_rates),
         cmocka_unit_test(pipeline_hook_rates_unavailable_quarantines),
+        cmocka_unit_test(chinese_ids_are_kept_whole), /* last: report_balances counts the rows */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
