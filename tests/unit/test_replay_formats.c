@@ -45,6 +45,18 @@ static json_t *format1(const xb_policy_decision *d)
     return json_pack("{so}", "fields", fields);
 }
 
+/* The recorded-actions digest of d written as format 3 (record.c), 2 and 1, in that order. */
+static void digests(uint8_t out[3][32], const xb_policy_decision *d)
+{
+    json_t *f[3] = {xb_policy_decision_to_json(d), format2(d), format1(d)};
+    assert_non_null(
+        json_object_get(json_array_get(json_object_get(f[0], "field_groups"), 0), "rules"));
+    for (int k = 0; k < 3; k++) {
+        xb_replay_recorded_actions_sha(out[k], f[k]);
+        json_decref(f[k]);
+    }
+}
+
 static void every_format_gives_the_same_actions(void **state)
 {
     (void)state;
@@ -57,32 +69,17 @@ static void every_format_gives_the_same_actions(void **state)
         xb_policy_decision d;
         assert_int_equal(pol_decide(&d, msgs[m], set, ex, "sg-group-ops", WHEN, NULL), 0);
         assert_true(d.n_fields > 10);
-        json_t *f3 = xb_policy_decision_to_json(&d), *f2 = format2(&d), *f1 = format1(&d);
-        assert_non_null(
-            json_object_get(json_array_get(json_object_get(f3, "field_groups"), 0), "rules"));
-        uint8_t s3[32], s2[32], s1[32];
-        xb_replay_recorded_actions_sha(s3, f3);
-        xb_replay_recorded_actions_sha(s2, f2);
-        xb_replay_recorded_actions_sha(s1, f1);
-        assert_memory_equal(s3, s2, 32);
-        assert_memory_equal(s3, s1, 32);
+        uint8_t before[3][32], after[3][32];
+        digests(before, &d);
+        assert_memory_equal(before[0], before[1], 32);
+        assert_memory_equal(before[0], before[2], 32);
         /* one field's action changed: another digest, whichever format recorded it */
         d.fields[d.n_fields - 1].action =
             d.fields[d.n_fields - 1].action == XB_ACT_DROP ? XB_ACT_PASS : XB_ACT_DROP;
-        json_t *g3 = xb_policy_decision_to_json(&d), *g2 = format2(&d), *g1 = format1(&d);
-        uint8_t t3[32], t2[32], t1[32];
-        xb_replay_recorded_actions_sha(t3, g3);
-        xb_replay_recorded_actions_sha(t2, g2);
-        xb_replay_recorded_actions_sha(t1, g1);
-        assert_memory_not_equal(s3, t3, 32);
-        assert_memory_equal(t3, t2, 32);
-        assert_memory_equal(t3, t1, 32);
-        json_decref(f3);
-        json_decref(f2);
-        json_decref(f1);
-        json_decref(g3);
-        json_decref(g2);
-        json_decref(g1);
+        digests(after, &d);
+        assert_memory_not_equal(before[0], after[0], 32);
+        assert_memory_equal(after[0], after[1], 32);
+        assert_memory_equal(after[0], after[2], 32);
         xb_policy_decision_free(&d);
     }
     xb_policy_catalog_set_free(set);

@@ -205,18 +205,25 @@ static int teardown(void **state)
     return 0;
 }
 
-static void settle_and_record(xb_store *st, const char *name, const char *instd_bic)
+/* The settlement options of settle-test.yaml's first route. */
+static void first_route_opts(xb_settle_opts *o)
 {
     json_t *cfg = NULL;
     xb_error err = {0};
     assert_int_equal(xb_yaml_load_file(&cfg, XB_FIXTURES "/config/settle-test.yaml", &err), 0);
-    xb_settle_opts o;
     assert_int_equal(
         xb_settle_opts_from_tree(
-            &o, json_object_get(json_array_get(json_object_get(cfg, "routes"), 0), "settle"),
+            o, json_object_get(json_array_get(json_object_get(cfg, "routes"), 0), "settle"),
             "settle", &err),
         0);
     json_decref(cfg);
+}
+
+static void settle_and_record(xb_store *st, const char *name, const char *instd_bic)
+{
+    xb_error err = {0};
+    xb_settle_opts o;
+    first_route_opts(&o);
     xb_msg *m = load(name);
     if (instd_bic) {
         xmlNodePtr bic =
@@ -267,15 +274,8 @@ static void chinese_ids_are_kept_whole(void **state)
     xb_store *st = NULL;
     xb_error err = {0};
     assert_int_equal(xb_store_open(&st, g_url, &err), 0);
-    json_t *cfg = NULL;
-    assert_int_equal(xb_yaml_load_file(&cfg, XB_FIXTURES "/config/settle-test.yaml", &err), 0);
     xb_settle_opts o;
-    assert_int_equal(
-        xb_settle_opts_from_tree(
-            &o, json_object_get(json_array_get(json_object_get(cfg, "routes"), 0), "settle"),
-            "settle", &err),
-        0);
-    json_decref(cfg);
+    first_route_opts(&o);
     xb_msg *m = load("pacs008-usd.xml");
     xmlNodePtr tx = xb_xml_child(xb_msg_body(m), "CdtTrfTxInf");
     xmlNodeSetContent(xb_xml_find(xb_xml_child(xb_msg_body(m), "GrpHdr"), "MsgId"),
