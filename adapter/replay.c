@@ -156,11 +156,9 @@ static void group_rule_entries(pa_list *pl, const json_t *rules, const char *act
     {
         const char *base = json_string_value(json_array_get(entry, 1));
         for (k = 2; k < json_array_size(entry); k++) {
+            const char *rest = json_string_value(json_array_get(entry, k));
             xb_buf_reset(&path);
-            if (xb_buf_printf(&path, "%s%s", base ? base : "",
-                              json_string_value(json_array_get(entry, k))
-                                  ? json_string_value(json_array_get(entry, k))
-                                  : "") == 0)
+            if (xb_buf_printf(&path, "%s%s", base ? base : "", rest ? rest : "") == 0)
                 pa_add(pl, path.data, act);
         }
     }
