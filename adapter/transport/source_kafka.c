@@ -14,6 +14,8 @@
  * that does arrive for a full partition (another partition had room, or a liveness poll) waits in
  * that partition's queue, in order; only when that queue reaches max_outstanding is the partition
  * paused in librdkafka (a destination that does not answer), and it resumes at half of it.
+ * A partition whose prefetch librdkafka 2.0 let run dry while the log holds more records gets its
+ * fetcher woken (fetch_waker.h) instead of waiting up to a second for it.
  * Never: commits an offset that is not a watermark commit point; never commits before the
  * pre_commit hook (audit durability) succeeded; never hands out a partition's records out of
  * order (the queue is drained before anything newer from librdkafka).
@@ -25,10 +27,11 @@
 #include <time.h>
 
 #include "adapter/log.h"
+#include "adapter/transport/fetch_waker.h"
 #include "adapter/transport/watermark.h"
 
 /* queued.max.messages.kbytes unless configured (librdkafka's own default: 65536) */
-#define XB_SOURCE_QUEUED_KBYTES "16384"
+#define XB_SOURCE_QUEUED_KBYTES "8192"
 
 /* While nothing can take a record, librdkafka is still polled this often (rebalances, commit
  * callbacks, max.poll.interval.ms); what such a poll returns waits in its partition's queue. */
@@ -36,6 +39,9 @@
 /* Records taken from librdkafka per xb_source_poll call at most (the caller's loop regains
  * control to serve its sinks). */
 #define XB_SOURCE_POLL_BURST 64
+/* An empty poll looks for starving partitions at most this often (each look reads librdkafka's
+ * cached high watermarks; a wake-up costs the broker two ListOffsets). */
+#define XB_SOURCE_WAKE_CHECK_MS 5
 
 typedef struct part {
     char *topic;
@@ -45,6 +51,7 @@ typedef struct part {
     bool fetch_paused;          /* paused in librdkafka: its queue of taken records is full */
     rd_kafka_message_t **queue; /* taken from librdkafka, not handed out yet; oldest first */
     size_t q_head, q_len, q_cap;
+    int64_t next_offset; /* after the last record taken from librdkafka; -1 before the first */
 } part;
 
 struct xb_source {
@@ -56,6 +63,8 @@ struct xb_source {
     uint64_t gen_counter;
     uint64_t last_poll_ms;
     uint64_t fetch_pauses;
+    uint64_t last_wake_check_ms;
+    xb_fetch_waker *waker; /* NULL when opts->no_fetch_wake */
     unsigned max_outstanding;
     bool hold;
     xb_source_pre_commit_fn pre_commit;
@@ -94,6 +103,7 @@ static void add_part(xb_source *src, const char *topic, int32_t partition)
     p->topic = strdup(topic);
     p->partition = partition;
     p->gen = ++src->gen_counter;
+    p->next_offset = -1;
     xb_wm_init(&p->wm);
 }
 
@@ -255,10 +265,10 @@ int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env
     if (!user_set(cfg, "auto.offset.reset"))
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
     /* Bounded read-ahead: librdkafka's default prefetch queue is up to 64 MB, most of xborder's
-     * RSS over a long run (tests/bench/RESULTS.md: 88-140 MB with it, 44-52 MB at 8 MB). Not
-     * less than 16 MB: a full queue stops librdkafka 2.0 fetching for a fixed 1 s, so it must
-     * hold more than a second of records at full speed (1,500 msgs/s x 4.6 KB = 7 MB): 8 MB held
-     * one partition to ~1,000 msgs/s, 16 MB gave ~1,450 at ~60 MB RSS. A configured value wins. */
+     * RSS over a long run (tests/bench/RESULTS.md: 88-140 MB with it, 44-52 MB at 8 MB). Once a
+     * full queue no longer sleeps a second (the fetch waker), 8 MB holds a quarter of a second
+     * of 5 KB records at the full rate and ran as fast as 16 MB at ~8 MB less RSS (RESULTS.md,
+     * 2026-11-28 10:30). A configured value wins. */
     if (!user_set(cfg, "queued.max.messages.kbytes"))
         rd_kafka_conf_set(conf, "queued.max.messages.kbytes", XB_SOURCE_QUEUED_KBYTES, NULL, 0);
     if (rd_kafka_conf_set(conf, "group.id", cfg->kafka.group_id, errstr, sizeof errstr) ||
@@ -278,6 +288,10 @@ int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env
         return xb_error_set(err, XB_ECONFIG, "kafka", "kafka consumer: %s", errstr);
     }
     rd_kafka_poll_set_consumer(src->rk);
+    if (!(opts && opts->no_fetch_wake) && (rc = xb_fetch_waker_new(&src->waker, src->rk, err))) {
+        xb_source_close(src);
+        return rc;
+    }
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)cfg->n_topics);
     for (size_t i = 0; i < cfg->n_topics; i++)
         rd_kafka_topic_partition_list_add(topics, cfg->topics[i], RD_KAFKA_PARTITION_UA);
@@ -295,6 +309,7 @@ void xb_source_close(xb_source *src)
 {
     if (!src)
         return;
+    xb_fetch_waker_free(src->waker); /* it uses the consumer: stopped before it closes */
     commit_parts(src, NULL, true);
     /* Records still queued are never handed out now; they go back to librdkafka before it is
      * closed (it waits for its messages at destroy), even where a lost assignment skips the
@@ -430,7 +445,30 @@ static rd_kafka_message_t *take(xb_source *src, int timeout_ms, part **out_part)
         rd_kafka_message_destroy(m);
         return NULL;
     }
+    (*out_part)->next_offset = m->offset + 1;
     return m;
+}
+
+/* librdkafka holds nothing for p although its log (by the high watermark of the last fetch)
+ * holds records after the last one taken. */
+static bool starving(const xb_source *src, const part *p)
+{
+    int64_t lo = -1, hi = -1;
+    return p->next_offset >= 0 && p->q_len == 0 && has_room(src, p) &&
+           rd_kafka_get_watermark_offsets(src->rk, p->topic, p->partition, &lo, &hi) == 0 &&
+           hi > p->next_offset;
+}
+
+/* After an empty poll: wakes the fetcher of every partition that starves (fetch_waker.h). */
+static void wake_starving(xb_source *src)
+{
+    uint64_t now = now_ms();
+    if (!src->waker || now - src->last_wake_check_ms < XB_SOURCE_WAKE_CHECK_MS)
+        return;
+    src->last_wake_check_ms = now;
+    for (size_t i = 0; i < src->n_parts; i++)
+        if (starving(src, &src->parts[i]))
+            xb_fetch_waker_wake(src->waker, src->parts[i].topic, src->parts[i].partition);
 }
 
 rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen)
@@ -446,8 +484,11 @@ rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen
     for (int i = 0; i < XB_SOURCE_POLL_BURST; i++) {
         part *p = NULL;
         rd_kafka_message_t *got = take(src, i == 0 ? timeout_ms : 0, &p);
-        if (!got)
+        if (!got) {
+            if (i == 0 && wanted && !src->hold)
+                wake_starving(src);
             return NULL;
+        }
         if (!src->hold && p->q_len == 0 && has_room(src, p))
             return hand_out(p, got, gen);
         queue_push(src, p, got); /* behind what waits already, or until p has room */
@@ -505,6 +546,11 @@ int xb_source_fetch_paused_count(const xb_source *src)
 uint64_t xb_source_fetch_pauses(const xb_source *src)
 {
     return src->fetch_pauses;
+}
+
+uint64_t xb_source_fetch_wakes(const xb_source *src)
+{
+    return src->waker ? xb_fetch_waker_count(src->waker) : 0;
 }
 
 void xb_source_foreach_lag(xb_source *src,

@@ -18,6 +18,8 @@
  *    100 ms keeps rebalances served and max.poll.interval.ms from evicting the consumer). Records
  *    that arrive for a full partition wait in order in a per-partition queue; a queue that reaches
  *    max_outstanding pauses its partition in librdkafka, resumed at half of it.
+ *  - A partition that could take records while librdkafka holds none for it, though its log has
+ *    more, has librdkafka's fetcher woken (adapter/transport/fetch_waker.h).
  * Never: decides whether a record is finished; never commits from any thread but the one that
  * polls. Single-threaded: every call from the pipeline's worker thread.
  */
@@ -39,6 +41,7 @@ typedef int (*xb_source_pre_commit_fn)(void *ctx);
 
 typedef struct xb_source_opts {
     unsigned max_outstanding; /* per partition; 0 means 500 */
+    bool no_fetch_wake;       /* tests only: leave a starving fetcher asleep (fetch_waker.h) */
     xb_source_pre_commit_fn pre_commit;
     void *ctx;
 } xb_source_opts;
@@ -72,6 +75,8 @@ uint64_t xb_source_outstanding(const xb_source *src);
 int xb_source_paused_count(const xb_source *src);
 int xb_source_fetch_paused_count(const xb_source *src);
 uint64_t xb_source_fetch_pauses(const xb_source *src);
+/* Times librdkafka's fetcher was woken for a partition starving behind its prefetch limit. */
+uint64_t xb_source_fetch_wakes(const xb_source *src);
 
 /* Calls fn for each assigned partition with its consumer lag (high watermark - position, from
  * librdkafka's cached values; -1 when unknown). */

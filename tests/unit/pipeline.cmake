@@ -16,6 +16,7 @@ xb_unit_test(test_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config.c
 set(XB_PIPE_KAFKA_SOURCES ${CMAKE_SOURCE_DIR}/adapter/config.c ${CMAKE_SOURCE_DIR}/adapter/log.c
     ${CMAKE_SOURCE_DIR}/adapter/yaml_tree.c ${CMAKE_SOURCE_DIR}/adapter/transport/kafka_env.c
     ${CMAKE_SOURCE_DIR}/adapter/transport/source_kafka.c
+    ${CMAKE_SOURCE_DIR}/adapter/transport/fetch_waker.c
     ${CMAKE_SOURCE_DIR}/adapter/transport/sink_kafka.c
     ${CMAKE_SOURCE_DIR}/adapter/transport/watermark.c
     ${CMAKE_SOURCE_DIR}/adapter/transport/sink_sftp_opts.c)

@@ -37,22 +37,32 @@ static int pre_commit(void *ctx)
     return 0;
 }
 
-static void produce_n(const xb_kafka_env *env, const char *topic, int n)
+/* n records of at least size bytes each ("msg-<i>", padded with '.'). With a size, one record per
+ * batch: the mock cluster answers a fetch with one batch, so a fetch then brings one record. */
+static void produce_n(const xb_kafka_env *env, const char *topic, int n, size_t size)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", xb_kafka_env_bootstrap(env), NULL, 0);
+    if (size)
+        rd_kafka_conf_set(conf, "batch.num.messages", "1", NULL, 0);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     assert_non_null(p);
+    char *v = malloc(size + 32);
+    assert_non_null(v);
     for (int i = 0; i < n; i++) {
-        char v[32];
-        int len = snprintf(v, sizeof v, "msg-%d", i);
+        size_t len = (size_t)snprintf(v, 32, "msg-%d", i);
+        if (len < size) {
+            memset(v + len, '.', size - len);
+            len = size;
+        }
         assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-                                           RD_KAFKA_V_VALUE(v, (size_t)len),
+                                           RD_KAFKA_V_VALUE(v, len),
                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                            RD_KAFKA_V_END),
                          0);
     }
+    free(v);
     assert_int_equal(rd_kafka_flush(p, 10000), 0);
     rd_kafka_destroy(p);
 }
@@ -92,7 +102,7 @@ static void open_filled(xb_config **cfg, xb_kafka_env **env, int n)
     assert_int_equal(xb_config_load_buffer(cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
     assert_int_equal(xb_kafka_env_new(env, *cfg, &err), 0);
     assert_int_equal(xb_kafka_env_create_topic(*env, "in.t", 1, &err), 0);
-    produce_n(*env, "in.t", n);
+    produce_n(*env, "in.t", n, 0);
 }
 
 static void test_watermark_commit_and_resume(void **state)
@@ -279,7 +289,7 @@ static void test_dlq_headers(void **state)
     xb_config_free(cfg);
 }
 
-/* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 16384 unless the
+/* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 8192 unless the
  * config sets it, and pipeline.max_outstanding 500 unless set. */
 static void read_ahead_value(const char *doc, char *out, size_t cap)
 {
@@ -350,7 +360,7 @@ static void test_read_ahead_bounded_by_default(void **state)
     (void)state;
     char v[32];
     read_ahead_value(yaml, v, sizeof v);
-    assert_string_equal(v, "16384");
+    assert_string_equal(v, "8192");
     xb_config *cfg;
     xb_error err;
     assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
@@ -369,6 +379,71 @@ static void test_read_ahead_bounded_by_default(void **state)
     assert_string_equal(v, "1024");
 }
 
+/* Records taken within seconds of the first one (joining the group takes seconds of its own),
+ * like a busy pipeline: take all there is, then work 50 ms without polling (librdkafka's queue
+ * fills meanwhile). 0 when none came in 30 s. */
+static int consume_in_bursts(xb_source *src, int n, int seconds)
+{
+    int got = 0;
+    uint64_t gen;
+    time_t end = time(NULL) + 30;
+    while (got < n && time(NULL) < end) {
+        rd_kafka_message_t *m;
+        while (got < n && (m = xb_source_poll(src, got ? 0 : 100, &gen))) {
+            if (got++ == 0)
+                end = time(NULL) + seconds;
+            rd_kafka_message_destroy(m);
+        }
+        if (got)
+            nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000}, NULL);
+    }
+    return got;
+}
+
+/* librdkafka 2.0 stops fetching a partition whose prefetch queue went over
+ * queued.max.messages.kbytes and looks again only when its broker thread wakes (I/O, an op, or
+ * after 1 s). An 8 KB queue and records of 1 KB make that visible: asleep, the consumer gets ~8
+ * records a second (~25 s for 200); with the fetch waker ~8 every 50 ms (~1.3 s). */
+static void test_starving_fetcher_is_woken(void **state)
+{
+    (void)state;
+    static const char *small_queue =
+        "kafka:\n"
+        "  bootstrap.servers: embedded\n"
+        "  group.id: g-wake\n"
+        "  session.timeout.ms: '6000'\n"
+        "  consumer: {fetch.wait.max.ms: '10', queued.max.messages.kbytes: '8',\n"
+        "             max.partition.fetch.bytes: '4096'}\n"
+        "routes: [{name: r, topics: [wake.t], messages: ['*'], destination: d}]\n"
+        "destinations: {d: {url: 'https://127.0.0.1:1/'}}\n"
+        "audit: {file: /tmp/x.log}\n"
+        "dlq: {topic: dlq.t}\n"
+        "policy: {catalogs: [c.yaml], keys: k}\n";
+    xb_config *cfg;
+    xb_error err;
+    xb_kafka_env *env;
+    assert_int_equal(xb_config_load_buffer(&cfg, small_queue, strlen(small_queue), "t.yaml", &err),
+                     0);
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(env, "wake.t", 1, &err), 0);
+    produce_n(env, "wake.t", 200, 1024);
+
+    xb_source *src;
+    xb_source_opts asleep = {.no_fetch_wake = true};
+    assert_int_equal(xb_source_new(&src, cfg, env, &asleep, &err), 0);
+    int slow = consume_in_bursts(src, 200, 3);
+    assert_int_equal(xb_source_fetch_wakes(src), 0);
+    xb_source_close(src); /* nothing finished, nothing committed: the next one starts over */
+    assert_true(slow < 100);
+
+    assert_int_equal(xb_source_new(&src, cfg, env, NULL, &err), 0);
+    assert_int_equal(consume_in_bursts(src, 200, 8), 200);
+    assert_true(xb_source_fetch_wakes(src) > 0);
+    xb_source_close(src);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_dlq_headers),
         cmocka_unit_test(test_warm_looks_topic_up_before_first_record),
         cmocka_unit_test(test_read_ahead_bounded_by_default),
+        cmocka_unit_test(test_starving_fetcher_is_woken),
     };
     return cmocka_run_group_tests_name("source_kafka", tests, NULL, NULL);
 }
