@@ -720,11 +720,18 @@ int xb_settle_message_ex(xb_settle_details *out, xb_msg *msg, const xb_settle_op
 
 /* ---- details as JSON ---------------------------------------------------------------------- */
 
+/* An amount as its currency's minor units allow, else every digit it holds (the details must
+ * still say what was there when the currency is unknown). */
+static void amount_text(char buf[64], const xb_amount *a)
+{
+    if (xb_amount_format(buf, 64, a) < 0)
+        xb_dec_format(buf, 64, &a->value);
+}
+
 static json_t *amount_json(const xb_amount *a)
 {
     char buf[64];
-    if (xb_amount_format(buf, sizeof buf, a) < 0)
-        xb_dec_format(buf, sizeof buf, &a->value);
+    amount_text(buf, a);
     return json_pack("{s:s, s:s}", "ccy", a->ccy, "amount", buf);
 }
 
@@ -778,9 +785,10 @@ json_t *xb_settle_details_json(const xb_settle_details *d)
 
 /* The same object as xb_settle_details_json (plus "route"), written as the bytes jansson's
  * JSON_SORT_KEYS|JSON_COMPACT dump of it gives, without a tree: keys in strcmp order, written in
- * that order by hand (test_settle_hook compares the two byte for byte over every branch). Building,
- * sorting, dumping and freeing the tree per settled copy was ~5% of xborder's CPU on a settling
- * route (issue #8 profile), and the frees landed on the pipeline's thread. */
+ * that order by hand (test_settle_convert compares the two byte for byte over every branch, and
+ * fuzz_settle on every input jansson can represent). Building, sorting, dumping and freeing the
+ * tree per settled copy was ~5% of xborder's CPU on a settling route (issue #8 profile), and the
+ * frees landed on the pipeline's thread. */
 typedef struct jtext {
     xb_buf *b;
     int rc;
@@ -817,8 +825,7 @@ static void jt_int(jtext *t, const char *key_colon, long long v)
 static void jt_amount(jtext *t, const char *key_colon, const xb_amount *a)
 {
     char buf[64];
-    if (xb_amount_format(buf, sizeof buf, a) < 0)
-        xb_dec_format(buf, sizeof buf, &a->value);
+    amount_text(buf, a);
     jt_raw(t, key_colon);
     jt_str(t, "{\"amount\":", buf);
     jt_str(t, ",\"ccy\":", a->ccy);
