@@ -42,6 +42,10 @@
 /* An empty poll looks for starving partitions at most this often (each look reads librdkafka's
  * cached high watermarks; a wake-up costs the broker two ListOffsets). */
 #define XB_SOURCE_WAKE_CHECK_MS 5
+/* A partition woken without a record coming back is woken again after twice the wait, up to
+ * this: the high watermark can stay above the last record for good (a transaction's commit
+ * marker is the log's last offset; read_committed stops at an open transaction). */
+#define XB_SOURCE_WAKE_MAX_BACKOFF_MS 1000
 
 typedef struct part {
     char *topic;
@@ -51,7 +55,9 @@ typedef struct part {
     bool fetch_paused;          /* paused in librdkafka: its queue of taken records is full */
     rd_kafka_message_t **queue; /* taken from librdkafka, not handed out yet; oldest first */
     size_t q_head, q_len, q_cap;
-    int64_t next_offset; /* after the last record taken from librdkafka; -1 before the first */
+    int64_t next_offset;      /* after the last record taken from librdkafka; -1 before the first */
+    unsigned wake_backoff_ms; /* 0 after a record; grows while wake-ups bring none */
+    uint64_t next_wake_ms;
 } part;
 
 struct xb_source {
@@ -446,6 +452,7 @@ static rd_kafka_message_t *take(xb_source *src, int timeout_ms, part **out_part)
         return NULL;
     }
     (*out_part)->next_offset = m->offset + 1;
+    (*out_part)->wake_backoff_ms = 0;
     return m;
 }
 
@@ -466,9 +473,16 @@ static void wake_starving(xb_source *src)
     if (!src->waker || now - src->last_wake_check_ms < XB_SOURCE_WAKE_CHECK_MS)
         return;
     src->last_wake_check_ms = now;
-    for (size_t i = 0; i < src->n_parts; i++)
-        if (starving(src, &src->parts[i]))
-            xb_fetch_waker_wake(src->waker, src->parts[i].topic, src->parts[i].partition);
+    for (size_t i = 0; i < src->n_parts; i++) {
+        part *p = &src->parts[i];
+        if ((p->wake_backoff_ms && now < p->next_wake_ms) || !starving(src, p))
+            continue;
+        xb_fetch_waker_wake(src->waker, p->topic, p->partition);
+        p->wake_backoff_ms = p->wake_backoff_ms ? p->wake_backoff_ms * 2 : XB_SOURCE_WAKE_CHECK_MS;
+        if (p->wake_backoff_ms > XB_SOURCE_WAKE_MAX_BACKOFF_MS)
+            p->wake_backoff_ms = XB_SOURCE_WAKE_MAX_BACKOFF_MS;
+        p->next_wake_ms = now + p->wake_backoff_ms;
+    }
 }
 
 rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen)
