@@ -1398,6 +1398,8 @@ static void update_gauges(xb_pipeline *p)
 {
     xb_source_foreach_lag(p->src, lag_cb, p->metrics);
     xb_metrics_set(p->metrics, "paused_partitions", NULL, xb_source_paused_count(p->src));
+    xb_metrics_set(p->metrics, "kafka_fetch_wakes_total", NULL,
+                   (int64_t)xb_source_fetch_wakes(p->src));
     if (p->vr)
         xb_metrics_set(p->metrics, "valuation_held", NULL, (int64_t)xb_valroute_held(p->vr));
     for (size_t i = 0; i < p->rt->n_dests; i++) {
