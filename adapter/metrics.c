@@ -40,7 +40,7 @@ static const fam_def families[] = {
     {"consumer_lag", FAM_GAUGE, "", "High watermark minus committed position"},
     {"paused_partitions", FAM_GAUGE, NULL, "Partitions paused for backpressure"},
     {"kafka_fetch_wakes_total", FAM_COUNTER, NULL,
-     "Times librdkafka's fetcher was woken for a partition starving behind its prefetch limit"},
+     "Wake-ups of librdkafka's fetcher asked for a partition starving behind its prefetch limit"},
     {"audit_records_total", FAM_COUNTER, NULL, "Decision records written to the audit log"},
     {"config_reloads_total", FAM_COUNTER, "result", "SIGHUP reloads, by result"},
     /* issue #11: what the alerting rules in docs/ops/alerts.yaml watch */

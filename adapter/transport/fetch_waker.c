@@ -26,7 +26,6 @@ struct xb_fetch_waker {
     wake_req pending[XB_WAKER_PENDING];
     int n_pending;
     bool stop;
-    uint64_t sent;
 };
 
 /* Takes the oldest request, waiting for one; false when the waker is stopping. */
@@ -55,9 +54,6 @@ static void *waker_main(void *arg)
          * down) is librdkafka's to handle; the source asks again if the partition still starves. */
         rd_kafka_query_watermark_offsets(w->rk, req.topic, req.partition, &lo, &hi,
                                          XB_WAKER_TIMEOUT_MS);
-        pthread_mutex_lock(&w->mu);
-        w->sent++;
-        pthread_mutex_unlock(&w->mu);
     }
     return NULL;
 }
@@ -105,22 +101,15 @@ static bool is_pending(const xb_fetch_waker *w, const char *topic, int32_t parti
 
 void xb_fetch_waker_wake(xb_fetch_waker *w, const char *topic, int32_t partition)
 {
-    if (strlen(topic) >= sizeof w->pending[0].topic)
+    size_t len = strlen(topic);
+    if (len >= sizeof w->pending[0].topic)
         return; /* not a Kafka topic name */
     pthread_mutex_lock(&w->mu);
     if (w->n_pending < XB_WAKER_PENDING && !is_pending(w, topic, partition)) {
         wake_req *r = &w->pending[w->n_pending++];
-        memcpy(r->topic, topic, strlen(topic) + 1);
+        memcpy(r->topic, topic, len + 1);
         r->partition = partition;
         pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
-}
-
-uint64_t xb_fetch_waker_count(xb_fetch_waker *w)
-{
-    pthread_mutex_lock(&w->mu);
-    uint64_t n = w->sent;
-    pthread_mutex_unlock(&w->mu);
-    return n;
 }

@@ -31,7 +31,4 @@ void xb_fetch_waker_free(xb_fetch_waker *w);
 /* Asks for the leader of topic/partition to be woken up. Returns at once. */
 void xb_fetch_waker_wake(xb_fetch_waker *w, const char *topic, int32_t partition);
 
-/* Wake-ups sent to a broker so far. */
-uint64_t xb_fetch_waker_count(xb_fetch_waker *w);
-
 #endif

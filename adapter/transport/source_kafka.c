@@ -69,6 +69,7 @@ struct xb_source {
     uint64_t gen_counter;
     uint64_t last_poll_ms;
     uint64_t fetch_pauses;
+    uint64_t fetch_wakes; /* asked of the waker (counted here: a broker's answer may lag) */
     uint64_t last_wake_check_ms;
     xb_fetch_waker *waker; /* NULL when opts->no_fetch_wake */
     unsigned max_outstanding;
@@ -478,6 +479,7 @@ static void wake_starving(xb_source *src)
         if ((p->wake_backoff_ms && now < p->next_wake_ms) || !starving(src, p))
             continue;
         xb_fetch_waker_wake(src->waker, p->topic, p->partition);
+        src->fetch_wakes++;
         p->wake_backoff_ms = p->wake_backoff_ms ? p->wake_backoff_ms * 2 : XB_SOURCE_WAKE_CHECK_MS;
         if (p->wake_backoff_ms > XB_SOURCE_WAKE_MAX_BACKOFF_MS)
             p->wake_backoff_ms = XB_SOURCE_WAKE_MAX_BACKOFF_MS;
@@ -499,7 +501,7 @@ rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen
         part *p = NULL;
         rd_kafka_message_t *got = take(src, i == 0 ? timeout_ms : 0, &p);
         if (!got) {
-            if (i == 0 && wanted && !src->hold)
+            if (i == 0 && wanted) /* wanted is false while held */
                 wake_starving(src);
             return NULL;
         }
@@ -564,7 +566,7 @@ uint64_t xb_source_fetch_pauses(const xb_source *src)
 
 uint64_t xb_source_fetch_wakes(const xb_source *src)
 {
-    return src->waker ? xb_fetch_waker_count(src->waker) : 0;
+    return src->fetch_wakes;
 }
 
 void xb_source_foreach_lag(xb_source *src,

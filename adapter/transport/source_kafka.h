@@ -75,7 +75,8 @@ uint64_t xb_source_outstanding(const xb_source *src);
 int xb_source_paused_count(const xb_source *src);
 int xb_source_fetch_paused_count(const xb_source *src);
 uint64_t xb_source_fetch_pauses(const xb_source *src);
-/* Times librdkafka's fetcher was woken for a partition starving behind its prefetch limit. */
+/* Times a wake-up of librdkafka's fetcher was asked for a partition starving behind its prefetch
+ * limit (fetch_waker.h). */
 uint64_t xb_source_fetch_wakes(const xb_source *src);
 
 /* Calls fn for each assigned partition with its consumer lag (high watermark - position, from

@@ -26,11 +26,8 @@ xb_unit_test(test_metrics SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_metrics.c
              ${CMAKE_SOURCE_DIR}/adapter/metrics.c LIBS ${XB_PIPE_LIBS} PkgConfig::MHD PkgConfig::CURL)
 # The fetch waker's back-off on a log that ends in a transaction marker: real broker only (the mock
 # cluster writes no control records), so this program is an integration test and nothing else.
-add_executable(test_source_txn_idle ${CMAKE_CURRENT_LIST_DIR}/test_source_txn_idle.c
-               ${XB_PIPE_KAFKA_SOURCES})
-target_include_directories(test_source_txn_idle PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/tests)
-target_link_libraries(test_source_txn_idle PRIVATE ${XB_PIPE_LIBS} PkgConfig::YAML
-                      PkgConfig::RDKAFKA PkgConfig::CMOCKA)
+xb_unit_test(test_source_txn_idle NO_TEST SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_source_txn_idle.c
+             ${XB_PIPE_KAFKA_SOURCES} LIBS ${XB_PIPE_LIBS} PkgConfig::YAML PkgConfig::RDKAFKA)
 add_test(NAME itest_source_txn_idle
          COMMAND sh -c "if [ -z \"$XB_KAFKA_BOOTSTRAP\" ]; then echo 'XB_KAFKA_BOOTSTRAP is not set (tests/env/kafka-up)'; exit 1; fi; exec \"$0\"" $<TARGET_FILE:test_source_txn_idle>)
 set_tests_properties(itest_source_txn_idle PROPERTIES LABELS integration TIMEOUT 300
