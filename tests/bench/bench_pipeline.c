@@ -13,6 +13,11 @@
  *               idempotency key
  *   record      (timed inside the xborder mode, reported apart) the audit entry's record built
  *               from that decision, serialised as the audit log does and hashed
+ *   xsd         the XSD validation alone that the xborder mode runs on each transformed Document
+ *               (the message is parsed and decided untimed first, with caller_validates): its
+ *               floor RATIO xsd_floor_vs_sax = sax / (sax + xsd) is the best ratio any design can
+ *               reach that reads the bytes once and validates what it sends against the XSD,
+ *               whatever else it costs nothing
  * Timing is per-thread CPU time (CLOCK_THREAD_CPUTIME_ID), so that other load on the machine
  * changes the figures little; rounds alternate the modes and ratios are of summed times.
  * Prints BENCH lines (msgs/s, µs/msg) and RATIO xborder_vs_sax / xborder_vs_dom.
@@ -212,6 +217,37 @@ static int64_t run_xborder(const policy_env *pe, size_t *out_bytes, int64_t *rec
     return cpu_ns() - t0 - (rec_ns ? *rec_ns - rec0 : 0);
 }
 
+/* The validation of the xborder mode, timed alone: each message is parsed and decided (the
+ * decision validating nothing) outside the clock, then its transformed Document is validated. */
+static int64_t run_xsd(const policy_env *pe)
+{
+    static const uint8_t ckey[32] = "bench-counter-key..............";
+    static const uint8_t pkey[32] = "bench-pseudonym-key............";
+    xb_policy_keys keys = {ckey, 32, pkey, 32};
+    xb_policy_counters snap = {
+        .year = xb_policy_year_cn(pe->t), .pi = 100, .spi = 10, .seen = never_seen};
+    xb_policy_opts opts = {.caller_validates = true};
+    xb_error err;
+    int64_t spent = 0;
+    for (int i = 0; i < n_msgs; i++) {
+        xb_msg *m = NULL;
+        xb_policy_decision d;
+        if (xb_msg_parse(&m, corpus[i].data, corpus[i].len, NULL, &err) ||
+            xb_policy_decide(&d, m, pe->set, pe->dest, pe->t, &snap, &keys, &opts, &err))
+            die("parse and decide", &err);
+        if (d.verdict != XB_VERDICT_DELIVER)
+            die(d.reason, NULL);
+        int64_t t0 = cpu_ns();
+        int rc = xb_schema_validate_node(xb_msg_definition(m), xb_msg_document(m), &err);
+        spent += cpu_ns() - t0;
+        if (rc)
+            die("transformed Document fails its XSD", &err);
+        xb_policy_decision_free(&d);
+        xb_msg_free(m);
+    }
+    return spent;
+}
+
 int main(int argc, char **argv)
 {
     int rounds = 5;
@@ -240,13 +276,15 @@ int main(int argc, char **argv)
     run_sax();
     run_dom();
     run_xborder(&pe, &out_bytes, NULL);
-    int64_t t_sax = 0, t_dom = 0, t_parse = 0, t_xb = 0, t_rec = 0;
+    run_xsd(&pe);
+    int64_t t_sax = 0, t_dom = 0, t_parse = 0, t_xb = 0, t_rec = 0, t_xsd = 0;
     record_bytes = 0;
     for (int r = 0; r < rounds; r++) {
         t_sax += run_sax();
         t_dom += run_dom();
         t_parse += run_xb_parse();
         t_xb += run_xborder(&pe, &out_bytes, &t_rec);
+        t_xsd += run_xsd(&pe);
     }
     double n = (double)rounds * n_msgs;
     printf("# %d pacs.008 (BAH + Document), %zu bytes on average, %d rounds, CPU time per thread\n",
@@ -259,7 +297,9 @@ int main(int argc, char **argv)
     printf("BENCH inproc_output_bytes %zu bytes\n", out_bytes / (size_t)n_msgs);
     printf("BENCH inproc_record_cpu %.1f us/msg\n", (double)t_rec / n / 1e3);
     printf("BENCH inproc_record_bytes %zu bytes\n", record_bytes / (size_t)n);
+    printf("BENCH inproc_xsd_validate_cpu %.1f us/msg\n", (double)t_xsd / n / 1e3);
     printf("RATIO inproc_xborder_vs_sax %.3f\n", (double)t_sax / (double)t_xb);
+    printf("RATIO inproc_xsd_floor_vs_sax %.3f\n", (double)t_sax / (double)(t_sax + t_xsd));
     printf("RATIO inproc_xborder_vs_dom %.3f\n", (double)t_dom / (double)t_xb);
     printf("RATIO inproc_dom_vs_sax %.3f\n", (double)t_sax / (double)t_dom);
     for (int i = 0; i < n_msgs; i++)
