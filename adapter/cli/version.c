@@ -117,12 +117,28 @@ static size_t list_catalogs(char **paths, size_t cap, const char *dir)
     return n;
 }
 
+/* jemalloc's control interface: defined when the program was linked with it (XB_JEMALLOC), and
+ * weak so that the tests and tools that link this library without jemalloc still link. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+static void print_allocator(void)
+{
+    const char *v = NULL;
+    size_t len = sizeof v;
+    if (mallctl && mallctl("version", (void *)&v, &len, NULL, 0) == 0 && v)
+        printf("allocator jemalloc %s\n", v);
+    else
+        printf("allocator libc malloc\n");
+}
+
 static void print_header(void)
 {
     printf("xborder %s\n", XB_VERSION);
     printf("built with libxml2 %s, %s, librdkafka %s, libcurl %s\n", LIBXML_DOTTED_VERSION,
            OpenSSL_version(OPENSSL_VERSION), rd_kafka_version_str(),
            curl_version_info(CURLVERSION_NOW)->version);
+    print_allocator();
     printf("schemas %s\n", xb_schema_dir());
 }
 
@@ -130,8 +146,9 @@ static int usage(FILE *out)
 {
     fprintf(out,
             "usage: xborder --version [--config FILE]\n\n"
-            "Prints the xborder version, the libraries it runs on, the XSD folder and, for\n"
-            "each rule catalog, the version in force now (id, version, effective date, digest).\n"
+            "Prints the xborder version, the libraries it runs on, its memory allocator\n"
+            "(jemalloc, or libc malloc in sanitizer builds), the XSD folder and, for each rule\n"
+            "catalog, the version in force now (id, version, effective date, digest).\n"
             "Catalogs are those of --config FILE (policy.catalogs, verified against\n"
             "policy.catalog_pubkey when set); without it every *.yaml in %s.\n\n"
             "  --config FILE   report the catalogs this configuration names\n\n"

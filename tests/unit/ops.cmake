@@ -7,6 +7,6 @@ add_test(NAME test_ops_errors COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_ops_er
          $<TARGET_FILE:xborder> ${CMAKE_SOURCE_DIR})
 set_tests_properties(test_ops_errors PROPERTIES LABELS unit TIMEOUT 120)
 add_test(NAME test_ops_help COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_ops_help.sh
-         $<TARGET_FILE:xborder> ${CMAKE_SOURCE_DIR})
+         $<TARGET_FILE:xborder> ${CMAKE_SOURCE_DIR} $<IF:$<BOOL:${XB_WITH_JEMALLOC}>,jemalloc,libc>)
 set_tests_properties(test_ops_help PROPERTIES LABELS unit TIMEOUT 120)
 xb_unit_test(test_ops_version SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_version.c LIBS xb_adapter)

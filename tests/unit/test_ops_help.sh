@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# test_ops_help.sh XBORDER SOURCE_DIR — help that answers (issue #11): every subcommand listed by
+# test_ops_help.sh XBORDER SOURCE_DIR [ALLOCATOR] — help that answers (issue #11): every subcommand listed by
 # `xborder --help` answers `--help` with its usage, its exit status and an example; has a man page
 # docs/man/xborder-COMMAND.1 that renders without warnings and names every option the help names;
-# the overview page lists every command; `xborder --version` names the catalog version in force.
+# the overview page lists every command; `xborder --version` names the catalog version in force
+# and the allocator the program was linked with (ALLOCATOR: jemalloc or libc; default jemalloc).
 # Owns: a temp folder (removed at exit). Never: touches the network.
 set -euo pipefail
 XB=${1:?xborder binary}
 SRC=${2:?source dir}
+ALLOC=${3:-jemalloc}
 MAN=$SRC/docs/man
 T=$(mktemp -d /tmp/xb-ops-help.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -41,6 +43,7 @@ done
 grep -qE '^xborder [0-9]+\.[0-9]+\.[0-9]+$' "$T/v" || bad "--version: no version line"
 grep -qE '^catalog cn-finance [0-9.]+ in force since ' "$T/v" || bad "--version: no catalog in force"
 grep -q '^schemas ' "$T/v" || bad "--version: no schema folder"
+grep -q "^allocator $ALLOC" "$T/v" || bad "--version: allocator is not $ALLOC: $(grep '^allocator' "$T/v")"
 # and with --config, the catalogs that config names (a missing config is an actionable error)
 rc=0
 "$XB" --version --config "$T/none.yaml" >"$T/v2" 2>&1 || rc=$?
