@@ -789,8 +789,9 @@ static int load_metrics(xb_config *cfg, xb_error *err)
 static int load_small_sections(xb_config *cfg, xb_error *err)
 {
     static const char *const log_keys[] = {"level", NULL};
-    static const char *const pipe_keys[] = {"max_outstanding", "commit_interval_ms",
-                                            "drain_timeout_ms", "decide_thread", NULL};
+    static const char *const pipe_keys[] = {"max_outstanding",    "max_outstanding_kbytes",
+                                            "commit_interval_ms", "drain_timeout_ms",
+                                            "decide_thread",      NULL};
     const json_t *l = NULL, *p = NULL;
     int rc;
     cfg->log_level = XB_LOG_INFO;
@@ -805,6 +806,8 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
             return cfg_err(err, "log.level", "expected debug, info, warn or error");
     }
     cfg->pipeline.max_outstanding = 500; /* bounded RSS, same throughput (RESULTS.md) */
+    /* the count alone let 50 KB records take 25 MB per partition (RESULTS.md, 2026-11-28) */
+    cfg->pipeline.max_outstanding_kbytes = XB_DEFAULT_OUTSTANDING_KBYTES;
     cfg->pipeline.commit_interval_ms = 1000;
     cfg->pipeline.drain_timeout_ms = 30000;
     cfg->pipeline.decide_thread = true;
@@ -813,6 +816,8 @@ static int load_small_sections(xb_config *cfg, xb_error *err)
     if ((rc = xb_yaml_only_keys(p, pipe_keys, "pipeline", err)) < 0 ||
         (rc = get_uint(&cfg->pipeline.max_outstanding, p, "max_outstanding", "pipeline", 1, 1000000,
                        err)) < 0 ||
+        (rc = get_uint(&cfg->pipeline.max_outstanding_kbytes, p, "max_outstanding_kbytes",
+                       "pipeline", 0, 4194304, err)) < 0 ||
         (rc = get_uint(&cfg->pipeline.commit_interval_ms, p, "commit_interval_ms", "pipeline", 10,
                        60000, err)) < 0 ||
         (rc = get_uint(&cfg->pipeline.drain_timeout_ms, p, "drain_timeout_ms", "pipeline", 0,

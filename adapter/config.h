@@ -21,6 +21,9 @@
 #include "adapter/transport/sink_sftp.h"
 #include "iso20022/error.h"
 
+/* pipeline.max_outstanding_kbytes when the config does not say (docs/configuration.md) */
+#define XB_DEFAULT_OUTSTANDING_KBYTES 4096
+
 /* One librdkafka property (name and value as written). */
 typedef struct xb_kv {
     const char *key;
@@ -144,10 +147,11 @@ typedef struct xb_config {
     size_t n_owned;
 
     struct {
-        unsigned max_outstanding;    /* per partition before it is paused (default 500) */
-        unsigned commit_interval_ms; /* default 1000 */
-        unsigned drain_timeout_ms;   /* SIGTERM drain bound (default 30000) */
-        bool decide_thread;          /* decide a burst's records on a second thread (true) */
+        unsigned max_outstanding;        /* per partition before it is paused (default 500) */
+        unsigned max_outstanding_kbytes; /* unfinished record bytes, all partitions (0: none) */
+        unsigned commit_interval_ms;     /* default 1000 */
+        unsigned drain_timeout_ms;       /* SIGTERM drain bound (default 30000) */
+        bool decide_thread;              /* decide a burst's records on a second thread (true) */
     } pipeline;
 } xb_config;
 

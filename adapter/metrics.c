@@ -39,6 +39,8 @@ static const fam_def families[] = {
      "Submit-to-acknowledgement latency per destination"},
     {"consumer_lag", FAM_GAUGE, "", "High watermark minus committed position"},
     {"paused_partitions", FAM_GAUGE, NULL, "Partitions paused for backpressure"},
+    {"outstanding_bytes", FAM_GAUGE, NULL,
+     "Bytes of the records taken from Kafka and not finished (pipeline.max_outstanding_kbytes)"},
     {"kafka_fetch_wakes_total", FAM_COUNTER, NULL,
      "Wake-ups of librdkafka's fetcher asked for a partition starving behind its prefetch limit"},
     {"audit_records_total", FAM_COUNTER, NULL, "Decision records written to the audit log"},

@@ -416,7 +416,7 @@ static void rec_done_one(rec *r)
     if (!r->poisoned) {
         record_latency(p, r->km);
         xb_source_finish(p->src, rd_kafka_topic_name(r->km->rkt), r->km->partition, r->km->offset,
-                         r->gen);
+                         r->gen, r->km->len);
         p->stats.finished++;
     }
     p->stats.outstanding--;
@@ -1398,6 +1398,8 @@ static void update_gauges(xb_pipeline *p)
 {
     xb_source_foreach_lag(p->src, lag_cb, p->metrics);
     xb_metrics_set(p->metrics, "paused_partitions", NULL, xb_source_paused_count(p->src));
+    xb_metrics_set(p->metrics, "outstanding_bytes", NULL,
+                   (int64_t)xb_source_outstanding_bytes(p->src));
     xb_metrics_set(p->metrics, "kafka_fetch_wakes_total", NULL,
                    (int64_t)xb_source_fetch_wakes(p->src));
     if (p->vr)
@@ -1813,8 +1815,11 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
         goto fail;
     xb_sink_kafka_warm(p->sk, cfg->audit.topic);
     xb_sink_kafka_warm(p->sk, cfg->dlq.topic);
-    xb_source_opts so = {
-        .max_outstanding = cfg->pipeline.max_outstanding, .pre_commit = pre_commit, .ctx = p};
+    xb_source_opts so = {.max_outstanding = cfg->pipeline.max_outstanding,
+                         .max_outstanding_bytes =
+                             (uint64_t)cfg->pipeline.max_outstanding_kbytes * 1024,
+                         .pre_commit = pre_commit,
+                         .ctx = p};
     if ((rc = xb_source_new(&p->src, cfg, p->env, &so, err)) < 0)
         goto fail;
     if (cfg->n_valuations &&

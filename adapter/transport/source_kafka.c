@@ -57,6 +57,7 @@ typedef struct part {
     size_t q_head, q_len, q_cap;
     int64_t next_offset;      /* after the last record taken from librdkafka; -1 before the first */
     unsigned wake_backoff_ms; /* 0 after a record; grows while wake-ups bring none */
+    uint64_t out_bytes;       /* values of its records handed out and not finished */
     uint64_t next_wake_ms;
 } part;
 
@@ -73,6 +74,8 @@ struct xb_source {
     uint64_t last_wake_check_ms;
     xb_fetch_waker *waker; /* NULL when opts->no_fetch_wake */
     unsigned max_outstanding;
+    uint64_t max_bytes; /* byte budget of unfinished records, all partitions; 0: none */
+    uint64_t out_bytes; /* the sum of the parts' out_bytes */
     bool hold;
     xb_source_pre_commit_fn pre_commit;
     void *ctx;
@@ -133,6 +136,7 @@ static void remove_part(xb_source *src, const char *topic, int32_t partition)
     free(p->topic);
     xb_wm_free(&p->wm);
     drop_queue(p);
+    src->out_bytes -= p->out_bytes; /* its records' finish() will be stale */
     *p = src->parts[--src->n_parts];
     src->last_hit = 0;
 }
@@ -266,6 +270,7 @@ int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env
         return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
     }
     src->max_outstanding = opts && opts->max_outstanding ? opts->max_outstanding : 500;
+    src->max_bytes = opts ? opts->max_outstanding_bytes : 0;
     src->pre_commit = opts ? opts->pre_commit : NULL;
     src->ctx = opts ? opts->ctx : NULL;
     char errstr[512];
@@ -342,7 +347,10 @@ static uint64_t now_ms(void)
 
 static bool has_room(const xb_source *src, const part *p)
 {
-    return xb_wm_outstanding(&p->wm) <= src->max_outstanding;
+    uint64_t n = xb_wm_outstanding(&p->wm);
+    if (n > src->max_outstanding)
+        return false;
+    return n == 0 || !src->max_bytes || src->out_bytes < src->max_bytes;
 }
 
 /* True when some partition would take a record straight from librdkafka now. */
@@ -405,12 +413,14 @@ static rd_kafka_message_t *queue_pop(xb_source *src, part *p)
 
 /* Starts tracking m (its partition p) and returns it, or NULL when the watermark refuses it
  * (an offset at or below one already tracked: not committed, so redelivered where it belongs). */
-static rd_kafka_message_t *hand_out(part *p, rd_kafka_message_t *m, uint64_t *gen)
+static rd_kafka_message_t *hand_out(xb_source *src, part *p, rd_kafka_message_t *m, uint64_t *gen)
 {
     if (xb_wm_track(&p->wm, m->offset) < 0) {
         rd_kafka_message_destroy(m);
         return NULL;
     }
+    p->out_bytes += m->len;
+    src->out_bytes += m->len;
     *gen = p->gen;
     return m;
 }
@@ -426,7 +436,7 @@ static rd_kafka_message_t *release_queued(xb_source *src, uint64_t *gen)
         if (p->q_len == 0 || !has_room(src, p))
             continue;
         src->next_release = i + 1;
-        rd_kafka_message_t *m = hand_out(p, queue_pop(src, p), gen);
+        rd_kafka_message_t *m = hand_out(src, p, queue_pop(src, p), gen);
         if (m)
             return m;
     }
@@ -506,7 +516,7 @@ rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen
             return NULL;
         }
         if (!src->hold && p->q_len == 0 && has_room(src, p))
-            return hand_out(p, got, gen);
+            return hand_out(src, p, got, gen);
         queue_push(src, p, got); /* behind what waits already, or until p has room */
         if (!wanted || !wants_records(src))
             return release_queued(src, gen);
@@ -515,11 +525,15 @@ rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen
 }
 
 int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64_t offset,
-                     uint64_t gen)
+                     uint64_t gen, size_t bytes)
 {
     part *p = find_part(src, topic, partition);
     if (!p || p->gen != gen || xb_wm_finish(&p->wm, offset) < 0)
         return 1;
+    uint64_t b = bytes < p->out_bytes ? bytes : p->out_bytes; /* a caller's wrong length cannot
+                                                               * wrap the budget */
+    p->out_bytes -= b;
+    src->out_bytes -= b;
     return 0;
 }
 
@@ -531,6 +545,11 @@ int xb_source_commit(xb_source *src, bool sync)
 void xb_source_hold(xb_source *src, bool hold)
 {
     src->hold = hold; /* no record is handed out while held; see wants_records */
+}
+
+uint64_t xb_source_outstanding_bytes(const xb_source *src)
+{
+    return src->out_bytes;
 }
 
 uint64_t xb_source_outstanding(const xb_source *src)

@@ -18,6 +18,10 @@
  *    100 ms keeps rebalances served and max.poll.interval.ms from evicting the consumer). Records
  *    that arrive for a full partition wait in order in a per-partition queue; a queue that reaches
  *    max_outstanding pauses its partition in librdkafka, resumed at half of it.
+ *  - With a byte budget (max_outstanding_bytes), no partition gets another record while the
+ *    unfinished records of all partitions hold that many bytes, except a partition with none
+ *    unfinished (so a record larger than the budget still goes, one at a time): the count alone
+ *    let 50 KB records hold 25 MB per partition.
  *  - A partition that could take records while librdkafka holds none for it, though its log has
  *    more, has librdkafka's fetcher woken (adapter/transport/fetch_waker.h).
  * Never: decides whether a record is finished; never commits from any thread but the one that
@@ -40,8 +44,9 @@ typedef struct xb_source xb_source;
 typedef int (*xb_source_pre_commit_fn)(void *ctx);
 
 typedef struct xb_source_opts {
-    unsigned max_outstanding; /* per partition; 0 means 500 */
-    bool no_fetch_wake;       /* tests only: leave a starving fetcher asleep (fetch_waker.h) */
+    unsigned max_outstanding;       /* per partition; 0 means 500 */
+    uint64_t max_outstanding_bytes; /* across partitions (record values); 0 means no budget */
+    bool no_fetch_wake; /* tests only: leave a starving fetcher asleep (fetch_waker.h) */
     xb_source_pre_commit_fn pre_commit;
     void *ctx;
 } xb_source_opts;
@@ -58,10 +63,11 @@ void xb_source_close(xb_source *src);
  * (rd_kafka_message_destroy) and may destroy it before or after finishing. */
 rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen);
 
-/* The record (topic, partition, offset) handed out under gen is finished. Returns 0, or 1 when
- * it was stale (its partition was revoked since) and is ignored. */
+/* The record (topic, partition, offset) handed out under gen is finished; bytes is its value's
+ * length as handed out (it leaves the byte budget). Returns 0, or 1 when it was stale (its
+ * partition was revoked since) and is ignored. */
 int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64_t offset,
-                     uint64_t gen);
+                     uint64_t gen, size_t bytes);
 
 /* Commits every partition whose watermark moved. sync=false for the periodic commit. */
 int xb_source_commit(xb_source *src, bool sync);
@@ -72,6 +78,8 @@ void xb_source_hold(xb_source *src, bool hold);
 /* Unfinished records over all partitions; partitions taking no records now (backpressure or
  * hold); partitions paused in librdkafka itself, and how many times one was paused so far. */
 uint64_t xb_source_outstanding(const xb_source *src);
+/* Bytes (record values) of the unfinished records of every partition. */
+uint64_t xb_source_outstanding_bytes(const xb_source *src);
 int xb_source_paused_count(const xb_source *src);
 int xb_source_fetch_paused_count(const xb_source *src);
 uint64_t xb_source_fetch_pauses(const xb_source *src);

@@ -42,6 +42,7 @@ static void test_good(void **state)
     assert_int_equal(cfg->metrics.port, 9464);
     assert_int_equal(cfg->log_level, XB_LOG_DEBUG);
     assert_int_equal(cfg->pipeline.max_outstanding, 500);
+    assert_int_equal(cfg->pipeline.max_outstanding_kbytes, 2048);
     assert_int_equal(cfg->pipeline.commit_interval_ms, 1000);
     assert_int_equal(cfg->n_dests, 2);
     const xb_dest_http *hk = xb_config_dest(cfg, "hk-correspondent");

@@ -49,6 +49,7 @@ static void test_render(void **state)
     xb_metrics_observe_us(m, "hk-correspondent", 20000000); /* +Inf only */
     xb_metrics_set_lag(m, "payments.outbound", 2, 17);
     xb_metrics_set(m, "kafka_fetch_wakes_total", NULL, 7); /* the source's own running total */
+    xb_metrics_set(m, "outstanding_bytes", NULL, 123456);
     char *text = xb_metrics_render(m);
     assert_non_null(
         strstr(text, "# TYPE xborder_consumed_total counter\nxborder_consumed_total 3\n"));
@@ -66,6 +67,8 @@ static void test_render(void **state)
     assert_non_null(
         strstr(text, "xborder_consumer_lag{topic=\"payments.outbound\",partition=\"2\"} 17\n"));
     assert_non_null(strstr(text, "xborder_paused_partitions 0\n"));
+    assert_non_null(strstr(text, "# TYPE xborder_outstanding_bytes gauge\n"
+                                 "xborder_outstanding_bytes 123456\n"));
     assert_non_null(strstr(text, "# TYPE xborder_kafka_fetch_wakes_total counter\n"
                                  "xborder_kafka_fetch_wakes_total 7\n"));
     assert_int_equal(xb_metrics_get(m, "delivered_total", "hk-correspondent"), 3);

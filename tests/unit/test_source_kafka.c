@@ -1,7 +1,7 @@
 /* test_source_kafka.c — the Kafka source and DLQ producer against librdkafka's mock cluster:
  * commits stop at the first unfinished record, a restart resumes there, backpressure hands every
- * record out once and in order (also across a pause in librdkafka), the DLQ carries the original
- * bytes and every header. */
+ * record out once and in order (also across a pause in librdkafka), a byte budget bounds the
+ * bytes of unfinished records, the DLQ carries the original bytes and every header. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,12 +124,12 @@ static void test_watermark_commit_and_resume(void **state)
     /* finish everything but offset 5 */
     for (int i = 0; i < got; i++)
         if (off[i] != 5)
-            assert_int_equal(xb_source_finish(src, "in.t", 0, off[i], gen), 0);
+            assert_int_equal(xb_source_finish(src, "in.t", 0, off[i], gen, 0), 0); /* no budget */
     assert_int_equal(xb_source_commit(src, true), 0);
     assert_true(pre_commits >= 1);
     assert_int_equal(committed(src, "in.t"), 5);
     /* a stale generation is ignored */
-    assert_int_equal(xb_source_finish(src, "in.t", 0, 5, gen + 100), 1);
+    assert_int_equal(xb_source_finish(src, "in.t", 0, 5, gen + 100, 0), 1);
     assert_int_equal(committed(src, "in.t"), 5);
     xb_source_close(src);
 
@@ -181,7 +181,7 @@ static void test_backpressure_order_across_pauses(void **state)
         /* finish slowly: one record every few rounds once full, so the queue fills */
         if (n_unfinished > 0 && (n_unfinished <= MAX_OUT || round % 12 == 0)) {
             if (n_unfinished == MAX_OUT + 1 || round % 3 == 0) {
-                assert_int_equal(xb_source_finish(src, "in.t", 0, unfinished[0], gen), 0);
+                assert_int_equal(xb_source_finish(src, "in.t", 0, unfinished[0], gen, 0), 0);
                 memmove(unfinished, unfinished + 1, --n_unfinished * sizeof *unfinished);
             }
         }
@@ -290,7 +290,8 @@ static void test_dlq_headers(void **state)
 }
 
 /* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 8192 unless the
- * config sets it, and pipeline.max_outstanding 500 unless set. */
+ * config sets it, pipeline.max_outstanding 500 and pipeline.max_outstanding_kbytes 4096 unless set.
+ */
 static void read_ahead_value(const char *doc, char *out, size_t cap)
 {
     xb_config *cfg;
@@ -365,6 +366,7 @@ static void test_read_ahead_bounded_by_default(void **state)
     xb_error err;
     assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
     assert_int_equal(cfg->pipeline.max_outstanding, 500);
+    assert_int_equal(cfg->pipeline.max_outstanding_kbytes, 4096);
     xb_config_free(cfg);
     /* a configured value wins, in kafka.consumer or in kafka */
     char doc[2048];
@@ -444,6 +446,74 @@ static void test_starving_fetcher_is_woken(void **state)
     xb_config_free(cfg);
 }
 
+/* The next record within ms of polling, or NULL. */
+static rd_kafka_message_t *poll_for(xb_source *src, int ms, uint64_t *gen)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        rd_kafka_message_t *m = xb_source_poll(src, 20, gen);
+        if (m)
+            return m;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+    return NULL;
+}
+
+/* The byte budget: with 1,000-byte records and 3,500 bytes, the fourth record fills it and no
+ * fifth comes (the count limit, 500, is far away) until one finishes; then the records resume
+ * in order. A budget smaller than one record still lets one through at a time. */
+static void test_byte_budget_bounds_outstanding(void **state)
+{
+    (void)state;
+    enum { N = 12, SIZE = 1000 };
+    xb_config *cfg;
+    xb_error err;
+    xb_kafka_env *env;
+    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(env, "in.t", 1, &err), 0);
+    produce_n(env, "in.t", N, SIZE);
+    xb_source_opts so = {.max_outstanding_bytes = 3500, .pre_commit = pre_commit};
+    xb_source *src;
+    assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
+    uint64_t gen = 0;
+    int64_t next = 0;
+    rd_kafka_message_t *m;
+    for (int i = 0; i < 4; i++) {
+        assert_non_null(m = poll_for(src, 10000, &gen));
+        assert_int_equal(m->offset, next++);
+        assert_int_equal(m->len, SIZE);
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(xb_source_outstanding_bytes(src), 4 * SIZE);
+    assert_null(poll_for(src, 500, &gen)); /* full: 4,000 >= 3,500 */
+    assert_int_equal(xb_source_finish(src, "in.t", 0, 0, gen, SIZE), 0);
+    assert_int_equal(xb_source_outstanding_bytes(src), 3 * SIZE);
+    assert_non_null(m = poll_for(src, 10000, &gen));
+    assert_int_equal(m->offset, next++);
+    rd_kafka_message_destroy(m);
+    assert_null(poll_for(src, 300, &gen));
+    for (int64_t o = 1; o < next; o++)
+        assert_int_equal(xb_source_finish(src, "in.t", 0, o, gen, SIZE), 0);
+    assert_int_equal(xb_source_outstanding_bytes(src), 0);
+    xb_source_close(src); /* offsets 0-4 finished and committed */
+
+    /* a budget below one record: one at a time, never none */
+    so.max_outstanding_bytes = SIZE / 2;
+    assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
+    for (; next < N; next++) {
+        assert_non_null(m = poll_for(src, 10000, &gen));
+        assert_int_equal(m->offset, next);
+        rd_kafka_message_destroy(m);
+        assert_null(poll_for(src, next == 5 ? 300 : 0, &gen));
+        assert_int_equal(xb_source_finish(src, "in.t", 0, next, gen, SIZE), 0);
+    }
+    xb_source_close(src);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_warm_looks_topic_up_before_first_record),
         cmocka_unit_test(test_read_ahead_bounded_by_default),
         cmocka_unit_test(test_starving_fetcher_is_woken),
+        cmocka_unit_test(test_byte_budget_bounds_outstanding),
     };
     return cmocka_run_group_tests_name("source_kafka", tests, NULL, NULL);
 }

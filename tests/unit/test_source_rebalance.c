@@ -158,6 +158,7 @@ typedef struct held {
     int32_t partition;
     int64_t offset;
     uint64_t gen;
+    size_t len;
 } held;
 
 /* Polls the source without finishing anything until every partition is paused inside librdkafka
@@ -174,7 +175,7 @@ static size_t fill_until_paused(fixture *f, xb_source *src, held *h, size_t cap)
             continue;
         assert_string_equal(rd_kafka_topic_name(m->rkt), f->topic);
         assert_true(n < cap);
-        h[n++] = (held){m->partition, m->offset, gen};
+        h[n++] = (held){m->partition, m->offset, gen, m->len};
         rd_kafka_message_destroy(m);
     }
     assert_int_equal(xb_source_fetch_paused_count(src), N_PARTS);
@@ -189,7 +190,7 @@ static void poll_and_finish(fixture *f, xb_source *src, int timeout_ms)
     rd_kafka_message_t *m = xb_source_poll(src, timeout_ms, &gen);
     if (!m)
         return;
-    xb_source_finish(src, f->topic, m->partition, m->offset, gen);
+    xb_source_finish(src, f->topic, m->partition, m->offset, gen, m->len);
     rd_kafka_message_destroy(m);
 }
 
@@ -274,7 +275,7 @@ static void run_case(const char *strategy)
     rd_kafka_t *other = second_member(&f);
     poll_both_until(&f, src, other, 1, 1);
     for (size_t i = 0; i < n_held; i++) /* a kept partition's records are still ours */
-        xb_source_finish(src, f.topic, h[i].partition, h[i].offset, h[i].gen);
+        xb_source_finish(src, f.topic, h[i].partition, h[i].offset, h[i].gen, h[i].len);
     rd_kafka_consumer_close(other);
     rd_kafka_destroy(other);
     poll_both_until(&f, src, NULL, N_PARTS, 0);
