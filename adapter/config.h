@@ -22,7 +22,7 @@
 #include "iso20022/error.h"
 
 /* pipeline.max_outstanding_kbytes when the config does not say (docs/configuration.md) */
-#define XB_DEFAULT_OUTSTANDING_KBYTES 4096
+#define XB_DEFAULT_OUTSTANDING_KBYTES 2048
 
 /* One librdkafka property (name and value as written). */
 typedef struct xb_kv {

@@ -290,7 +290,7 @@ static void test_dlq_headers(void **state)
 }
 
 /* Bounded read-ahead by default (issue #8, RSS): queued.max.messages.kbytes 8192 unless the
- * config sets it, pipeline.max_outstanding 500 and pipeline.max_outstanding_kbytes 4096 unless set.
+ * config sets it, pipeline.max_outstanding 500 and pipeline.max_outstanding_kbytes 2048 unless set.
  */
 static void read_ahead_value(const char *doc, char *out, size_t cap)
 {
@@ -366,7 +366,7 @@ static void test_read_ahead_bounded_by_default(void **state)
     xb_error err;
     assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
     assert_int_equal(cfg->pipeline.max_outstanding, 500);
-    assert_int_equal(cfg->pipeline.max_outstanding_kbytes, 4096);
+    assert_int_equal(cfg->pipeline.max_outstanding_kbytes, 2048);
     xb_config_free(cfg);
     /* a configured value wins, in kafka.consumer or in kafka */
     char doc[2048];
