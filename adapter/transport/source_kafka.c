@@ -55,6 +55,7 @@ typedef struct part {
     bool fetch_paused;          /* paused in librdkafka: its queue of taken records is full */
     rd_kafka_message_t **queue; /* taken from librdkafka, not handed out yet; oldest first */
     size_t q_head, q_len, q_cap;
+    uint64_t q_bytes;         /* values of the queued records */
     int64_t next_offset;      /* after the last record taken from librdkafka; -1 before the first */
     unsigned wake_backoff_ms; /* 0 after a record; grows while wake-ups bring none */
     uint64_t out_bytes;       /* values of its records handed out and not finished */
@@ -126,6 +127,7 @@ static void drop_queue(part *p)
     free(p->queue);
     p->queue = NULL;
     p->q_head = p->q_len = p->q_cap = 0;
+    p->q_bytes = 0;
 }
 
 static void remove_part(xb_source *src, const char *topic, int32_t partition)
@@ -397,7 +399,10 @@ static void queue_push(xb_source *src, part *p, rd_kafka_message_t *m)
     }
     p->queue[(p->q_head + p->q_len) % p->q_cap] = m;
     p->q_len++;
-    if (p->q_len >= src->max_outstanding)
+    p->q_bytes += m->len;
+    /* The byte budget bounds the queue too: while another partition has room, polling goes on
+     * and this queue would otherwise grow to max_outstanding records of any size. */
+    if (p->q_len >= src->max_outstanding || (src->max_bytes && p->q_bytes >= src->max_bytes))
         set_fetch_paused(src, p, true);
 }
 
@@ -406,7 +411,9 @@ static rd_kafka_message_t *queue_pop(xb_source *src, part *p)
     rd_kafka_message_t *m = p->queue[p->q_head];
     p->q_head = (p->q_head + 1) % p->q_cap;
     p->q_len--;
-    if (p->q_len <= src->max_outstanding / 2)
+    p->q_bytes -= m->len;
+    if (p->q_len <= src->max_outstanding / 2 &&
+        (!src->max_bytes || p->q_bytes <= src->max_bytes / 2))
         set_fetch_paused(src, p, false);
     return m;
 }
@@ -550,6 +557,14 @@ void xb_source_hold(xb_source *src, bool hold)
 uint64_t xb_source_outstanding_bytes(const xb_source *src)
 {
     return src->out_bytes;
+}
+
+uint64_t xb_source_queued_bytes(const xb_source *src)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < src->n_parts; i++)
+        n += src->parts[i].q_bytes;
+    return n;
 }
 
 uint64_t xb_source_outstanding(const xb_source *src)

@@ -21,7 +21,8 @@
  *  - With a byte budget (max_outstanding_bytes), no partition gets another record while the
  *    unfinished records of all partitions hold that many bytes, except a partition with none
  *    unfinished (so a record larger than the budget still goes, one at a time): the count alone
- *    let 50 KB records hold 25 MB per partition.
+ *    let 50 KB records hold 25 MB per partition. A partition's queue of waiting records that
+ *    reaches the budget pauses it in librdkafka too, resumed at half.
  *  - A partition that could take records while librdkafka holds none for it, though its log has
  *    more, has librdkafka's fetcher woken (adapter/transport/fetch_waker.h).
  * Never: decides whether a record is finished; never commits from any thread but the one that
@@ -80,6 +81,8 @@ void xb_source_hold(xb_source *src, bool hold);
 uint64_t xb_source_outstanding(const xb_source *src);
 /* Bytes (record values) of the unfinished records of every partition. */
 uint64_t xb_source_outstanding_bytes(const xb_source *src);
+/* Bytes (record values) taken from librdkafka and waiting for their partition to have room. */
+uint64_t xb_source_queued_bytes(const xb_source *src);
 int xb_source_paused_count(const xb_source *src);
 int xb_source_fetch_paused_count(const xb_source *src);
 uint64_t xb_source_fetch_pauses(const xb_source *src);

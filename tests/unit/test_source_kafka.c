@@ -514,6 +514,59 @@ static void test_byte_budget_bounds_outstanding(void **state)
     xb_config_free(cfg);
 }
 
+/* A partition's queue of waiting records is bounded by the budget too. Partition 1 of the topic
+ * stays empty, so it always has room and polling goes on; every record of partition 0 beyond
+ * the budget is taken from librdkafka and waits. Without the bound those 56 KB would all wait
+ * (max_outstanding, 500 records, is far away); with it the partition pauses in librdkafka once
+ * its queue holds the budget, and every record still comes out once, in order. */
+static void test_byte_budget_bounds_waiting_queue(void **state)
+{
+    (void)state;
+    enum { N = 60, SIZE = 1000, BUDGET = 3500 };
+    char doc[2048];
+    snprintf(doc, sizeof doc, "%s", yaml);
+    char *t = strstr(doc, "topics: [in.t]");
+    assert_non_null(t);
+    memcpy(t, "topics: [bq.t]", 14);
+    xb_config *cfg;
+    xb_error err;
+    xb_kafka_env *env;
+    assert_int_equal(xb_config_load_buffer(&cfg, doc, strlen(doc), "t.yaml", &err), 0);
+    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(env, "bq.t", 2, &err), 0);
+    produce_n(env, "bq.t", N, SIZE); /* all to partition 0 */
+    xb_source_opts so = {.max_outstanding_bytes = BUDGET, .pre_commit = pre_commit};
+    xb_source *src;
+    assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
+    uint64_t gen = 0;
+    int64_t out[N];
+    int n_out = 0;
+    rd_kafka_message_t *m;
+    while (n_out < 4 && (m = poll_for(src, 10000, &gen)) != NULL) {
+        out[n_out++] = m->offset;
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(n_out, 4);
+    assert_null(poll_for(src, 2000, &gen)); /* the budget is full; partition 0's records wait */
+    assert_int_equal(xb_source_fetch_paused_count(src), 1);
+    assert_true(xb_source_queued_bytes(src) >= BUDGET);
+    assert_true(xb_source_queued_bytes(src) <= 2 * BUDGET);
+    /* finishing lets them all through, once and in order */
+    for (int64_t next = 0; next < N; next++) {
+        if (next >= n_out) {
+            assert_non_null(m = poll_for(src, 10000, &gen));
+            out[n_out++] = m->offset;
+            rd_kafka_message_destroy(m);
+        }
+        assert_int_equal(out[next], next);
+        assert_int_equal(xb_source_finish(src, "bq.t", 0, next, gen, SIZE), 0);
+    }
+    assert_int_equal(xb_source_queued_bytes(src), 0);
+    xb_source_close(src);
+    xb_kafka_env_free(env);
+    xb_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_read_ahead_bounded_by_default),
         cmocka_unit_test(test_starving_fetcher_is_woken),
         cmocka_unit_test(test_byte_budget_bounds_outstanding),
+        cmocka_unit_test(test_byte_budget_bounds_waiting_queue),
     };
     return cmocka_run_group_tests_name("source_kafka", tests, NULL, NULL);
 }
