@@ -537,8 +537,8 @@ int xb_source_finish(xb_source *src, const char *topic, int32_t partition, int64
     part *p = find_part(src, topic, partition);
     if (!p || p->gen != gen || xb_wm_finish(&p->wm, offset) < 0)
         return 1;
-    uint64_t b = bytes < p->out_bytes ? bytes : p->out_bytes; /* a caller's wrong length cannot
-                                                               * wrap the budget */
+    /* clamped: a caller's wrong length must not wrap the budget */
+    uint64_t b = bytes < p->out_bytes ? bytes : p->out_bytes;
     p->out_bytes -= b;
     src->out_bytes -= b;
     return 0;

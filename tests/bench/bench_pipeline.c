@@ -141,6 +141,9 @@ static int never_seen(void *ctx, int year, xb_pi cls, const uint8_t *digest, boo
     return 0;
 }
 
+static const uint8_t ckey[32] = "bench-counter-key..............";
+static const uint8_t pkey[32] = "bench-pseudonym-key............";
+
 typedef struct policy_env {
     const xb_policy_catalog_set *set;
     const xb_policy_destination *dest;
@@ -178,8 +181,6 @@ static size_t audit_record_cost(const xb_policy_decision *d)
 
 static int64_t run_xborder(const policy_env *pe, size_t *out_bytes, int64_t *rec_ns)
 {
-    static const uint8_t ckey[32] = "bench-counter-key..............";
-    static const uint8_t pkey[32] = "bench-pseudonym-key............";
     xb_policy_keys keys = {ckey, 32, pkey, 32};
     xb_policy_counters snap = {
         .year = xb_policy_year_cn(pe->t), .pi = 100, .spi = 10, .seen = never_seen};
@@ -221,8 +222,6 @@ static int64_t run_xborder(const policy_env *pe, size_t *out_bytes, int64_t *rec
  * decision validating nothing) outside the clock, then its transformed Document is validated. */
 static int64_t run_xsd(const policy_env *pe)
 {
-    static const uint8_t ckey[32] = "bench-counter-key..............";
-    static const uint8_t pkey[32] = "bench-pseudonym-key............";
     xb_policy_keys keys = {ckey, 32, pkey, 32};
     xb_policy_counters snap = {
         .year = xb_policy_year_cn(pe->t), .pi = 100, .spi = 10, .seen = never_seen};
