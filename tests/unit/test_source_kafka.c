@@ -95,14 +95,28 @@ static int64_t committed(xb_source *src, const char *topic)
     return off;
 }
 
+/* The test config, reading `topic` instead of in.t, and a mock cluster where that topic has
+ * `parts` partitions and its partition 0 holds n records of at least size bytes. */
+static void open_topic(xb_config **cfg, xb_kafka_env **env, const char *topic, int parts, int n,
+                       size_t size)
+{
+    char doc[2048], route[64];
+    const char *at = strstr(yaml, "topics: [in.t]");
+    assert_non_null(at);
+    snprintf(route, sizeof route, "topics: [%s]", topic);
+    snprintf(doc, sizeof doc, "%.*s%s%s", (int)(at - yaml), yaml, route,
+             at + strlen("topics: [in.t]"));
+    xb_error err;
+    assert_int_equal(xb_config_load_buffer(cfg, doc, strlen(doc), "t.yaml", &err), 0);
+    assert_int_equal(xb_kafka_env_new(env, *cfg, &err), 0);
+    assert_int_equal(xb_kafka_env_create_topic(*env, topic, parts, &err), 0);
+    produce_n(*env, topic, n, size);
+}
+
 /* The test config and a mock cluster whose topic in.t (1 partition) holds n records. */
 static void open_filled(xb_config **cfg, xb_kafka_env **env, int n)
 {
-    xb_error err;
-    assert_int_equal(xb_config_load_buffer(cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
-    assert_int_equal(xb_kafka_env_new(env, *cfg, &err), 0);
-    assert_int_equal(xb_kafka_env_create_topic(*env, "in.t", 1, &err), 0);
-    produce_n(*env, "in.t", n, 0);
+    open_topic(cfg, env, "in.t", 1, n, 0);
 }
 
 static void test_watermark_commit_and_resume(void **state)
@@ -470,10 +484,7 @@ static void test_byte_budget_bounds_outstanding(void **state)
     xb_config *cfg;
     xb_error err;
     xb_kafka_env *env;
-    assert_int_equal(xb_config_load_buffer(&cfg, yaml, strlen(yaml), "t.yaml", &err), 0);
-    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
-    assert_int_equal(xb_kafka_env_create_topic(env, "in.t", 1, &err), 0);
-    produce_n(env, "in.t", N, SIZE);
+    open_topic(&cfg, &env, "in.t", 1, N, SIZE);
     xb_source_opts so = {.max_outstanding_bytes = 3500, .pre_commit = pre_commit};
     xb_source *src;
     assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
@@ -523,18 +534,10 @@ static void test_byte_budget_bounds_waiting_queue(void **state)
 {
     (void)state;
     enum { N = 60, SIZE = 1000, BUDGET = 3500 };
-    char doc[2048];
-    snprintf(doc, sizeof doc, "%s", yaml);
-    char *t = strstr(doc, "topics: [in.t]");
-    assert_non_null(t);
-    memcpy(t, "topics: [bq.t]", 14);
     xb_config *cfg;
     xb_error err;
     xb_kafka_env *env;
-    assert_int_equal(xb_config_load_buffer(&cfg, doc, strlen(doc), "t.yaml", &err), 0);
-    assert_int_equal(xb_kafka_env_new(&env, cfg, &err), 0);
-    assert_int_equal(xb_kafka_env_create_topic(env, "bq.t", 2, &err), 0);
-    produce_n(env, "bq.t", N, SIZE); /* all to partition 0 */
+    open_topic(&cfg, &env, "bq.t", 2, N, SIZE); /* all to partition 0 */
     xb_source_opts so = {.max_outstanding_bytes = BUDGET, .pre_commit = pre_commit};
     xb_source *src;
     assert_int_equal(xb_source_new(&src, cfg, env, &so, &err), 0);
