@@ -144,10 +144,14 @@ static int never_seen(void *ctx, int year, xb_pi cls, const uint8_t *digest, boo
 static const uint8_t ckey[32] = "bench-counter-key..............";
 static const uint8_t pkey[32] = "bench-pseudonym-key............";
 
+/* What every decision of the run is made with: the catalogs, the destination, the transfer time,
+ * the keys and a counter snapshot well below any threshold. */
 typedef struct policy_env {
     const xb_policy_catalog_set *set;
     const xb_policy_destination *dest;
     int64_t t;
+    xb_policy_keys keys;
+    xb_policy_counters snap;
 } policy_env;
 
 static size_t record_bytes;
@@ -181,9 +185,6 @@ static size_t audit_record_cost(const xb_policy_decision *d)
 
 static int64_t run_xborder(const policy_env *pe, size_t *out_bytes, int64_t *rec_ns)
 {
-    xb_policy_keys keys = {ckey, 32, pkey, 32};
-    xb_policy_counters snap = {
-        .year = xb_policy_year_cn(pe->t), .pi = 100, .spi = 10, .seen = never_seen};
     xb_error err;
     size_t bytes = 0;
     int64_t t0 = cpu_ns(), rec0 = rec_ns ? *rec_ns : 0;
@@ -197,7 +198,7 @@ static int64_t run_xborder(const policy_env *pe, size_t *out_bytes, int64_t *rec
         EVP_Digest(corpus[i].data, corpus[i].len, md, NULL, EVP_sha256(), NULL);
         xb_hex(hex, md, 32);
         xb_policy_opts opts = {.msg_sha256 = hex};
-        if (xb_policy_decide(&d, m, pe->set, pe->dest, pe->t, &snap, &keys, &opts, &err))
+        if (xb_policy_decide(&d, m, pe->set, pe->dest, pe->t, &pe->snap, &pe->keys, &opts, &err))
             die("decide", &err);
         if (d.verdict != XB_VERDICT_DELIVER)
             die(d.reason, NULL);
@@ -222,9 +223,6 @@ static int64_t run_xborder(const policy_env *pe, size_t *out_bytes, int64_t *rec
  * decision validating nothing) outside the clock, then its transformed Document is validated. */
 static int64_t run_xsd(const policy_env *pe)
 {
-    xb_policy_keys keys = {ckey, 32, pkey, 32};
-    xb_policy_counters snap = {
-        .year = xb_policy_year_cn(pe->t), .pi = 100, .spi = 10, .seen = never_seen};
     xb_policy_opts opts = {.caller_validates = true};
     xb_error err;
     int64_t spent = 0;
@@ -232,7 +230,7 @@ static int64_t run_xsd(const policy_env *pe)
         xb_msg *m = NULL;
         xb_policy_decision d;
         if (xb_msg_parse(&m, corpus[i].data, corpus[i].len, NULL, &err) ||
-            xb_policy_decide(&d, m, pe->set, pe->dest, pe->t, &snap, &keys, &opts, &err))
+            xb_policy_decide(&d, m, pe->set, pe->dest, pe->t, &pe->snap, &pe->keys, &opts, &err))
             die("parse and decide", &err);
         if (d.verdict != XB_VERDICT_DELIVER)
             die(d.reason, NULL);
@@ -267,6 +265,9 @@ int main(int argc, char **argv)
         die("config", &err);
     policy_env pe = {.set = set, .dest = xb_policy_destination_find(ds, "sg-group-ops")};
     xb_policy_parse_time(&pe.t, "2026-12-15T10:30:00+08:00", NULL);
+    pe.keys = (xb_policy_keys){ckey, 32, pkey, 32};
+    pe.snap = (xb_policy_counters){
+        .year = xb_policy_year_cn(pe.t), .pi = 100, .spi = 10, .seen = never_seen};
     make_corpus();
     size_t in_bytes = 0, out_bytes = 0;
     for (int i = 0; i < n_msgs; i++)
