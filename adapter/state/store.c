@@ -487,11 +487,44 @@ static bool in_subjects_text(const char *list, xb_pi cls, const uint8_t dg[XB_PO
     return false;
 }
 
+/* A batch's optimistic snapshot (xb_store_decide_batch): the committed counts of each year it
+ * met, read once, and the subjects its earlier decisions counted and will insert when the batch
+ * commits. A later decision is made as if they were in (seen, and in the counts), so that, when
+ * nobody else commits meanwhile, the locked phase finds exactly the counts it was decided on. */
+typedef struct pending_subject {
+    int year;
+    xb_pi cls;
+    uint8_t digest[XB_POLICY_DIGEST_LEN];
+} pending_subject;
+
+typedef struct year_base {
+    int year;
+    counts committed, pending;
+} year_base;
+
+typedef struct overlay {
+    year_base *years;
+    size_t n_years;
+    pending_subject *subs;
+    size_t n_subs, cap_subs;
+} overlay;
+
+static bool overlay_has(const overlay *ov, int year, xb_pi cls,
+                        const uint8_t digest[XB_POLICY_DIGEST_LEN])
+{
+    for (size_t i = 0; ov && i < ov->n_subs; i++)
+        if (ov->subs[i].year == year && ov->subs[i].cls == cls &&
+            !memcmp(ov->subs[i].digest, digest, XB_POLICY_DIGEST_LEN))
+            return true;
+    return false;
+}
+
 /* The snapshot a decision is made on. */
 typedef struct snap_ctx {
     xb_store *st;
     bool in_txn;        /* read through the open transaction, no retry of its own */
     const char *unseen; /* replay: subjects the recorded decision counted (seen = false) */
+    const overlay *ov;  /* optimistic phase of a batch: what its earlier decisions will add */
 } snap_ctx;
 
 static int snap_seen(void *ctx, int year, xb_pi cls, const uint8_t digest[XB_POLICY_DIGEST_LEN],
@@ -500,6 +533,10 @@ static int snap_seen(void *ctx, int year, xb_pi cls, const uint8_t digest[XB_POL
     snap_ctx *c = ctx;
     if (c->unseen && in_subjects_text(c->unseen, cls, digest)) {
         *seen = false;
+        return 0;
+    }
+    if (overlay_has(c->ov, year, cls, digest)) {
+        *seen = true;
         return 0;
     }
     return seen_raw(seen, c->st, !c->in_txn, year, cls, digest, err);
@@ -521,6 +558,10 @@ typedef struct decide_ctx {
     void *fn_ctx;
     counts c0;         /* the counts *out was decided on */
     unsigned attempts; /* runs of decide_locked (run_txn reruns it after a lost connection) */
+    /* batches (xb_store_decide_batch) */
+    bool overlaid;  /* decided on counts that include earlier decisions of the batch */
+    bool predicted; /* its subjects are in the overlay later decisions were made on */
+    bool force;     /* decide again under the lock whatever the counts say */
 } decide_ctx;
 
 static int call_fn(decide_ctx *d, const xb_policy_counters *snap, xb_error *err)
@@ -618,7 +659,7 @@ static int decide_locked(xb_store *st, void *ctx, xb_error *err)
      * which would have been released with no durable row) and its c0 came from a transaction
      * that no longer exists. Only the optimistic decision on unchanged counts, or one made in
      * THIS transaction, may be written. */
-    if (d->attempts > 1 || c1.pi != d->c0.pi || c1.spi != d->c0.spi) {
+    if (d->attempts > 1 || d->force || c1.pi != d->c0.pi || c1.spi != d->c0.spi) {
         snap_ctx sc = {.st = st, .in_txn = true};
         xb_policy_counters snap = {
             .year = d->year, .pi = c1.pi, .spi = c1.spi, .seen = snap_seen, .ctx = &sc};
@@ -671,31 +712,202 @@ static void snapshot_end(xb_store *st)
     st->in_txn = false;
 }
 
+/* The committed counts of `year` as this batch's snapshot sees them (read at first need). */
+static int overlay_year(year_base **out, overlay *ov, xb_store *st, int year, xb_error *err)
+{
+    for (size_t i = 0; i < ov->n_years; i++)
+        if (ov->years[i].year == year) {
+            *out = &ov->years[i];
+            return 0;
+        }
+    year_base *grown = realloc(ov->years, (ov->n_years + 1) * sizeof *grown);
+    if (!grown)
+        return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
+    ov->years = grown;
+    year_base *y = &ov->years[ov->n_years];
+    memset(y, 0, sizeof *y);
+    y->year = year;
+    int rc = xb_store_subjects_counts(&y->committed.pi, &y->committed.spi, st, year, err);
+    if (rc)
+        return rc;
+    ov->n_years++;
+    *out = y;
+    return 0;
+}
+
+static int overlay_add(overlay *ov, year_base *y, const xb_policy_subject *subs, size_t n)
+{
+    if (ov->n_subs + n > ov->cap_subs) {
+        size_t cap = (ov->n_subs + n) * 2;
+        pending_subject *grown = realloc(ov->subs, cap * sizeof *grown);
+        if (!grown)
+            return XB_ENOMEM;
+        ov->subs = grown;
+        ov->cap_subs = cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pending_subject *p = &ov->subs[ov->n_subs++];
+        p->year = y->year;
+        p->cls = subs[i].cls;
+        memcpy(p->digest, subs[i].digest, XB_POLICY_DIGEST_LEN);
+        if (subs[i].cls == XB_PI_PI)
+            y->pending.pi++;
+        else
+            y->pending.spi++;
+    }
+    return 0;
+}
+
+static void overlay_free(overlay *ov)
+{
+    free(ov->years);
+    free(ov->subs);
+}
+
+/* Phase 1 of one decision: on the batch's snapshot, in parallel with every other instance. */
+static int decide_optimistic(xb_store *st, decide_ctx *d, overlay *ov, xb_error *err)
+{
+    year_base *y = NULL;
+    int rc = overlay_year(&y, ov, st, d->year, err);
+    if (rc)
+        return rc;
+    snap_ctx sc = {.st = st, .ov = ov};
+    xb_policy_counters snap = {.year = d->year,
+                               .pi = y->committed.pi + y->pending.pi,
+                               .spi = y->committed.spi + y->pending.spi,
+                               .seen = snap_seen,
+                               .ctx = &sc};
+    d->overlaid = y->pending.pi || y->pending.spi;
+    if ((rc = call_fn(d, &snap, err)))
+        return rc;
+    if (!d->out->counted || !d->out->n_subjects)
+        return 0;
+    d->predicted = true;
+    return overlay_add(ov, y, d->out->subjects, d->out->n_subjects) ? XB_ENOMEM : 0;
+}
+
+/* Phase 2 of a batch: every decision that depends on the counters, in ONE write transaction. A
+ * decision made on the overlay holds while every earlier one it assumed went in exactly as
+ * predicted; after one that did not (decided again, or replayed), a count equal to the
+ * snapshot's no longer proves the set unchanged, so the rest that relied on it decide again. */
+typedef struct group {
+    decide_ctx *ds;
+    const bool *locks; /* which of ds take part */
+    size_t n;
+    /* a decision failed on its own (not the connection): run_txn gave up at once, and the
+     * others may go again without it */
+    bool failed_alone;
+} group;
+
+static int group_body(xb_store *st, void *ctx, xb_error *err)
+{
+    group *g = ctx;
+    bool overlay_holds = true;
+    g->failed_alone = false;
+    for (size_t k = 0; k < g->n; k++) {
+        decide_ctx *d = &g->ds[k];
+        if (!g->locks[k])
+            continue;
+        d->force = d->overlaid && !overlay_holds;
+        int rc = decide_locked(st, d, err);
+        if (rc) {
+            g->failed_alone = !st->be->retryable(st);
+            return rc;
+        }
+        if (d->predicted && (d->info->redecided || d->info->replayed))
+            overlay_holds = false;
+    }
+    return 0;
+}
+
+static void req_failed(xb_store_decide_req *r, int rc, const xb_error *e)
+{
+    r->rc = rc;
+    r->err = *e;
+}
+
+int xb_store_decide_batch(xb_store *st, xb_store_decide_req *reqs, size_t n)
+{
+    if (n == 0)
+        return 0;
+    decide_ctx *ds = calloc(n, sizeof *ds);
+    xb_store_decide_info *scratch = calloc(n, sizeof *scratch);
+    bool *locks = calloc(n, sizeof *locks);
+    if (!ds || !scratch || !locks) {
+        free(ds);
+        free(scratch);
+        free(locks);
+        for (size_t k = 0; k < n; k++) {
+            memset(reqs[k].out, 0, sizeof *reqs[k].out);
+            reqs[k].rc = xb_error_set(&reqs[k].err, XB_ENOMEM, NULL, "out of memory");
+        }
+        return XB_ENOMEM;
+    }
+    /* 1. optimistic, in one read transaction (SQLite), each on the overlay of those before */
+    overlay ov = {0};
+    size_t n_locks = 0;
+    bool read_txn = snapshot_begin(st);
+    for (size_t k = 0; k < n; k++) {
+        xb_store_decide_req *r = &reqs[k];
+        xb_error_clear(&r->err);
+        ds[k] = (decide_ctx){.out = r->out,
+                             .info = r->info ? r->info : &scratch[k],
+                             .year = r->year,
+                             .id = r->id,
+                             .dest = r->dest,
+                             .fn = r->fn,
+                             .fn_ctx = r->ctx};
+        memset(ds[k].info, 0, sizeof *ds[k].info);
+        memset(r->out, 0, sizeof *r->out);
+        r->rc = decide_optimistic(st, &ds[k], &ov, &r->err);
+        locks[k] = !r->rc && depends_on_counts(r->out);
+        n_locks += locks[k];
+        ds[k].info->locked = locks[k];
+    }
+    if (read_txn)
+        snapshot_end(st);
+    overlay_free(&ov);
+    /* 2. make them hold on the committed counts, durably, in one transaction */
+    group g = {.ds = ds, .locks = locks, .n = n};
+    xb_error e;
+    xb_error_clear(&e);
+    int rc = n_locks ? run_txn(st, true, group_body, &g, &e) : 0;
+    if (rc && n_locks > 1 && g.failed_alone) {
+        /* One decision failed and took the transaction with it: the others must not. Each goes
+         * again in a transaction of its own, decided afresh (the overlay was rolled back). */
+        for (size_t k = 0; k < n; k++) {
+            if (!locks[k])
+                continue;
+            ds[k].force = true;
+            int one = run_txn(st, true, decide_locked, &ds[k], &reqs[k].err);
+            if (one)
+                req_failed(&reqs[k], one, &reqs[k].err);
+        }
+        rc = 0;
+    } else if (rc) {
+        for (size_t k = 0; k < n; k++)
+            if (locks[k])
+                req_failed(&reqs[k], rc, &e);
+    }
+    int first = 0;
+    for (size_t k = 0; k < n && !first; k++)
+        first = reqs[k].rc;
+    free(ds);
+    free(scratch);
+    free(locks);
+    return first;
+}
+
 int xb_store_decide(xb_policy_decision *out, xb_store_decide_info *info, xb_store *st, int year,
                     const char *id, const char *dest, xb_store_decide_fn fn, void *ctx,
                     xb_error *err)
 {
-    xb_store_decide_info scratch;
-    if (!info)
-        info = &scratch;
-    memset(info, 0, sizeof *info);
-    memset(out, 0, sizeof *out);
-    decide_ctx d = {
-        .out = out, .info = info, .year = year, .id = id, .dest = dest, .fn = fn, .fn_ctx = ctx};
-    /* 1. optimistic: decide on an unlocked snapshot, in parallel with every other instance */
-    snap_ctx sc = {.st = st};
-    xb_policy_counters snap = {.year = year, .seen = snap_seen, .ctx = &sc};
-    bool read_txn = snapshot_begin(st);
-    int rc = xb_store_subjects_counts(&snap.pi, &snap.spi, st, year, err);
-    if (!rc)
-        rc = call_fn(&d, &snap, err);
-    if (read_txn)
-        snapshot_end(st);
-    if (rc || !depends_on_counts(out))
-        return rc;
-    /* 2. make it hold on the committed counts, durably, in one transaction */
-    info->locked = true;
-    return run_txn(st, true, decide_locked, &d, err);
+    xb_store_decide_req r = {
+        .out = out, .info = info, .year = year, .id = id, .dest = dest, .fn = fn, .ctx = ctx};
+    int rc = xb_store_decide_batch(st, &r, 1);
+    if (rc && err)
+        *err = r.err;
+    return rc;
 }
 
 int xb_store_decision_get(int64_t *pi_before, int64_t *pi_after, char verdict[16], xb_store *st,

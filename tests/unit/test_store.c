@@ -137,7 +137,8 @@ typedef struct msg {
     int calls;
     xb_store *other; /* when set: commits `poke` through it during the first call */
     unsigned poke;
-    int kill_on_call; /* PostgreSQL: the server ends our session during this call */
+    int kill_on_call;   /* PostgreSQL: the server ends our session during this call */
+    int fail_from_call; /* this call and every later one fails (a policy error) */
 } msg;
 
 static int model_decide(void *ctx, const xb_policy_counters *snap, xb_policy_decision *out,
@@ -154,6 +155,8 @@ static int model_decide(void *ctx, const xb_policy_counters *snap, xb_policy_dec
     }
     if (m->kill_on_call == m->calls)
         kill_session_in_txn();
+    if (m->fail_from_call && m->calls >= m->fail_from_call)
+        return xb_error_set(err, XB_EINVAL, NULL, "model: refused on call %d", m->calls);
     out->pi = XB_PI_PI;
     out->year = snap->year;
     out->pi_before = snap->pi;
@@ -475,6 +478,178 @@ static void test_commit_lost(void **s)
     store_proxy_stop(px);
 }
 
+/* ---- batches (xb_store_decide_batch, issue #8) --------------------------------------------- */
+
+#define BATCH_MAX 8
+
+typedef struct batch {
+    msg m[BATCH_MAX];
+    char id[BATCH_MAX][32];
+    xb_policy_decision d[BATCH_MAX];
+    xb_store_decide_info info[BATCH_MAX];
+    xb_store_decide_req req[BATCH_MAX];
+    size_t n;
+} batch;
+
+static void batch_add(batch *b, const char *prefix, msg m)
+{
+    size_t k = b->n++;
+    b->m[k] = m;
+    snprintf(b->id[k], sizeof b->id[k], "%s:%zu", prefix, k);
+    b->req[k] = (xb_store_decide_req){.out = &b->d[k],
+                                      .info = &b->info[k],
+                                      .year = YEAR,
+                                      .id = b->id[k],
+                                      .dest = "sg",
+                                      .fn = model_decide,
+                                      .ctx = &b->m[k]};
+}
+
+static void batch_free(batch *b)
+{
+    for (size_t k = 0; k < b->n; k++)
+        xb_policy_decision_free(&b->d[k]);
+}
+
+/* What the batch decided is what is durable: each row says the same. */
+static void assert_durable(xb_store *st, const batch *b, size_t k)
+{
+    int64_t before = -1, after = -1;
+    char verdict[16] = "";
+    xb_error err;
+    assert_int_equal(xb_store_decision_get(&before, &after, verdict, st, b->id[k], "sg", &err), 0);
+    assert_string_equal(verdict, xb_policy_verdict_name(b->d[k].verdict));
+    assert_int_equal(before, b->d[k].pi_before);
+    assert_int_equal(after, b->d[k].pi_after);
+}
+
+/* Persons shared between the messages of one batch, and a threshold crossed inside it: one
+ * transaction gives exactly the decisions one transaction each gives (same verdicts, same
+ * counts before and after), and none is made twice (the overlay of the earlier ones' subjects
+ * makes the committed counts match what each was decided on). */
+static void test_batch_equals_one_by_one(void **s)
+{
+    (void)s;
+    static const unsigned persons[][2] = {{1, 2}, {2, 3}, {4, 8}, {1, 5}, {6, 7}, {3, 2}};
+    size_t n = sizeof persons / sizeof persons[0];
+    xb_store *st = open_store();
+    batch *b = calloc(1, sizeof *b);
+    for (size_t k = 0; k < n; k++)
+        batch_add(b, "b:0",
+                  (msg){.persons = {persons[k][0], persons[k][1]}, .n = 2, .threshold = 7});
+    assert_int_equal(xb_store_decide_batch(st, b->req, b->n), 0);
+    int64_t after_batch = count_pi(st);
+    /* the same messages one by one, on a fresh year of the same store */
+    xb_store *one = open_store();
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(b->req[k].rc, 0);
+        assert_int_equal(b->m[k].calls, 1);
+        assert_true(b->info[k].locked);
+        assert_false(b->info[k].redecided);
+        assert_durable(st, b, k);
+        msg m = {.persons = {persons[k][0], persons[k][1]}, .n = 2, .threshold = 7};
+        xb_policy_decision d;
+        xb_error err;
+        char id[32];
+        snprintf(id, sizeof id, "o:0:%zu", k);
+        assert_int_equal(xb_store_decide(&d, NULL, one, YEAR + 1, id, "sg", model_decide, &m, &err),
+                         0);
+        assert_int_equal(b->d[k].verdict, d.verdict);
+        assert_int_equal(b->d[k].pi_before, d.pi_before);
+        assert_int_equal(b->d[k].pi_after, d.pi_after);
+        xb_policy_decision_free(&d);
+    }
+    /* {1,2} {2,3} {4,8} {1,5}: 6 persons; {6,7} would make 8 >= 7: held; {3,2} adds nothing */
+    assert_int_equal(after_batch, 6);
+    assert_int_equal(b->d[4].verdict, XB_VERDICT_QUARANTINE);
+    assert_int_equal(b->d[5].verdict, XB_VERDICT_DELIVER);
+    batch_free(b);
+    free(b);
+    xb_store_close(one);
+    xb_store_close(st);
+}
+
+/* Another instance commits while the batch is decided optimistically: every counted decision is
+ * made again under the lock on the committed count, and the chain of counts stays exact. */
+static void test_batch_moved_count(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *b2 = open_store();
+    batch *b = calloc(1, sizeof *b);
+    batch_add(b, "m:0", (msg){.persons = {1}, .n = 1, .threshold = 100, .other = b2, .poke = 9});
+    batch_add(b, "m:0", (msg){.persons = {2}, .n = 1, .threshold = 100});
+    batch_add(b, "m:0", (msg){.persons = {9}, .n = 1, .threshold = 100});
+    assert_int_equal(xb_store_decide_batch(a, b->req, b->n), 0);
+    for (size_t k = 0; k < b->n; k++) {
+        assert_true(b->info[k].redecided);
+        assert_int_equal(b->m[k].calls, 2);
+        assert_durable(a, b, k);
+    }
+    /* 9 came from the other instance first: 1 and 2 counted after it, 9 not again */
+    assert_int_equal(b->d[0].pi_before, 1);
+    assert_int_equal(b->d[1].pi_before, 2);
+    assert_int_equal(b->d[1].pi_after, 3);
+    assert_int_equal(b->d[2].pi_before, 3);
+    assert_int_equal(b->d[2].pi_after, 3);
+    assert_int_equal(count_pi(a), 3);
+    batch_free(b);
+    free(b);
+    xb_store_close(a);
+    xb_store_close(b2);
+}
+
+/* The first decision counted person 1, and the second was made on a snapshot that already held
+ * 1 (so it counted nothing new). Then another instance adds person 9, the first is decided
+ * again and held back (the threshold), and 1 is never counted: the committed count (1) equals
+ * the second one's snapshot count (1) while its set ({9}) is not the one it assumed ({1}). It
+ * must be decided again: delivered as it was, person 1 would leave uncounted. */
+static void test_batch_overlay_not_trusted_after_change(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *b2 = open_store();
+    batch *b = calloc(1, sizeof *b);
+    batch_add(b, "v:0", (msg){.persons = {1}, .n = 1, .threshold = 2, .other = b2, .poke = 9});
+    batch_add(b, "v:0", (msg){.persons = {1}, .n = 1, .threshold = 2});
+    assert_int_equal(xb_store_decide_batch(a, b->req, b->n), 0);
+    assert_int_equal(b->d[0].verdict, XB_VERDICT_QUARANTINE);
+    assert_true(b->info[1].redecided);
+    assert_int_equal(b->d[1].verdict, XB_VERDICT_QUARANTINE);
+    assert_durable(a, b, 0);
+    assert_durable(a, b, 1);
+    assert_int_equal(count_pi(a), 1); /* person 9 only */
+    batch_free(b);
+    free(b);
+    xb_store_close(a);
+    xb_store_close(b2);
+}
+
+/* One decision fails under the lock (its policy refuses when made again): the batch's
+ * transaction goes, but the other decisions do not; they are made again and committed. */
+static void test_batch_failure_isolated(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *b2 = open_store();
+    batch *b = calloc(1, sizeof *b);
+    batch_add(b, "f:0", (msg){.persons = {1}, .n = 1, .threshold = 100, .other = b2, .poke = 9});
+    batch_add(b, "f:0", (msg){.persons = {2}, .n = 1, .threshold = 100, .fail_from_call = 2});
+    batch_add(b, "f:0", (msg){.persons = {3}, .n = 1, .threshold = 100});
+    assert_int_not_equal(xb_store_decide_batch(a, b->req, b->n), 0);
+    assert_int_equal(b->req[0].rc, 0);
+    assert_int_equal(b->req[1].rc, XB_EINVAL);
+    assert_non_null(strstr(b->req[1].err.message, "refused"));
+    assert_int_equal(b->req[2].rc, 0);
+    assert_durable(a, b, 0);
+    assert_durable(a, b, 2);
+    xb_error err;
+    assert_int_equal(xb_store_decision_get(NULL, NULL, NULL, a, b->id[1], "sg", &err),
+                     XB_ENOTFOUND);
+    assert_int_equal(count_pi(a), 3); /* 9, 1, 3 */
+    batch_free(b);
+    free(b);
+    xb_store_close(a);
+    xb_store_close(b2);
+}
+
 /* ---- several processes ------------------------------------------------------------------------
  */
 
@@ -497,6 +672,55 @@ static void proc_msg(msg *m, unsigned p, unsigned k)
 /* Every child opens its store, says so on `ready` (also when it failed, so the parent never
  * waits for nothing) and starts when `go` closes: the killer's first kill must find every
  * session open, since opening (the DDL) is not retried. */
+/* Messages first..first+n-1 of process p as one batch; each returned decision must be the
+ * durable one. Returns 0, or the child's exit code. */
+static int child_batch(xb_store *st, unsigned p, unsigned first, unsigned n)
+{
+    batch *b = calloc(1, sizeof *b);
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "c:%u:%u", p, first);
+    for (unsigned k = 0; k < n; k++) {
+        msg m = {0};
+        proc_msg(&m, p, first + k);
+        batch_add(b, prefix, m);
+    }
+    int rc = 0;
+    if (xb_store_decide_batch(st, b->req, b->n) < 0) {
+        fprintf(stderr, "child %u: batch at %u: %s\n", p, first, b->req[0].err.message);
+        rc = 11;
+    }
+    for (size_t k = 0; k < b->n && !rc; k++) {
+        int64_t before = -1, after = -1;
+        char verdict[16] = "";
+        xb_error err;
+        if (xb_store_decision_get(&before, &after, verdict, st, b->id[k], "sg", &err) ||
+            strcmp(verdict, xb_policy_verdict_name(b->d[k].verdict)) ||
+            before != b->d[k].pi_before || after != b->d[k].pi_after) {
+            fprintf(stderr, "child %u: %s returned %lld->%lld, durable %s %lld->%lld\n", p,
+                    b->id[k], (long long)b->d[k].pi_before, (long long)b->d[k].pi_after, verdict,
+                    (long long)before, (long long)after);
+            rc = 12;
+        }
+    }
+    batch_free(b);
+    free(b);
+    return rc;
+}
+
+/* 0: one xb_store_decide per message; N: xb_store_decide_batch of N messages (issue #8). */
+static unsigned proc_batch;
+
+static void kill_xborder_sessions(void)
+{
+    /* the server ends every xborder session (as a restart or failover would) */
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name = 'xborder' AND pid <> "
+                            "pg_backend_pid()");
+    PQclear(r);
+    PQfinish(c);
+}
+
 static int child(unsigned p, bool kill_conns, int ready, int go)
 {
     xb_store *st = NULL;
@@ -510,16 +734,19 @@ static int child(unsigned p, bool kill_conns, int ready, int go)
     }
     while (read(go, &byte, 1) > 0)
         ;
-    for (unsigned k = 0; k < PER_PROC; k++) {
-        if (kill_conns && k % 10 == 5) {
-            /* the server ends every xborder session (as a restart or failover would) */
-            PGconn *c = PQconnectdb(url);
-            PGresult *r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = 'xborder' AND pid <> "
-                                    "pg_backend_pid()");
-            PQclear(r);
-            PQfinish(c);
+    for (unsigned k = 0; proc_batch && k < PER_PROC; k += proc_batch) {
+        if (kill_conns && k % 20 == 10)
+            kill_xborder_sessions();
+        unsigned n = PER_PROC - k < proc_batch ? PER_PROC - k : proc_batch;
+        int rc = child_batch(st, p, k, n);
+        if (rc) {
+            xb_store_close(st);
+            return rc;
         }
+    }
+    for (unsigned k = 0; !proc_batch && k < PER_PROC; k++) {
+        if (kill_conns && k % 10 == 5)
+            kill_xborder_sessions();
         msg m = {0};
         proc_msg(&m, p, k);
         char id[32];
@@ -639,6 +866,23 @@ static void test_processes_connection_killed(void **s)
     run_procs(true);
 }
 
+/* The same three instances, each deciding batches of 5 (one transaction a batch). */
+static void test_processes_batched_exact(void **s)
+{
+    (void)s;
+    proc_batch = 5;
+    run_procs(false);
+    proc_batch = 0;
+}
+
+static void test_processes_batched_connection_killed(void **s)
+{
+    (void)s;
+    proc_batch = 5;
+    run_procs(true);
+    proc_batch = 0;
+}
+
 int main(int argc, char **argv)
 {
     use_pg = argc > 1 && !strcmp(argv[1], "pg");
@@ -669,14 +913,21 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_moved_count_redecides, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_replay_not_recounted, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_dedupe, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_batch_equals_one_by_one, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_batch_moved_count, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_batch_overlay_not_trusted_after_change, fresh,
+                                        cleanup),
+        cmocka_unit_test_setup_teardown(test_batch_failure_isolated, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_processes_exact, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_processes_batched_exact, fresh, cleanup),
         /* SQLite is one instance's file: the connection-killing tests are PostgreSQL's only */
         cmocka_unit_test_setup_teardown(test_killed_in_locked_decide, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_commit_answer_lost, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_commit_lost, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_processes_connection_killed, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_processes_batched_connection_killed, fresh, cleanup),
     };
-    size_t n = sizeof tests / sizeof tests[0] - (use_pg ? 0 : 4);
+    size_t n = sizeof tests / sizeof tests[0] - (use_pg ? 0 : 5);
     return _cmocka_run_group_tests(use_pg ? "store_pg" : "store_sqlite", tests, n, NULL, NULL) == 0
                ? 0
                : 1;
