@@ -47,6 +47,10 @@
 #define XB_KEY_FILE_MAX 4096
 #define XB_DLQ_MAX_TRIES 10
 #define XB_SINK_POLL_EVERY 8 /* records decided between two sink polls within one burst */
+/* A burst stops taking records at this many bytes of them: a decider holds its whole share of a
+ * burst (parse trees, transformed copies, decisions) until the store commits it together, so 64
+ * records of 50 KB would hold ~25 MB more than 64 of 5 KB (issue #8: RSS <= 64 MB). */
+#define XB_BURST_BYTES (512u * 1024u)
 
 struct xb_pipeline;
 
@@ -733,71 +737,101 @@ static void bytes_sha256(char out[65], const void *data, size_t len)
         out[0] = '\0'; /* the policy falls back to the canonical form */
 }
 
-/* Decides one destination's copy: fills pl and appends the outcome to `outcomes`. Runs on a
- * decider or on the pipeline's thread: of p it uses only the settlement stage (whose settle fn
- * may run on both deciders at once); it counts into st. */
-static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r, xb_msg *msg,
-                       xb_buf *canon, plan *pl, json_t *outcomes)
+/* One destination's copy of a record between its optimistic decision and its durable one: the
+ * store decides a batch of copies with one transaction (issue #8, xb_store_decide_batch), so
+ * what a decision needs lives here until the batch is done. Never moved once begun (da points
+ * into it). */
+typedef struct copy {
+    rec *r;
+    decided *out;
+    plan *pl;
+    xb_buf *canon; /* the record's canonical form, shared by its copies */
+    json_t *outcomes;
+    const json_t *settle;
+    xb_policy_keys keys;
+    xb_policy_opts popts;
+    decide_args da;
+    xb_msg *own; /* a fresh parse for every copy after a record's first (decide transforms it) */
+    xb_policy_decision dec;
+} copy;
+
+/* Sets up one destination's copy for the store (req) before anything is decided. Runs on a
+ * decider or on the pipeline's thread: of p it uses only the settlement stage's presence. */
+static void copy_begin(xb_pipeline *p, copy *c, xb_store_decide_req *req, int64_t now)
 {
+    rec *r = c->r;
     runtime *rt = r->rt;
-    dest_rt *d = &rt->dests[pl->dest];
+    dest_rt *d = &rt->dests[c->pl->dest];
     const char *topic = rd_kafka_topic_name(r->km->rkt);
-    int64_t now = (int64_t)time(NULL);
-    int year = xb_policy_year_cn(now);
-    xb_error err;
-    xb_error_clear(&err);
-    json_t *o = json_pack("{ss}", "destination", d->http->name);
-    xb_policy_keys keys = {.counter_key = (const uint8_t *)rt->counter_key.data,
-                           .counter_key_len = rt->counter_key.len,
-                           .pseudo_key =
-                               d->pseudo_key.len ? (const uint8_t *)d->pseudo_key.data : NULL,
-                           .pseudo_key_len = d->pseudo_key.len};
+    c->keys = (xb_policy_keys){.counter_key = (const uint8_t *)rt->counter_key.data,
+                               .counter_key_len = rt->counter_key.len,
+                               .pseudo_key =
+                                   d->pseudo_key.len ? (const uint8_t *)d->pseudo_key.data : NULL,
+                               .pseudo_key_len = d->pseudo_key.len};
     /* The policy records the hash of the bytes as received when given one; otherwise it writes
      * and hashes the canonical form again for every destination (issue #8 profile). */
-    xb_policy_opts popts = {.warn_permille = rt->cfg->policy.warn_permille,
-                            .msg_sha256 = r->sha256[0] ? r->sha256 : NULL};
+    c->popts = (xb_policy_opts){.warn_permille = rt->cfg->policy.warn_permille,
+                                .msg_sha256 = r->sha256[0] ? r->sha256 : NULL};
     /* A copy the settlement stage rewrites is validated there, once, after the rewrite (the
      * record's outcome says so, and replay decides it the same way). */
-    const json_t *settle =
-        route_settle_for(rt->cfg, topic, xb_msg_definition(msg)->id, d->http->name);
-    popts.caller_validates = settle && p->opts.settle;
+    c->settle = route_settle_for(rt->cfg, topic, xb_msg_definition(c->da.msg)->id, d->http->name);
+    c->popts.caller_validates = c->settle && p->opts.settle;
+    c->da.r = r;
+    c->da.rt = rt;
+    c->da.d = d;
+    c->da.now = now;
+    c->da.keys = &c->keys;
+    c->da.popts = &c->popts;
     /* Counters: decided on the committed count and applied with a durable decision row in one
-     * store transaction (issue #10, xb_store_decide), before anything can leave. */
-    decide_args da = {
-        .r = r, .rt = rt, .d = d, .now = now, .keys = &keys, .popts = &popts, .msg = msg};
-    xb_policy_decision dec;
-    int rc = xb_store_decide(&dec, NULL, store, year, r->id, d->http->name, decide_cb, &da, &err);
-    msg = da.msg;
-    if (rc < 0) {
-        plan_reason(pl, err.code == XB_ESTATE ? "STATE_ERROR" : "POLICY_ERROR", err.message);
+     * store transaction (issue #10), before anything can leave. */
+    *req = (xb_store_decide_req){.out = &c->dec,
+                                 .year = xb_policy_year_cn(now),
+                                 .id = r->id,
+                                 .dest = d->http->name,
+                                 .fn = decide_cb,
+                                 .ctx = &c->da};
+}
+
+/* The copy's durable decision (or its error) into its plan and the record's outcomes: the
+ * settlement leg, the body to send, the idempotency key. Counts into st. */
+static void copy_finish(xb_pipeline *p, decide_stats *st, copy *c, const xb_store_decide_req *req)
+{
+    plan *pl = c->pl;
+    xb_policy_decision *dec = &c->dec;
+    xb_msg *msg = c->da.msg;
+    xb_error err;
+    xb_error_clear(&err);
+    json_t *o = json_pack("{ss}", "destination", c->da.d->http->name);
+    pl->outcome = o;
+    json_array_append_new(c->outcomes, o);
+    if (req->rc < 0) {
+        plan_reason(pl, req->err.code == XB_ESTATE ? "STATE_ERROR" : "POLICY_ERROR",
+                    req->err.message);
         st->policy_errors++;
-        json_object_set_new(o, "error", json_string(err.message));
-        json_array_append_new(outcomes, o);
-        xb_policy_decision_free(&dec);
-        xb_msg_free(da.extra);
+        json_object_set_new(o, "error", json_string(req->err.message));
         return;
     }
     /* as text: the audit line is written from it without a jansson tree (issue #8) */
-    json_object_set_new(o, "decision", xb_policy_decision_json_text(&dec));
-    if (popts.caller_validates)
+    json_object_set_new(o, "decision", xb_policy_decision_json_text(dec));
+    if (c->popts.caller_validates)
         json_object_set_new(o, "xsd_check", json_string("after_settlement"));
-    json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(dec.verdict)));
-    count_actions(st, &dec);
-    if (dec.verdict == XB_VERDICT_QUARANTINE) {
-        plan_reason(pl, "QUARANTINE", dec.reason);
+    json_object_set_new(o, "verdict", json_string(xb_policy_verdict_name(dec->verdict)));
+    count_actions(st, dec);
+    if (dec->verdict == XB_VERDICT_QUARANTINE) {
+        plan_reason(pl, "QUARANTINE", dec->reason);
         st->quarantined++;
-    } else if (dec.verdict == XB_VERDICT_BLOCK) {
-        plan_reason(pl, "BLOCK", dec.reason);
+    } else if (dec->verdict == XB_VERDICT_BLOCK) {
+        plan_reason(pl, "BLOCK", dec->reason);
         st->blocked++;
     } else {
-        if (settle && !p->opts.settle) {
+        if (c->settle && !p->opts.settle) {
             plan_reason(pl, "SETTLE_UNAVAILABLE", "route has settle: but no settlement stage");
-        } else if (settle) {
+        } else if (c->settle) {
             char *xml = NULL;
             size_t xml_len = 0;
             json_t *detail = NULL;
-            int src = p->opts.settle(p->opts.settle_ctx, settle, msg, dec.output.data,
-                                     dec.output.len, &xml, &xml_len, &detail, &pl->pending, &err);
+            int src = p->opts.settle(p->opts.settle_ctx, c->settle, msg, dec->output.data,
+                                     dec->output.len, &xml, &xml_len, &detail, &pl->pending, &err);
             if (src < 0) {
                 plan_reason(pl, "SETTLE", err.message);
             } else {
@@ -808,23 +842,27 @@ static void decide_one(xb_pipeline *p, xb_store *store, decide_stats *st, rec *r
             if (detail)
                 json_object_set_new(o, "settlement", detail);
         } else {
-            xb_buf_append(&pl->body, dec.output.data, dec.output.len);
+            xb_buf_append(&pl->body, dec->output.data, dec->output.len);
         }
-        if (!pl->reason[0] && !dec.uetr[0] && canon->len == 0 && canonical_of(canon, r, &err) < 0)
+        if (!pl->reason[0] && !dec->uetr[0] && c->canon->len == 0 &&
+            canonical_of(c->canon, c->r, &err) < 0)
             plan_reason(pl, "INVALID_XML", err.message);
         if (!pl->reason[0] &&
-            xb_sink_http_idempotency_key(pl->key, dec.uetr[0] ? dec.uetr : NULL, canon->data,
-                                         canon->len, d->http->name, &err) < 0)
+            xb_sink_http_idempotency_key(pl->key, dec->uetr[0] ? dec->uetr : NULL, c->canon->data,
+                                         c->canon->len, c->da.d->http->name, &err) < 0)
             plan_reason(pl, "INVALID", err.message);
         if (!pl->reason[0])
             json_object_set_new(o, "idempotency_key", json_string(pl->key));
     }
     if (pl->reason[0])
         json_object_set_new(o, "dlq", json_string(pl->reason));
-    pl->outcome = o;
-    json_array_append_new(outcomes, o);
-    xb_policy_decision_free(&dec);
-    xb_msg_free(da.extra);
+}
+
+static void copy_free(copy *c)
+{
+    xb_policy_decision_free(&c->dec);
+    xb_msg_free(c->da.extra);
+    xb_msg_free(c->own);
 }
 
 /* issue #7: a signed checkpoint every audit.checkpoint_every entries, in the file and on the
@@ -1101,69 +1139,147 @@ static void process(xb_pipeline *p, rd_kafka_message_t *km, uint64_t gen)
  * the whole record without parsing (the valuation route's verdict); valuation goes into the
  * decision record. The message tree is made and freed here, on one thread: handing a tree to
  * the other core cost more than parsing it (a trial of 2026-11-27, RESULTS.md). */
-static void decide_record(xb_pipeline *p, xb_store *store, rec *r, const char *pre_reason,
-                          const char *pre_text, json_t *valuation, decided *out)
+/* A record on its way through decide_records: its parse, canonical form and outcomes. */
+typedef struct deciding {
+    rec *r;
+    const char *pre_reason, *pre_text; /* the record is refused whole before any parse */
+    json_t *valuation;
+    decided *out;
+    xb_msg *msg;
+    xb_buf canon;
+    json_t *outcomes;
+} deciding;
+
+/* The decision record's head, the parse, the destinations: one plan per destination. Returns
+ * how many copies the store must decide. */
+static size_t record_begin(deciding *g)
 {
+    rec *r = g->r;
+    decided *out = g->out;
     rd_kafka_message_t *km = r->km;
     const char *topic = rd_kafka_topic_name(km->rkt);
     memset(out, 0, sizeof *out);
+    g->msg = NULL;
+    g->canon = (xb_buf)XB_BUF_INIT;
+    g->outcomes = NULL;
     out->record = json_pack("{ss,s{ss,si,sI}}", "id", r->id, "source", "topic", topic, "partition",
                             (int)km->partition, "offset", (json_int_t)km->offset);
-    xb_msg *msg = NULL;
     xb_error err;
     xb_error_clear(&err);
-    if (valuation)
-        json_object_set(out->record, "valuation", valuation);
-    int rc = pre_reason ? XB_EINVAL : xb_msg_parse(&msg, r->body, r->body_len, NULL, &err);
-    if (pre_reason) {
-        out->whole_reason = pre_reason;
-        out->st.invalid += strcmp(pre_reason, "VALUATION_MISSING_INPUT") != 0;
-        snprintf(out->whole_text, sizeof out->whole_text, "%s", pre_text ? pre_text : "");
-    } else if (rc < 0) {
+    if (g->valuation)
+        json_object_set(out->record, "valuation", g->valuation);
+    int rc = g->pre_reason ? XB_EINVAL : xb_msg_parse(&g->msg, r->body, r->body_len, NULL, &err);
+    if (g->pre_reason) {
+        out->whole_reason = g->pre_reason;
+        out->st.invalid += strcmp(g->pre_reason, "VALUATION_MISSING_INPUT") != 0;
+        snprintf(out->whole_text, sizeof out->whole_text, "%s", g->pre_text ? g->pre_text : "");
+        return 0;
+    }
+    if (rc < 0) {
         out->whole_reason = rc == XB_EUNSUPPORTED ? "UNSUPPORTED" : "INVALID_XML";
         if (rc == XB_EUNSUPPORTED)
             out->st.unsupported++;
         else
             out->st.invalid++;
         snprintf(out->whole_text, sizeof out->whole_text, "%s", err.message);
-    } else {
-        const char *def_id = xb_msg_definition(msg)->id;
-        json_object_set_new(out->record, "definition", json_string(def_id));
-        size_t idx[XB_PIPELINE_MAX_DEST_STATS];
-        size_t n = find_dests(r->rt, topic, def_id, idx, XB_PIPELINE_MAX_DEST_STATS);
-        xb_buf canon = XB_BUF_INIT;
-        bytes_sha256(r->sha256, r->body, r->body_len);
-        if (n == 0) {
-            out->whole_reason = "NO_ROUTE";
-            out->st.no_route++;
-            snprintf(out->whole_text, sizeof out->whole_text, "no route takes %s from topic %s",
-                     def_id, topic);
-        } else {
-            json_t *outcomes = json_array();
-            for (size_t k = 0; k < n; k++) {
-                plan *pl = &out->plans[out->n_plans++];
-                memset(pl, 0, sizeof *pl);
-                pl->dest = idx[k];
-                /* decide transforms in place: every destination after the first gets a fresh
-                 * parse of the original bytes */
-                xb_msg *m = msg;
-                if (k > 0 && xb_msg_parse(&m, r->body, r->body_len, NULL, &err) < 0) {
-                    plan_reason(pl, "INVALID_XML", err.message);
-                    continue;
-                }
-                decide_one(p, store, &out->st, r, m, &canon, pl, outcomes);
-                if (m != msg)
-                    xb_msg_free(m);
-            }
-            json_object_set_new(out->record, "outcomes", outcomes);
-        }
-        xb_buf_free(&canon);
+        return 0;
     }
+    const char *def_id = xb_msg_definition(g->msg)->id;
+    json_object_set_new(out->record, "definition", json_string(def_id));
+    size_t idx[XB_PIPELINE_MAX_DEST_STATS];
+    size_t n = find_dests(r->rt, topic, def_id, idx, XB_PIPELINE_MAX_DEST_STATS);
+    bytes_sha256(r->sha256, r->body, r->body_len);
+    if (n == 0) {
+        out->whole_reason = "NO_ROUTE";
+        out->st.no_route++;
+        snprintf(out->whole_text, sizeof out->whole_text, "no route takes %s from topic %s", def_id,
+                 topic);
+        return 0;
+    }
+    g->outcomes = json_array();
+    for (size_t k = 0; k < n; k++) {
+        plan *pl = &out->plans[out->n_plans++];
+        memset(pl, 0, sizeof *pl);
+        pl->dest = idx[k];
+    }
+    return n;
+}
+
+/* Copy k of a record: its message (the record's parse for the first, a fresh one for each
+ * after it: decide transforms in place). False when that parse failed (the plan says so). */
+static bool record_copy(deciding *g, size_t k, copy *c)
+{
+    memset(c, 0, sizeof *c);
+    c->r = g->r;
+    c->out = g->out;
+    c->pl = &g->out->plans[k];
+    c->canon = &g->canon;
+    c->outcomes = g->outcomes;
+    c->da.msg = g->msg;
+    if (k == 0)
+        return true;
+    xb_error err;
+    xb_error_clear(&err);
+    if (xb_msg_parse(&c->own, g->r->body, g->r->body_len, NULL, &err) < 0) {
+        plan_reason(c->pl, "INVALID_XML", err.message);
+        return false;
+    }
+    c->da.msg = c->own;
+    return true;
+}
+
+static void record_end(deciding *g)
+{
+    decided *out = g->out;
+    if (g->outcomes)
+        json_object_set_new(out->record, "outcomes", g->outcomes);
     if (out->whole_reason)
         json_object_set_new(
             out->record, "dlq",
             json_pack("{ss,ss}", "reason", out->whole_reason, "text", out->whole_text));
-    xb_msg_free(msg);
+    xb_buf_free(&g->canon);
+    xb_msg_free(g->msg);
+}
+
+/* Decides n records into their g[i].out: every destination's copy of every record is decided
+ * by the store in one batch (one write transaction for all that count), then finished in
+ * record and destination order. Runs on a decider or on the pipeline's thread. */
+static void decide_records(xb_pipeline *p, xb_store *store, deciding *g, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += record_begin(&g[i]);
+    copy *cs = total ? calloc(total, sizeof *cs) : NULL;
+    xb_store_decide_req *reqs = total ? calloc(total, sizeof *reqs) : NULL;
+    size_t nc = 0;
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < n && cs && reqs; i++)
+        for (size_t k = 0; k < g[i].out->n_plans; k++)
+            if (record_copy(&g[i], k, &cs[nc])) {
+                copy_begin(p, &cs[nc], &reqs[nc], now);
+                nc++;
+            }
+    if (total && (!cs || !reqs)) /* nothing decided: every copy is a policy error */
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < g[i].out->n_plans; k++)
+                plan_reason(&g[i].out->plans[k], "POLICY_ERROR", "out of memory");
+    xb_store_decide_batch(store, reqs, nc);
+    for (size_t c = 0; c < nc; c++) {
+        copy_finish(p, &cs[c].out->st, &cs[c], &reqs[c]);
+        copy_free(&cs[c]);
+    }
+    free(cs);
+    free(reqs);
+    for (size_t i = 0; i < n; i++)
+        record_end(&g[i]);
+}
+
+static void decide_record(xb_pipeline *p, xb_store *store, rec *r, const char *pre_reason,
+                          const char *pre_text, json_t *valuation, decided *out)
+{
+    deciding g = {
+        .r = r, .pre_reason = pre_reason, .pre_text = pre_text, .valuation = valuation, .out = out};
+    decide_records(p, store, &g, 1);
 }
 
 static void decided_free(xb_pipeline *p, decided *d)
@@ -1491,10 +1607,17 @@ typedef struct worker_item {
     decided d;
 } worker_item;
 
-static void decide_on_worker(void *ctx, void *item)
+/* A decider's batch: decided together, so that the store commits their decisions with one
+ * transaction (issue #8). */
+static void decide_on_worker(void *ctx, void *const *items, size_t n)
 {
-    worker_item *w = item;
-    decide_record(w->p, ctx, w->r, NULL, NULL, NULL, &w->d);
+    deciding g[XB_WORKER_MAX];
+    for (size_t i = 0; i < n; i++) {
+        worker_item *w = items[i];
+        g[i] = (deciding){.r = w->r, .out = &w->d};
+    }
+    if (n)
+        decide_records(((worker_item *)items[0])->p, ctx, g, n);
 }
 
 /* A decided record whose turn has come, on this thread. After a fatal error nothing more is
@@ -1636,8 +1759,10 @@ static size_t process_burst(xb_pipeline *p, int *got)
     rd_kafka_message_t *ms[XB_WORKER_MAX];
     uint64_t gens[XB_WORKER_MAX];
     size_t n = 0, want = p->n_workers && p->rt->cfg->pipeline.decide_thread ? XB_WORKER_MAX : 1;
-    while (n < want && *got + (int)n < 256 && (ms[n] = xb_source_poll(p->src, 0, &gens[n])))
-        n++;
+    size_t bytes = 0;
+    while (n < want && *got + (int)n < 256 && bytes < XB_BURST_BYTES &&
+           (ms[n] = xb_source_poll(p->src, 0, &gens[n])))
+        bytes += ms[n++]->len;
     if (n < 2) {
         size_t held = flush_burst(p, got);
         for (size_t i = 0; i < n; i++) {
@@ -1653,6 +1778,14 @@ static size_t process_burst(xb_pipeline *p, int *got)
     p->held = b;
     if (prev)
         finish_burst(p, prev, got);
+    return n;
+}
+
+static uint64_t state_commits(const xb_pipeline *p)
+{
+    uint64_t n = xb_store_write_commits(p->store);
+    for (size_t k = 0; k < XB_DECIDERS; k++)
+        n += xb_store_write_commits(p->wstore[k]);
     return n;
 }
 
@@ -1734,10 +1867,11 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
                                (json_int_t)latency_percentile(p, p->stats.finished, 990), "msg",
                                "Kafka record timestamp to acknowledgement, ms"));
     xb_log_event(XB_LOG_INFO, "pipeline.stopped",
-                 json_pack("{sI,sI,sI,sI,sI}", "consumed", (json_int_t)p->stats.consumed,
+                 json_pack("{sI,sI,sI,sI,sI,sI}", "consumed", (json_int_t)p->stats.consumed,
                            "finished", (json_int_t)p->stats.finished, "delivered",
                            (json_int_t)p->stats.delivered, "dlq", (json_int_t)p->stats.dlq,
-                           "decided_on_worker", (json_int_t)p->stats.decided_on_worker));
+                           "decided_on_worker", (json_int_t)p->stats.decided_on_worker,
+                           "state_commits", (json_int_t)state_commits(p)));
     if (p->fatal) {
         if (err)
             *err = p->fatal_err;
@@ -1922,6 +2056,7 @@ void xb_pipeline_reload(xb_pipeline *p)
 void xb_pipeline_stats_get(const xb_pipeline *p, xb_pipeline_stats *out)
 {
     *out = p->stats;
+    out->state_commits = state_commits(p);
 }
 
 int xb_pipeline_metrics_port(const xb_pipeline *p)

@@ -43,6 +43,8 @@ typedef struct xb_pipeline_stats {
     uint64_t masked, pseudonymised, generalised, dropped; /* field actions over all decisions */
     uint64_t audit_records;
     uint64_t decided_on_worker; /* records decided on the worker thread (pipeline.decide_thread) */
+    uint64_t state_commits;     /* write transactions the state store committed (issue #8: a
+                                 * decider commits its share of a burst's decisions together) */
     uint64_t outstanding;       /* records consumed, not finished */
     size_t n_dest;
     struct {

@@ -1,11 +1,11 @@
-/* worker.c — a second thread that runs one function over a batch of items, in order, while the
- * caller takes the results one by one.
+/* worker.c — a second thread that runs one function over a batch of items while the caller
+ * waits for it and takes the results.
  *
  * Owns: the thread and the hand-over of one batch (at most XB_WORKER_MAX items) at a time: the
  * caller starts a batch and waits for item 0, 1, ... in turn; the thread runs the function on
- * each in order and marks it done. The mutex gives the ordering: what the function wrote to an
- * item is visible to the caller once xb_worker_wait for it returns.
- * Never: looks inside an item, reorders items, or runs two at once.
+ * the whole batch and marks every item done. The mutex gives the ordering: what the function
+ * wrote to an item is visible to the caller once xb_worker_wait for it returns.
+ * Never: looks inside an item, reorders items, or runs two batches at once.
  */
 #include "adapter/worker.h"
 
@@ -22,10 +22,10 @@ struct xb_worker {
     xb_worker_fn fn;
     void *ctx;
     void *items[XB_WORKER_MAX];
-    size_t n;       /* items in the batch (0: none) */
-    size_t claimed; /* items the thread has begun */
-    size_t ran;     /* items 0..ran-1 are done */
-    size_t waited;  /* items the caller has waited for */
+    size_t n;      /* items in the batch (0: none) */
+    size_t ran;    /* items 0..ran-1 are done (0 or n: a batch is done whole) */
+    size_t waited; /* items the caller has waited for */
+    bool taken;    /* the thread has begun the batch */
     bool stop;
 };
 
@@ -34,15 +34,16 @@ static void *worker_main(void *arg)
     xb_worker *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->stop && w->claimed >= w->n)
+        while (!w->stop && (w->taken || !w->n))
             pthread_cond_wait(&w->work, &w->mu);
         if (w->stop)
             break;
-        void *item = w->items[w->claimed++];
+        w->taken = true;
+        size_t n = w->n;
         pthread_mutex_unlock(&w->mu);
-        w->fn(w->ctx, item);
+        w->fn(w->ctx, w->items, n);
         pthread_mutex_lock(&w->mu);
-        w->ran++;
+        w->ran = n;
         pthread_cond_signal(&w->done);
     }
     pthread_mutex_unlock(&w->mu);
@@ -84,7 +85,8 @@ int xb_worker_start(xb_worker *w, void *const *items, size_t n, xb_error *err)
         return xb_error_set(err, XB_EINVAL, NULL, "worker: the previous batch is not finished");
     }
     memcpy(w->items, items, n * sizeof *items);
-    w->claimed = w->ran = w->waited = 0;
+    w->ran = w->waited = 0;
+    w->taken = false;
     w->n = n;
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
@@ -97,7 +99,7 @@ void xb_worker_wait(xb_worker *w, size_t i)
     while (i < w->n && w->ran <= i)
         pthread_cond_wait(&w->done, &w->mu);
     if (i < w->n && ++w->waited == w->n)
-        w->n = w->claimed = w->ran = w->waited = 0; /* the batch is over */
+        w->n = w->ran = w->waited = 0; /* the batch is over */
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -106,7 +108,7 @@ void xb_worker_free(xb_worker *w)
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
-    w->stop = true; /* the item under way finishes (join waits for it); no other starts */
+    w->stop = true; /* the batch under way finishes (join waits for it); no other starts */
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);

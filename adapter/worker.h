@@ -1,5 +1,6 @@
-/* worker.h — a second thread that runs one function over a batch of items, in order, while the
- * caller takes the results one by one (issue #8: the pipeline decides on the second core). */
+/* worker.h — a second thread that runs one function over a batch of items while the caller
+ * waits for it and takes the results (issue #8: the pipeline decides on the second core, a
+ * batch at a time so that the state store commits the batch's decisions together). */
 #ifndef XB_WORKER_H
 #define XB_WORKER_H
 
@@ -12,8 +13,8 @@
 
 typedef struct xb_worker xb_worker;
 
-/* Runs on the worker's thread, once per item, items in the order given. */
-typedef void (*xb_worker_fn)(void *ctx, void *item);
+/* Runs on the worker's thread, once per batch, with the items in the order given. */
+typedef void (*xb_worker_fn)(void *ctx, void *const *items, size_t n);
 
 int xb_worker_new(xb_worker **out, xb_worker_fn fn, void *ctx, xb_error *err);
 
@@ -22,7 +23,8 @@ int xb_worker_new(xb_worker **out, xb_worker_fn fn, void *ctx, xb_error *err);
  * waited for whole. */
 int xb_worker_start(xb_worker *w, void *const *items, size_t n, xb_error *err);
 
-/* Waits until item i of the batch is done (its writes are then visible to the caller). */
+/* Waits until item i of the batch is done: the whole batch, since the function takes it whole
+ * (its writes are then visible to the caller). */
 void xb_worker_wait(xb_worker *w, size_t i);
 
 /* Waits for what is under way, stops and joins the thread. NULL is fine. */

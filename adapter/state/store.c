@@ -99,8 +99,11 @@ static int run_txn_attempts(xb_store *st, bool write, txn_body body, void *ctx, 
             rc = st->be->commit(st, &e);
         }
         st->in_txn = false;
-        if (!rc)
+        if (!rc) {
+            if (write)
+                st->write_commits++;
             return 0;
+        }
         bool retry = st->be->retryable(st);
         st->be->rollback(st);
         if (!retry) {
@@ -142,6 +145,11 @@ static int run_txn(xb_store *st, bool write, txn_body body, void *ctx, xb_error 
 void xb_store_share_write_lock(xb_store *st, pthread_mutex_t *lock)
 {
     st->write_lock = lock;
+}
+
+uint64_t xb_store_write_commits(const xb_store *st)
+{
+    return st ? st->write_commits : 0;
 }
 
 /* One statement outside a transaction, rerun after a reconnect (until retry_ms after the first

@@ -45,6 +45,8 @@ void xb_store_close(xb_store *st);
  * undoes it. Other processes still meet on the database's own lock. */
 void xb_store_share_write_lock(xb_store *st, pthread_mutex_t *lock);
 xb_store_flavour xb_store_flavour_of(const xb_store *st);
+/* Write transactions this connection has committed (any thread may read it). NULL: 0. */
+uint64_t xb_store_write_commits(const xb_store *st);
 /* How long (ms) a lost connection is retried before an operation fails (default 120000). */
 void xb_store_set_retry(xb_store *st, unsigned retry_ms);
 

@@ -38,7 +38,8 @@ struct xb_store {
     bool in_txn;
     bool commit_unknown;     /* run_txn: the last attempt's COMMIT went unanswered (see run_txn) */
     unsigned sections_ready; /* XB_STORE_SECTION_* whose tables exist (xb_store_section_ready) */
-    pthread_mutex_t *write_lock; /* xb_store_share_write_lock, or NULL */
+    pthread_mutex_t *write_lock;    /* xb_store_share_write_lock, or NULL */
+    _Atomic uint64_t write_commits; /* write transactions committed (xb_store_write_commits) */
 };
 
 extern const xb_store_backend xb_store_sqlite_backend;
