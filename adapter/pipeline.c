@@ -48,9 +48,11 @@
 #define XB_DLQ_MAX_TRIES 10
 #define XB_SINK_POLL_EVERY 8 /* records decided between two sink polls within one burst */
 /* A burst stops taking records at this many bytes of them: a decider holds its whole share of a
- * burst (parse trees, transformed copies, decisions) until the store commits it together, so 64
- * records of 50 KB would hold ~25 MB more than 64 of 5 KB (issue #8: RSS <= 64 MB). */
-#define XB_BURST_BYTES (512u * 1024u)
+ * burst (decisions, outputs) until the store commits it together. Measured (issue #8, 2 cores,
+ * 2 partitions of 4.6 KB pacs.008): 512 KB peaked at 59-62 MB of RSS, 128 KB (~28 records, 14
+ * a decider) at 51-52 MB with the same or better throughput, 64 KB lost 10% of it; 64 records
+ * of 50 KB held ~20 MB more. */
+#define XB_BURST_BYTES (128u * 1024u)
 
 struct xb_pipeline;
 
@@ -670,7 +672,7 @@ static void plan_reason(plan *pl, const char *reason, const char *text)
     pl->text = strdup(text ? text : "");
 }
 
-/* xb_store_decide calls this once, then again for every rerun (a counter moved under it, or a
+/* The store calls this once, then again for every rerun (a counter moved under it, or a
  * PostgreSQL reconnect: issue #10); every call after the first decides from a fresh parse of the
  * record's bytes, since xb_policy_decide transforms its message in place. */
 typedef struct decide_args {
@@ -680,8 +682,8 @@ typedef struct decide_args {
     int64_t now;
     const xb_policy_keys *keys;
     const xb_policy_opts *popts;
-    xb_msg *msg;   /* the message the latest decision transformed */
-    xb_msg *extra; /* our own parse, when there was a second call */
+    xb_msg *msg;   /* owned: the parse the next call decides on, then the one it transformed */
+    bool keep_msg; /* the settlement stage reads the transformed tree after the decision */
     int calls;
 } decide_args;
 
@@ -689,16 +691,22 @@ static int decide_cb(void *ctx, const xb_policy_counters *snap, xb_policy_decisi
                      xb_error *err)
 {
     decide_args *a = ctx;
-    if (a->calls++ > 0) {
-        xb_msg_free(a->extra);
-        a->extra = NULL;
-        int rc = xb_msg_parse(&a->extra, a->r->body, a->r->body_len, NULL, err);
+    if (a->calls++ > 0 || !a->msg) {
+        xb_msg_free(a->msg);
+        a->msg = NULL;
+        int rc = xb_msg_parse(&a->msg, a->r->body, a->r->body_len, NULL, err);
         if (rc < 0)
             return rc;
-        a->msg = a->extra;
     }
-    return xb_policy_decide(out, a->msg, a->rt->catalogs, a->d->pd, a->now, snap, a->keys, a->popts,
-                            err);
+    int rc = xb_policy_decide(out, a->msg, a->rt->catalogs, a->d->pd, a->now, snap, a->keys,
+                              a->popts, err);
+    /* A decider's whole batch waits for one store transaction: a tree nothing reads again is
+     * freed now, not then */
+    if (!a->keep_msg) {
+        xb_msg_free(a->msg);
+        a->msg = NULL;
+    }
+    return rc;
 }
 
 /* The canonical form of the record as received, made only when a key needs it (a message with
@@ -751,7 +759,6 @@ typedef struct copy {
     xb_policy_keys keys;
     xb_policy_opts popts;
     decide_args da;
-    xb_msg *own; /* a fresh parse for every copy after a record's first (decide transforms it) */
     xb_policy_decision dec;
 } copy;
 
@@ -776,6 +783,7 @@ static void copy_begin(xb_pipeline *p, copy *c, xb_store_decide_req *req, int64_
      * record's outcome says so, and replay decides it the same way). */
     c->settle = route_settle_for(rt->cfg, topic, xb_msg_definition(c->da.msg)->id, d->http->name);
     c->popts.caller_validates = c->settle && p->opts.settle;
+    c->da.keep_msg = c->popts.caller_validates;
     c->da.r = r;
     c->da.rt = rt;
     c->da.d = d;
@@ -861,8 +869,7 @@ static void copy_finish(xb_pipeline *p, decide_stats *st, copy *c, const xb_stor
 static void copy_free(copy *c)
 {
     xb_policy_decision_free(&c->dec);
-    xb_msg_free(c->da.extra);
-    xb_msg_free(c->own);
+    xb_msg_free(c->da.msg);
 }
 
 /* issue #7: a signed checkpoint every audit.checkpoint_every entries, in the file and on the
@@ -1215,16 +1222,17 @@ static bool record_copy(deciding *g, size_t k, copy *c)
     c->pl = &g->out->plans[k];
     c->canon = &g->canon;
     c->outcomes = g->outcomes;
-    c->da.msg = g->msg;
-    if (k == 0)
+    if (k == 0) { /* the record's parse is the first copy's */
+        c->da.msg = g->msg;
+        g->msg = NULL;
         return true;
+    }
     xb_error err;
     xb_error_clear(&err);
-    if (xb_msg_parse(&c->own, g->r->body, g->r->body_len, NULL, &err) < 0) {
+    if (xb_msg_parse(&c->da.msg, g->r->body, g->r->body_len, NULL, &err) < 0) {
         plan_reason(c->pl, "INVALID_XML", err.message);
         return false;
     }
-    c->da.msg = c->own;
     return true;
 }
 
