@@ -5,6 +5,14 @@
 
 #include "adapter/cli/cli.h"
 
+#ifdef XB_WITH_JEMALLOC
+/* jemalloc reads this at its first allocation (MALLOC_CONF in the environment still wins). Freed
+ * pages go back to the kernel after ~1 s instead of jemalloc's 10 s: each burst allocates and
+ * frees parse trees, decisions and audit lines, and the pages held for 10 s were 3-9 MB of peak
+ * RSS (issue #8, tests/bench/RESULTS.md, section of 2026-11-28 16:19) for no measurable CPU. */
+const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+#endif
+
 static const xb_cli_command commands[] = {
     {"demo", xb_cli_demo, "the whole pipeline on this machine: embedded Kafka, receiver, fixtures"},
     {"run", xb_cli_run,

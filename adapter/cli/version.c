@@ -126,10 +126,17 @@ static void print_allocator(void)
 {
     const char *v = NULL;
     size_t len = sizeof v;
-    if (mallctl && mallctl("version", (void *)&v, &len, NULL, 0) == 0 && v)
-        printf("allocator jemalloc %s\n", v);
-    else
+    ssize_t decay = -1;
+    size_t dlen = sizeof decay;
+    if (!mallctl || mallctl("version", (void *)&v, &len, NULL, 0) != 0 || !v) {
         printf("allocator libc malloc\n");
+        return;
+    }
+    /* how soon freed pages go back to the kernel (main.c sets 1000) */
+    if (mallctl("opt.dirty_decay_ms", &decay, &dlen, NULL, 0) == 0)
+        printf("allocator jemalloc %s (dirty_decay_ms %zd)\n", v, decay);
+    else
+        printf("allocator jemalloc %s\n", v);
 }
 
 static void print_header(void)
@@ -147,8 +154,10 @@ static int usage(FILE *out)
     fprintf(out,
             "usage: xborder --version [--config FILE]\n\n"
             "Prints the xborder version, the libraries it runs on, its memory allocator\n"
-            "(jemalloc, or libc malloc in sanitizer builds), the XSD folder and, for each rule\n"
-            "catalog, the version in force now (id, version, effective date, digest).\n"
+            "(jemalloc and the delay after which it returns freed pages, 1000 ms unless\n"
+            "MALLOC_CONF says otherwise; libc malloc in sanitizer builds), the XSD folder and,\n"
+            "for each rule catalog, the version in force now (id, version, effective date,\n"
+            "digest).\n"
             "Catalogs are those of --config FILE (policy.catalogs, verified against\n"
             "policy.catalog_pubkey when set); without it every *.yaml in %s.\n\n"
             "  --config FILE   report the catalogs this configuration names\n\n"

@@ -44,6 +44,9 @@ grep -qE '^xborder [0-9]+\.[0-9]+\.[0-9]+$' "$T/v" || bad "--version: no version
 grep -qE '^catalog cn-finance [0-9.]+ in force since ' "$T/v" || bad "--version: no catalog in force"
 grep -q '^schemas ' "$T/v" || bad "--version: no schema folder"
 grep -q "^allocator $ALLOC" "$T/v" || bad "--version: allocator is not $ALLOC: $(grep '^allocator' "$T/v")"
+# jemalloc gives freed pages back after 1 s (main.c's malloc_conf), not its default 10 s
+[ "$ALLOC" != jemalloc ] || grep -q "^allocator jemalloc .*(dirty_decay_ms 1000)" "$T/v" ||
+  bad "--version: jemalloc without the 1 s decay: $(grep '^allocator' "$T/v")"
 # and with --config, the catalogs that config names (a missing config is an actionable error)
 rc=0
 "$XB" --version --config "$T/none.yaml" >"$T/v2" 2>&1 || rc=$?
