@@ -22,6 +22,13 @@
 #include "adapter/state/store_backend.h"
 
 #define XB_STORE_RETRY_DEFAULT_MS 120000u
+#define SEEN_SLOTS 4096u /* the "seen" cache (below): ~90 KB a connection */
+
+typedef struct seen_slot {
+    int32_t year;
+    uint8_t cls; /* 0: empty */
+    uint8_t digest[XB_POLICY_DIGEST_LEN];
+} seen_slot;
 
 /* ---- plumbing ---------------------------------------------------------------------------- */
 
@@ -200,6 +207,7 @@ int xb_store_open(xb_store **out, const char *url, xb_error *err)
         return xb_error_set(err, XB_ENOMEM, NULL, "out of memory");
     st->be = be;
     st->retry_ms = XB_STORE_RETRY_DEFAULT_MS;
+    st->seen = calloc(SEEN_SLOTS, sizeof *st->seen); /* NULL: every question goes to the store */
     int rc = be->open(st, target, err);
     if (rc) {
         xb_store_close(st);
@@ -214,6 +222,7 @@ void xb_store_close(xb_store *st)
     if (!st)
         return;
     st->be->close(st);
+    free(st->seen);
     free(st);
 }
 
@@ -319,6 +328,50 @@ static int flag_row(void *ctx, const char *const *cols, size_t n, xb_error *err)
 
 static const char SQL_SEEN[] =
     "SELECT 1 FROM subjects WHERE year = ?1 AND cls = ?2 AND digest = ?3";
+
+/* Subjects this connection knows to be committed. The sets only grow, so a subject once seen
+ * committed stays seen: the snapshot's "seen?" answers from here without a query (issue #8: one
+ * SELECT per person per message). Filled only from committed data: a read outside any write
+ * transaction, or a write transaction that committed; never from what a transaction may still
+ * roll back. Direct-mapped: a newer subject takes its slot. */
+
+static seen_slot *seen_slot_of(const xb_store *st, int year, xb_pi cls,
+                               const uint8_t digest[XB_POLICY_DIGEST_LEN])
+{
+    if (!st->seen)
+        return NULL;
+    uint32_t h; /* the digest is an HMAC: its bytes are already uniform */
+    memcpy(&h, digest, sizeof h);
+    /* a person's PI and SPI entries share the digest: the class must move the low bits, or the
+     * two take turns in one slot (a miss every time) */
+    h ^= (uint32_t)cls * 0x9E3779B1u ^ (uint32_t)year * 0x85EBCA6Bu;
+    return &st->seen[h % SEEN_SLOTS];
+}
+
+static bool seen_known(const xb_store *st, int year, xb_pi cls,
+                       const uint8_t digest[XB_POLICY_DIGEST_LEN])
+{
+    const seen_slot *s = seen_slot_of(st, year, cls, digest);
+    return s && s->cls == (uint8_t)cls && s->year == year &&
+           !memcmp(s->digest, digest, XB_POLICY_DIGEST_LEN);
+}
+
+static void seen_remember(xb_store *st, int year, xb_pi cls,
+                          const uint8_t digest[XB_POLICY_DIGEST_LEN])
+{
+    seen_slot *s = seen_slot_of(st, year, cls, digest);
+    if (!s)
+        return;
+    s->year = year;
+    s->cls = (uint8_t)cls;
+    memcpy(s->digest, digest, XB_POLICY_DIGEST_LEN);
+}
+
+static void seen_remember_all(xb_store *st, int year, const xb_policy_subject *subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        seen_remember(st, year, subs[i].cls, subs[i].digest);
+}
 
 static int seen_raw(bool *seen, xb_store *st, bool retry, int year, xb_pi cls,
                     const uint8_t digest[XB_POLICY_DIGEST_LEN], xb_error *err)
@@ -460,6 +513,8 @@ int xb_store_subjects_apply(size_t *added, xb_store *st, int year, const xb_poli
         return 0;
     apply_ctx a = {.year = year, .subs = subs, .n = n, .dest = dest};
     int rc = run_txn(st, true, apply_body, &a, err);
+    if (!rc)
+        seen_remember_all(st, year, subs, n);
     if (!rc && added)
         *added = a.added;
     return rc;
@@ -543,11 +598,14 @@ static int snap_seen(void *ctx, int year, xb_pi cls, const uint8_t digest[XB_POL
         *seen = false;
         return 0;
     }
-    if (overlay_has(c->ov, year, cls, digest)) {
+    if (overlay_has(c->ov, year, cls, digest) || seen_known(c->st, year, cls, digest)) {
         *seen = true;
         return 0;
     }
-    return seen_raw(seen, c->st, !c->in_txn, year, cls, digest, err);
+    int rc = seen_raw(seen, c->st, !c->in_txn, year, cls, digest, err);
+    if (!rc && *seen && !c->in_txn) /* outside a write transaction: committed */
+        seen_remember(c->st, year, cls, digest);
+    return rc;
 }
 
 /* A decision depends on the counters when it was counted, or when a PI message was held back
@@ -834,6 +892,13 @@ static void req_failed(xb_store_decide_req *r, int rc, const xb_error *e)
     r->err = *e;
 }
 
+/* After a commit: what a counted decision inserted is now committed. */
+static void remember_counted(xb_store *st, const decide_ctx *d)
+{
+    if (d->out->counted && !d->info->replayed)
+        seen_remember_all(st, d->year, d->out->subjects, d->out->n_subjects);
+}
+
 int xb_store_decide_batch(xb_store *st, xb_store_decide_req *reqs, size_t n)
 {
     if (n == 0)
@@ -890,12 +955,18 @@ int xb_store_decide_batch(xb_store *st, xb_store_decide_req *reqs, size_t n)
             int one = run_txn(st, true, decide_locked, &ds[k], &reqs[k].err);
             if (one)
                 req_failed(&reqs[k], one, &reqs[k].err);
+            else
+                remember_counted(st, &ds[k]);
         }
         rc = 0;
     } else if (rc) {
         for (size_t k = 0; k < n; k++)
             if (locks[k])
                 req_failed(&reqs[k], rc, &e);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            if (locks[k])
+                remember_counted(st, &ds[k]);
     }
     int first = 0;
     for (size_t k = 0; k < n && !first; k++)

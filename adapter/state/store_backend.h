@@ -40,6 +40,7 @@ struct xb_store {
     unsigned sections_ready; /* XB_STORE_SECTION_* whose tables exist (xb_store_section_ready) */
     pthread_mutex_t *write_lock;    /* xb_store_share_write_lock, or NULL */
     _Atomic uint64_t write_commits; /* write transactions committed (xb_store_write_commits) */
+    struct seen_slot *seen; /* subjects known to be committed (store.c, "seen" cache), or NULL */
 };
 
 extern const xb_store_backend xb_store_sqlite_backend;

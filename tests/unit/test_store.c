@@ -644,10 +644,46 @@ static void test_batch_failure_isolated(void **s)
     assert_int_equal(xb_store_decision_get(NULL, NULL, NULL, a, b->id[1], "sg", &err),
                      XB_ENOTFOUND);
     assert_int_equal(count_pi(a), 3); /* 9, 1, 3 */
+    /* the refused decision's person was never committed: not "seen" from memory either */
+    msg again = {.persons = {2}, .n = 1, .threshold = 100};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, a, &again, "f:1:0", "sg"), 0);
+    assert_int_equal(info.added, 1);
+    xb_policy_decision_free(&d);
+    assert_int_equal(count_pi(a), 4);
     batch_free(b);
     free(b);
     xb_store_close(a);
     xb_store_close(b2);
+}
+
+/* A person this connection has committed (or read as committed) is "seen" without asking the
+ * database again (the sets only grow). Shown by taking the row away behind its back, which no
+ * writer does: the connection still answers seen, a fresh one asks and does not find it. */
+static void test_seen_remembered(void **s)
+{
+    (void)s;
+    xb_store *a = open_store(), *fresh_conn = NULL;
+    msg m = {.persons = {5}, .n = 1, .threshold = 100};
+    xb_policy_decision d;
+    xb_store_decide_info info;
+    assert_int_equal(decide(&d, &info, a, &m, "s:0:0", "sg"), 0);
+    assert_int_equal(info.added, 1);
+    xb_policy_decision_free(&d);
+    xb_error err;
+    assert_int_equal(xb_store_sql(a, "DELETE FROM subjects", NULL, 0, NULL, NULL, NULL, &err), 0);
+    msg again = {.persons = {5}, .n = 1, .threshold = 100};
+    assert_int_equal(decide(&d, &info, a, &again, "s:0:1", "sg"), 0);
+    assert_int_equal(d.n_subjects, 0); /* remembered */
+    xb_policy_decision_free(&d);
+    fresh_conn = open_store();
+    msg third = {.persons = {5}, .n = 1, .threshold = 100};
+    assert_int_equal(decide(&d, &info, fresh_conn, &third, "s:0:2", "sg"), 0);
+    assert_int_equal(d.n_subjects, 1); /* asked the database */
+    xb_policy_decision_free(&d);
+    xb_store_close(fresh_conn);
+    xb_store_close(a);
 }
 
 /* ---- several processes ------------------------------------------------------------------------
@@ -918,6 +954,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_batch_overlay_not_trusted_after_change, fresh,
                                         cleanup),
         cmocka_unit_test_setup_teardown(test_batch_failure_isolated, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_seen_remembered, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_processes_exact, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_processes_batched_exact, fresh, cleanup),
         /* SQLite is one instance's file: the connection-killing tests are PostgreSQL's only */
