@@ -511,6 +511,27 @@ static void batch_free(batch *b)
         xb_policy_decision_free(&b->d[k]);
 }
 
+/* A batch decided through `a` while `other`, a second connection, commits meanwhile (msg.other). */
+typedef struct batch_env {
+    xb_store *a, *other;
+    batch *b;
+} batch_env;
+
+static batch_env batch_env_open(void)
+{
+    batch_env e = {.a = open_store(), .other = open_store(), .b = calloc(1, sizeof(batch))};
+    assert_non_null(e.b);
+    return e;
+}
+
+static void batch_env_close(batch_env *e)
+{
+    batch_free(e->b);
+    free(e->b);
+    xb_store_close(e->a);
+    xb_store_close(e->other);
+}
+
 /* What the batch decided is what is durable: each row says the same. */
 static void assert_durable(xb_store *st, const batch *b, size_t k)
 {
@@ -574,9 +595,11 @@ static void test_batch_equals_one_by_one(void **s)
 static void test_batch_moved_count(void **s)
 {
     (void)s;
-    xb_store *a = open_store(), *b2 = open_store();
-    batch *b = calloc(1, sizeof *b);
-    batch_add(b, "m:0", (msg){.persons = {1}, .n = 1, .threshold = 100, .other = b2, .poke = 9});
+    batch_env e = batch_env_open();
+    xb_store *a = e.a;
+    batch *b = e.b;
+    batch_add(b, "m:0",
+              (msg){.persons = {1}, .n = 1, .threshold = 100, .other = e.other, .poke = 9});
     batch_add(b, "m:0", (msg){.persons = {2}, .n = 1, .threshold = 100});
     batch_add(b, "m:0", (msg){.persons = {9}, .n = 1, .threshold = 100});
     assert_int_equal(xb_store_decide_batch(a, b->req, b->n), 0);
@@ -592,10 +615,7 @@ static void test_batch_moved_count(void **s)
     assert_int_equal(b->d[2].pi_before, 3);
     assert_int_equal(b->d[2].pi_after, 3);
     assert_int_equal(count_pi(a), 3);
-    batch_free(b);
-    free(b);
-    xb_store_close(a);
-    xb_store_close(b2);
+    batch_env_close(&e);
 }
 
 /* The first decision counted person 1, and the second was made on a snapshot that already held
@@ -606,9 +626,10 @@ static void test_batch_moved_count(void **s)
 static void test_batch_overlay_not_trusted_after_change(void **s)
 {
     (void)s;
-    xb_store *a = open_store(), *b2 = open_store();
-    batch *b = calloc(1, sizeof *b);
-    batch_add(b, "v:0", (msg){.persons = {1}, .n = 1, .threshold = 2, .other = b2, .poke = 9});
+    batch_env e = batch_env_open();
+    xb_store *a = e.a;
+    batch *b = e.b;
+    batch_add(b, "v:0", (msg){.persons = {1}, .n = 1, .threshold = 2, .other = e.other, .poke = 9});
     batch_add(b, "v:0", (msg){.persons = {1}, .n = 1, .threshold = 2});
     assert_int_equal(xb_store_decide_batch(a, b->req, b->n), 0);
     assert_int_equal(b->d[0].verdict, XB_VERDICT_QUARANTINE);
@@ -617,10 +638,7 @@ static void test_batch_overlay_not_trusted_after_change(void **s)
     assert_durable(a, b, 0);
     assert_durable(a, b, 1);
     assert_int_equal(count_pi(a), 1); /* person 9 only */
-    batch_free(b);
-    free(b);
-    xb_store_close(a);
-    xb_store_close(b2);
+    batch_env_close(&e);
 }
 
 /* One decision fails under the lock (its policy refuses when made again): the batch's
@@ -628,9 +646,11 @@ static void test_batch_overlay_not_trusted_after_change(void **s)
 static void test_batch_failure_isolated(void **s)
 {
     (void)s;
-    xb_store *a = open_store(), *b2 = open_store();
-    batch *b = calloc(1, sizeof *b);
-    batch_add(b, "f:0", (msg){.persons = {1}, .n = 1, .threshold = 100, .other = b2, .poke = 9});
+    batch_env e = batch_env_open();
+    xb_store *a = e.a;
+    batch *b = e.b;
+    batch_add(b, "f:0",
+              (msg){.persons = {1}, .n = 1, .threshold = 100, .other = e.other, .poke = 9});
     batch_add(b, "f:0", (msg){.persons = {2}, .n = 1, .threshold = 100, .fail_from_call = 2});
     batch_add(b, "f:0", (msg){.persons = {3}, .n = 1, .threshold = 100});
     assert_int_not_equal(xb_store_decide_batch(a, b->req, b->n), 0);
@@ -652,10 +672,7 @@ static void test_batch_failure_isolated(void **s)
     assert_int_equal(info.added, 1);
     xb_policy_decision_free(&d);
     assert_int_equal(count_pi(a), 4);
-    batch_free(b);
-    free(b);
-    xb_store_close(a);
-    xb_store_close(b2);
+    batch_env_close(&e);
 }
 
 /* A person this connection has committed (or read as committed) is "seen" without asking the
