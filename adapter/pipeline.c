@@ -50,8 +50,8 @@
 /* A burst stops taking records at this many bytes of them: a decider holds its whole share of a
  * burst (decisions, outputs) until the store commits it together. Measured (issue #8, 2 cores,
  * 2 partitions of 4.6 KB pacs.008): 512 KB peaked at 59-62 MB of RSS, 128 KB (~28 records, 14
- * a decider) at 51-52 MB with the same or better throughput, 64 KB lost 10% of it; 64 records
- * of 50 KB held ~20 MB more. */
+ * a decider) at 51-52 MB with the same or better throughput, 64 KB lost 10% of it; 50 KB
+ * records peaked at 75-79 MB with 64 a burst, 49.5 MB with this. */
 #define XB_BURST_BYTES (128u * 1024u)
 
 struct xb_pipeline;
@@ -801,7 +801,8 @@ static void copy_begin(xb_pipeline *p, copy *c, xb_store_decide_req *req, int64_
 }
 
 /* The copy's durable decision (or its error) into its plan and the record's outcomes: the
- * settlement leg, the body to send, the idempotency key. Counts into st. */
+ * settlement leg (its settle fn may run on both deciders at once), the body to send, the
+ * idempotency key. Counts into st. */
 static void copy_finish(xb_pipeline *p, decide_stats *st, copy *c, const xb_store_decide_req *req)
 {
     plan *pl = c->pl;

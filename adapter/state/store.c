@@ -872,8 +872,10 @@ static int group_body(xb_store *st, void *ctx, xb_error *err)
     g->failed_alone = false;
     for (size_t k = 0; k < g->n; k++) {
         decide_ctx *d = &g->ds[k];
-        if (!g->locks[k])
+        if (!g->locks[k]) { /* failed in phase 1: what it predicted will not go in */
+            overlay_holds = overlay_holds && !d->predicted;
             continue;
+        }
         d->force = d->overlaid && !overlay_holds;
         int rc = decide_locked(st, d, err);
         if (rc) {
