@@ -94,7 +94,7 @@ typedef struct index {
 } index_t;
 
 /* "path=ACTION" of every field of a decision. Sorted before hashing, so that records of format 1
- * ("fields" in message order), 2 and 3 ("field_groups", issue #8) give the same digest for the
+ * ("fields" in message order), 2, 3 and 4 ("field_groups", issue #8) give the same digest for the
  * same actions: what replay compares is which field got which action. */
 typedef struct pa_list {
     char **v;
@@ -146,49 +146,16 @@ static void actions_digest(uint8_t out[32], char **list, pa_list *pl)
     xb_buf_free(&l);
 }
 
-/* A format 3 group's fields: [rule, base, rest, ...] entries, each path being base + rest. */
-static void group_rule_entries(pa_list *pl, const json_t *rules, const char *act)
+static void add_recorded(void *ctx, const char *path, const char *rule, const json_t *labels)
 {
-    size_t e, k;
-    json_t *entry;
-    xb_buf path = XB_BUF_INIT;
-    json_array_foreach(rules, e, entry)
-    {
-        const char *base = json_string_value(json_array_get(entry, 1));
-        for (k = 2; k < json_array_size(entry); k++) {
-            const char *rest = json_string_value(json_array_get(entry, k));
-            xb_buf_reset(&path);
-            if (xb_buf_printf(&path, "%s%s", base ? base : "", rest ? rest : "") == 0)
-                pa_add(pl, path.data, act);
-        }
-    }
-    xb_buf_free(&path);
+    (void)rule;
+    pa_add(ctx, path, json_string_value(json_object_get(labels, "action")));
 }
 
-/* The fields of a recorded decision, any format: 1 ("fields", one object per field), 2 (groups
- * of [path, rule] pairs) or 3 (groups of rule entries; record.c). */
+/* The fields of a recorded decision, any format (xb_policy_record_fields). */
 static void recorded_actions(pa_list *pl, const json_t *d)
 {
-    size_t i, k;
-    json_t *f, *g;
-    const json_t *groups = json_object_get(d, "field_groups");
-    if (groups) {
-        json_array_foreach(groups, i, g)
-        {
-            const char *act = json_string_value(json_object_get(g, "action"));
-            const json_t *rules = json_object_get(g, "rules");
-            if (rules) {
-                group_rule_entries(pl, rules, act);
-                continue;
-            }
-            json_array_foreach(json_object_get(g, "fields"), k, f)
-                pa_add(pl, json_string_value(json_array_get(f, 0)), act);
-        }
-        return;
-    }
-    json_array_foreach(json_object_get(d, "fields"), i, f)
-        pa_add(pl, json_string_value(json_object_get(f, "path")),
-               json_string_value(json_object_get(f, "action")));
+    xb_policy_record_fields(d, add_recorded, pl);
 }
 
 void xb_replay_recorded_actions_sha(uint8_t out[32], const json_t *decision)

@@ -78,7 +78,7 @@ typedef struct xb_replay_stats {
 int xb_replay_run(xb_replay_stats *out, const xb_replay_opts *opts, xb_error *err);
 
 /* SHA-256 over the sorted "path=ACTION" lines of a recorded decision (a record's
- * outcomes[].decision), read from any record format: 1 ("fields"), 2 or 3 ("field_groups",
+ * outcomes[].decision), read from any record format: 1 ("fields"), 2, 3 or 4 ("field_groups",
  * policy/record.c). What replay compares with the actions of the decision it makes again. */
 void xb_replay_recorded_actions_sha(uint8_t out[32], const json_t *decision);
 

@@ -253,6 +253,16 @@ int xb_policy_record_write(xb_buf *out, const json_t *record);
  * it; invalid UTF-8 becomes U+FFFD (record.c). For other canonical text that goes into a record.
  * 0 or XB_ENOMEM. */
 int xb_policy_json_string(xb_buf *out, const char *s, size_t n);
+/* Called once per field a decision record names: its path (NULL when the record does not give
+ * it whole: a malformed entry, a short entry whose message has no "path_roots"), its rule (NULL
+ * for a field no rule covers) and the JSON object holding its labels and "action" (its group;
+ * in format 1 the field's own object). */
+typedef void (*xb_policy_record_field_fn)(void *ctx, const char *path, const char *rule,
+                                          const json_t *labels);
+/* Walks the fields of a decision record of any format (record.c: 1 "fields", 2 groups of [path,
+ * rule], 3 groups of [rule, base, rest...] entries, 4 the same with the short forms and
+ * "path_roots") in the order written. Returns the number of fields. */
+size_t xb_policy_record_fields(const json_t *decision, xb_policy_record_field_fn fn, void *ctx);
 /* A readable table: path -> labels -> action, then the verdict line. */
 void xb_policy_decision_print_table(const xb_policy_decision *d, FILE *out);
 

@@ -2,7 +2,8 @@
  * its bytes must be exactly the canonical form (what jansson's JSON_SORT_KEYS|JSON_COMPACT dump of
  * the parsed record gives), for real decisions on the policy fixtures and for a decision full of
  * hostile strings (quotes, controls, Chinese, invalid UTF-8, NULL rule and class); every field
- * must appear once in "field_groups" with its own rule and action; a record envelope written by
+ * must appear once in "field_groups" with its own rule and action, and format 4's short entries
+ * must give every path back exactly (or name none); a record envelope written by
  * xb_policy_record_write must equal jansson's dump of the same envelope with the decision as an
  * object; and xb_audit_append_raw must chain lines that xb_audit_verify_file accepts.
  * Fixtures: the XML files in fixtures/messages/policy, fixtures/config/example.yaml (sg-group-ops,
@@ -64,58 +65,74 @@ static json_t *assert_canonical(const xb_buf *text)
     return j;
 }
 
-/* Field i of d is in exactly one group, under its rule, and the group has its action. Format 3:
- * a group's "rules" are [rule, base, rest, ...] entries, one per rule, and a path is base + rest.
- */
+/* The fields a record names, as xb_policy_record_fields gives them. */
+typedef struct named {
+    char path[600];
+    const char *rule;
+    const json_t *labels;
+    bool whole; /* the record gave the path */
+} named;
+
+typedef struct named_list {
+    named v[512];
+    size_t n;
+} named_list;
+
+static void collect(void *ctx, const char *path, const char *rule, const json_t *labels)
+{
+    named_list *l = ctx;
+    assert_true(l->n < sizeof l->v / sizeof *l->v);
+    named *f = &l->v[l->n++];
+    f->whole = path != NULL;
+    snprintf(f->path, sizeof f->path, "%s", path ? path : "");
+    f->rule = rule;
+    f->labels = labels;
+}
+
+/* Field i of d is named exactly once, under its rule, in a group with its action and tier; one
+ * entry per rule in a group (formats 3 and 4: [rule], [rule, null, rest...], [rule, base,
+ * rest...]). */
 static void assert_every_field_once(const xb_policy_decision *d, const json_t *rec)
 {
     const json_t *groups = json_object_get(rec, "field_groups");
     assert_true(json_is_array(groups));
     assert_int_equal(json_integer_value(json_object_get(rec, "n_fields")), d->n_fields);
-    size_t total = 0, gi, ei, k;
+    size_t gi, ei;
     json_t *g, *e;
     json_array_foreach(groups, gi, g)
     {
         assert_null(json_object_get(g, "fields"));
-        json_array_foreach(json_object_get(g, "rules"), ei, e)
+        const json_t *rules = json_object_get(g, "rules");
+        json_array_foreach(rules, ei, e)
         {
-            assert_true(json_array_size(e) >= 3);
-            total += json_array_size(e) - 2;
-            for (size_t other = ei + 1; other < json_array_size(json_object_get(g, "rules"));
-                 other++) /* one entry per rule in a group */
-                assert_false(json_equal(
-                    json_array_get(e, 0),
-                    json_array_get(json_array_get(json_object_get(g, "rules"), other), 0)));
+            assert_true(json_array_size(e) == 1 || json_array_size(e) >= 3);
+            for (size_t other = ei + 1; other < json_array_size(rules); other++)
+                assert_false(json_equal(json_array_get(e, 0),
+                                        json_array_get(json_array_get(rules, other), 0)));
         }
     }
-    assert_int_equal(total, d->n_fields);
-    char path[600];
+    named_list *l = calloc(1, sizeof *l);
+    assert_int_equal(xb_policy_record_fields(rec, collect, l), d->n_fields);
+    assert_int_equal(l->n, d->n_fields);
     for (size_t i = 0; i < d->n_fields; i++) {
         int hits = 0;
-        json_array_foreach(groups, gi, g)
-        {
-            json_array_foreach(json_object_get(g, "rules"), ei, e)
-            {
-                for (k = 2; k < json_array_size(e); k++) {
-                    snprintf(path, sizeof path, "%s%s", json_string_value(json_array_get(e, 1)),
-                             json_string_value(json_array_get(e, k)));
-                    if (strcmp(path, d->fields[i].path))
-                        continue;
-                    hits++;
-                    if (d->fields[i].rule_id)
-                        assert_string_equal(json_string_value(json_array_get(e, 0)),
-                                            d->fields[i].rule_id);
-                    else
-                        assert_true(json_is_null(json_array_get(e, 0)));
-                    assert_string_equal(json_string_value(json_object_get(g, "action")),
-                                        xb_policy_action_name(d->fields[i].action));
-                    assert_string_equal(json_string_value(json_object_get(g, "tier")),
-                                        xb_policy_tier_name(d->fields[i].tier));
-                }
-            }
+        for (size_t k = 0; k < l->n; k++) {
+            assert_true(l->v[k].whole);
+            if (strcmp(l->v[k].path, d->fields[i].path))
+                continue;
+            hits++;
+            if (d->fields[i].rule_id)
+                assert_string_equal(l->v[k].rule, d->fields[i].rule_id);
+            else
+                assert_null(l->v[k].rule);
+            assert_string_equal(json_string_value(json_object_get(l->v[k].labels, "action")),
+                                xb_policy_action_name(d->fields[i].action));
+            assert_string_equal(json_string_value(json_object_get(l->v[k].labels, "tier")),
+                                xb_policy_tier_name(d->fields[i].tier));
         }
         assert_int_equal(hits, 1);
     }
+    free(l);
 }
 
 static void test_real_decisions_are_canonical(void **s)
@@ -142,9 +159,14 @@ static void test_real_decisions_are_canonical(void **s)
             /* the tree API gives the same record */
             json_t *t = xb_policy_decision_to_json(&d);
             assert_true(json_equal(t, j));
-            /* grouping pays: fewer groups than fields on a real payment */
-            if (d.n_fields >= 20)
+            /* grouping pays: fewer groups than fields on a real payment, and format 4 names
+             * its paths through their rules */
+            if (d.n_fields >= 20) {
                 assert_true(json_array_size(json_object_get(j, "field_groups")) < d.n_fields);
+                const json_t *roots = json_object_get(j, "path_roots");
+                assert_string_equal(json_string_value(json_object_get(roots, "pacs.008")),
+                                    "/Document/FIToFICstmrCdtTrf/");
+            }
             json_decref(t);
             json_decref(j);
             xb_buf_free(&text);
@@ -259,6 +281,82 @@ static void test_rule_entries_share_whole_steps(void **s)
                                "[\"T\",\"\",\"x\",\"/Z\"],[null,\"/A/B/C/\",\"D\"]]");
     free(rules);
     json_decref(j);
+    xb_buf_free(&text);
+}
+
+static void count_unnamed(void *ctx, const char *path, const char *rule, const json_t *labels)
+{
+    (void)rule;
+    (void)labels;
+    *(size_t *)ctx += path == NULL;
+}
+
+/* Format 4's short forms are written only where they give the path back exactly: [rule] for a
+ * rule that spells out its one field's path from its message's root, [rule, null, rest...] under
+ * a subtree rule; a repeated element's [2], a '*' inside a pattern, a pattern naming a scope
+ * rather than a root, a message with no exact rule (no root) and an uncovered field keep [rule,
+ * base, rest...]. Per message the shortest root wins. Without "path_roots" a reader names the
+ * short entries' fields as unknown (NULL), never as other paths. */
+static void test_short_entries_exact(void **s)
+{
+    (void)s;
+    static const struct {
+        const char *path, *rule;
+    } in[] = {
+        {"/Document/R/Tx/Cdtr/Nm", "pacs.008:Nm"}, /* a scope: its root is not the shortest */
+        {"/AppHdr/BizMsgIdr", "head.001:BizMsgIdr"},
+        {"/Document/R/GrpHdr/MsgId", "pacs.008:GrpHdr/MsgId"},
+        {"/Document/R/Tx/Dbtr/Nm", "pacs.008:Tx/Dbtr/**"},
+        {"/Document/R/Tx/Dbtr/PstlAdr/Ctry", "pacs.008:Tx/Dbtr/**"},
+        {"/Document/R/Tx[2]/Cdtr/Nm", "pacs.008:Tx/Cdtr/**"},
+        {"/Document/R/Tx/RmtInf/Ustrd", "pacs.008:*/Ustrd"},
+        {"/Document/R/GrpHdr/NbOfTxs[1]", "pacs.008:GrpHdr/NbOfTxs"},
+        {"/Document/S/Ntry/Amt", "camt.053:Ntry/**"},
+        {"/Document/R/Tx/Purp", NULL},
+    };
+    enum { N = sizeof in / sizeof *in };
+    xb_policy_field f[N];
+    memset(f, 0, sizeof f);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(f[i].path, sizeof f[i].path, "%s", in[i].path);
+        f[i].rule_id = in[i].rule;
+        f[i].cls = "agent";
+    }
+    xb_policy_decision d;
+    memset(&d, 0, sizeof d);
+    d.fields = f;
+    d.n_fields = N;
+    xb_buf text = XB_BUF_INIT;
+    assert_int_equal(xb_policy_decision_write_json(&text, &d), 0);
+    json_t *j = assert_canonical(&text);
+    assert_every_field_once(&d, j);
+    char *rules =
+        json_dumps(json_object_get(json_array_get(json_object_get(j, "field_groups"), 0), "rules"),
+                   JSON_COMPACT);
+    assert_string_equal(rules,
+                        "[[\"pacs.008:Nm\",\"/Document/R/Tx/Cdtr/\",\"Nm\"],"
+                        "[\"head.001:BizMsgIdr\"],[\"pacs.008:GrpHdr/MsgId\"],"
+                        "[\"pacs.008:Tx/Dbtr/**\",null,\"Nm\",\"PstlAdr/Ctry\"],"
+                        "[\"pacs.008:Tx/Cdtr/**\",\"/Document/R/Tx[2]/Cdtr/\",\"Nm\"],"
+                        "[\"pacs.008:*/Ustrd\",\"/Document/R/Tx/RmtInf/\",\"Ustrd\"],"
+                        "[\"pacs.008:GrpHdr/NbOfTxs\",\"/Document/R/GrpHdr/\",\"NbOfTxs[1]\"],"
+                        "[\"camt.053:Ntry/**\",\"/Document/S/Ntry/\",\"Amt\"],"
+                        "[null,\"/Document/R/Tx/\",\"Purp\"]]");
+    free(rules);
+    char *roots = json_dumps(json_object_get(j, "path_roots"), JSON_COMPACT);
+    assert_string_equal(roots, "{\"head.001\":\"/AppHdr/\",\"pacs.008\":\"/Document/R/\"}");
+    free(roots);
+    size_t unnamed = 0;
+    json_object_del(j, "path_roots");
+    assert_int_equal(xb_policy_record_fields(j, count_unnamed, &unnamed), N);
+    assert_int_equal(unnamed, 4);
+    json_decref(j);
+    /* no exact rule, no root, no "path_roots": the record stays what format 3 wrote */
+    d.fields = f + 5;
+    d.n_fields = 2;
+    xb_buf_reset(&text);
+    assert_int_equal(xb_policy_decision_write_json(&text, &d), 0);
+    assert_null(strstr(text.data, "path_roots"));
     xb_buf_free(&text);
 }
 
@@ -427,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_hostile_strings),
         cmocka_unit_test(test_escapes_at_every_offset),
         cmocka_unit_test(test_rule_entries_share_whole_steps),
+        cmocka_unit_test(test_short_entries_exact),
         cmocka_unit_test(test_envelope_equals_jansson),
         cmocka_unit_test(test_audit_raw_chains),
     };

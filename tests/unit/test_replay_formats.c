@@ -1,8 +1,9 @@
 /* test_replay_formats.c — replay reads decision records of every format (issue #8 changed the
- * record twice): the same decision written as format 3 (what record.c writes now), as format 2
- * (groups of [path, rule] pairs) and as format 1 (one object per field) gives the same
- * "path=ACTION" digest (xb_replay_recorded_actions_sha), and one field's action changed in any
- * of them changes it. Fixtures: fixtures/messages/policy, fixtures/config/example.yaml.
+ * record three times): the same decision written as format 4 (what record.c writes now: short
+ * entries and "path_roots"), as format 3 ([rule, base, rest] entries), as format 2 (groups of
+ * [path, rule] pairs) and as format 1 (one object per field) gives the same "path=ACTION" digest
+ * (xb_replay_recorded_actions_sha), and one field's action changed in any of them changes it.
+ * Fixtures: fixtures/messages/policy, fixtures/config/example.yaml.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +35,22 @@ static json_t *format2(const xb_policy_decision *d)
     return json_pack("{so}", "field_groups", groups);
 }
 
+/* Format 3 of d's fields: one group per field holding one [rule, base, rest] entry, the base
+ * cut after the path's first step. */
+static json_t *format3(const xb_policy_decision *d)
+{
+    json_t *groups = json_array();
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const xb_policy_field *f = &d->fields[i];
+        const char *cut = strchr(f->path + 1, '/');
+        size_t base = cut ? (size_t)(cut + 1 - f->path) : 0;
+        json_array_append_new(groups, json_pack("{ss,s[[s?s%s]]}", "action",
+                                                xb_policy_action_name(f->action), "rules",
+                                                f->rule_id, f->path, base, f->path + base));
+    }
+    return json_pack("{so}", "field_groups", groups);
+}
+
 /* Format 1: "fields": [{path, rule, action, ...}] in message order. */
 static json_t *format1(const xb_policy_decision *d)
 {
@@ -45,13 +62,13 @@ static json_t *format1(const xb_policy_decision *d)
     return json_pack("{so}", "fields", fields);
 }
 
-/* The recorded-actions digest of d written as format 3 (record.c), 2 and 1, in that order. */
-static void digests(uint8_t out[3][32], const xb_policy_decision *d)
+/* The recorded-actions digest of d written as format 4 (record.c), 3, 2 and 1, in that order. */
+static void digests(uint8_t out[4][32], const xb_policy_decision *d)
 {
-    json_t *f[3] = {xb_policy_decision_to_json(d), format2(d), format1(d)};
-    assert_non_null(
-        json_object_get(json_array_get(json_object_get(f[0], "field_groups"), 0), "rules"));
-    for (int k = 0; k < 3; k++) {
+    json_t *f[4] = {xb_policy_decision_to_json(d), format3(d), format2(d), format1(d)};
+    assert_non_null(json_object_get(f[0], "path_roots"));
+    assert_null(json_object_get(f[1], "path_roots"));
+    for (int k = 0; k < 4; k++) {
         xb_replay_recorded_actions_sha(out[k], f[k]);
         json_decref(f[k]);
     }
@@ -69,17 +86,17 @@ static void every_format_gives_the_same_actions(void **state)
         xb_policy_decision d;
         assert_int_equal(pol_decide(&d, msgs[m], set, ex, "sg-group-ops", WHEN, NULL), 0);
         assert_true(d.n_fields > 10);
-        uint8_t before[3][32], after[3][32];
+        uint8_t before[4][32], after[4][32];
         digests(before, &d);
-        assert_memory_equal(before[0], before[1], 32);
-        assert_memory_equal(before[0], before[2], 32);
+        for (int k = 1; k < 4; k++)
+            assert_memory_equal(before[0], before[k], 32);
         /* one field's action changed: another digest, whichever format recorded it */
         d.fields[d.n_fields - 1].action =
             d.fields[d.n_fields - 1].action == XB_ACT_DROP ? XB_ACT_PASS : XB_ACT_DROP;
         digests(after, &d);
         assert_memory_not_equal(before[0], after[0], 32);
-        assert_memory_equal(after[0], after[1], 32);
-        assert_memory_equal(after[0], after[2], 32);
+        for (int k = 1; k < 4; k++)
+            assert_memory_equal(after[0], after[k], 32);
         xb_policy_decision_free(&d);
     }
     xb_policy_catalog_set_free(set);
