@@ -253,6 +253,11 @@ int xb_policy_record_write(xb_buf *out, const json_t *record);
  * it; invalid UTF-8 becomes U+FFFD (record.c). For other canonical text that goes into a record.
  * 0 or XB_ENOMEM. */
 int xb_policy_json_string(xb_buf *out, const char *s, size_t n);
+/* Frees what the calling thread remembers of the message shapes it wrote records for (record.c;
+ * a thread's is freed when it ends). For tests, and for a main thread before it exits. */
+void xb_policy_record_cleanup(void);
+/* Records the calling thread wrote from a remembered shape since its last cleanup (tests). */
+unsigned long xb_policy_record_memo_hits(void);
 /* Called once per field a decision record names: its path (NULL when the record does not give
  * it whole: a malformed entry, a short entry whose message has no "path_roots"), its rule (NULL
  * for a field no rule covers) and the JSON object holding its labels and "action" (its group;

@@ -360,6 +360,96 @@ static void test_short_entries_exact(void **s)
     xb_buf_free(&text);
 }
 
+/* One field of d changed in one way (k), or d's last field left out (k == 12). */
+static void mutate(xb_policy_decision *d, xb_policy_field *f, int k)
+{
+    switch (k) {
+    case 0:
+        f->path[strlen(f->path) - 1] ^= 1;
+        break;
+    case 1:
+        f->rule_id = "pacs.008:Other/**";
+        break;
+    case 2:
+        f->rule_id = NULL;
+        break;
+    case 3:
+        f->cls = "other.class";
+        break;
+    case 4:
+        f->cls = NULL;
+        break;
+    case 5:
+        f->tier = f->tier == XB_TIER_CORE ? XB_TIER_GENERAL : XB_TIER_CORE;
+        break;
+    case 6:
+        f->pi = f->pi == XB_PI_SPI ? XB_PI_NONE : XB_PI_SPI;
+        break;
+    case 7:
+        f->pfi = f->pfi == 3 ? 1 : 3;
+        break;
+    case 8:
+        f->level = f->level == 5 ? 1 : 5;
+        break;
+    case 9:
+        f->organisation = !f->organisation;
+        break;
+    case 10:
+        f->action = f->action == XB_ACT_DROP ? XB_ACT_PASS : XB_ACT_DROP;
+        break;
+    case 11:
+        snprintf(f->detail, sizeof f->detail, "%s", f->detail[0] == 'x' ? "y" : "x");
+        break;
+    default:
+        d->n_fields--;
+    }
+}
+
+/* The groups of a shape a thread has written are copied, not written again (record.c): the same
+ * decision twice is a hit with the same bytes, and a change to any one thing a group is written
+ * from (path, rule, class, each label, action, detail, the number of fields) gives exactly the
+ * bytes a thread that remembers nothing writes, never the remembered ones. */
+static void test_memo_follows_every_label(void **s)
+{
+    state *st = *s;
+    xb_policy_decision d;
+    assert_int_equal(pol_decide(&d, POL_MSG("pacs.008-remit-individual.xml"), st->set, st->ex,
+                                "sg-group-ops", WHEN, NULL),
+                     0);
+    assert_true(d.n_fields > 20);
+    xb_buf first = XB_BUF_INIT, again = XB_BUF_INIT, fresh = XB_BUF_INIT;
+    xb_policy_record_cleanup();
+    assert_int_equal(xb_policy_decision_write_json(&first, &d), 0);
+    assert_int_equal(xb_policy_record_memo_hits(), 0);
+    assert_int_equal(xb_policy_decision_write_json(&again, &d), 0);
+    assert_int_equal(xb_policy_record_memo_hits(), 1);
+    assert_string_equal(again.data, first.data);
+    xb_policy_field *f = &d.fields[d.n_fields / 2], saved = *f;
+    for (int k = 0; k <= 12; k++) {
+        mutate(&d, f, k);
+        xb_buf_reset(&again);
+        assert_int_equal(xb_policy_decision_write_json(&again, &d), 0);
+        xb_policy_record_cleanup();
+        xb_buf_reset(&fresh);
+        assert_int_equal(xb_policy_decision_write_json(&fresh, &d), 0);
+        assert_string_equal(again.data, fresh.data);
+        assert_string_not_equal(again.data, first.data);
+        *f = saved;
+        d.n_fields += k == 12;
+        /* the original shape comes back from a thread that saw it (no cleanup in between) */
+        xb_buf_reset(&again);
+        assert_int_equal(xb_policy_decision_write_json(&again, &d), 0);
+        assert_int_equal(xb_policy_decision_write_json(&fresh, &d), 0);
+        assert_int_equal(xb_policy_record_memo_hits(), 1);
+        assert_string_equal(again.data, first.data);
+    }
+    xb_buf_free(&first);
+    xb_buf_free(&again);
+    xb_buf_free(&fresh);
+    xb_policy_decision_free(&d);
+    xb_policy_record_cleanup();
+}
+
 /* Strings are scanned 8 bytes at a time (record.c, plain8): every byte that needs a look of its
  * own, at every offset of strings 1-24 bytes long, must come out as jansson writes it; a byte that
  * is not UTF-8 still becomes U+FFFD wherever it falls. */
@@ -526,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_escapes_at_every_offset),
         cmocka_unit_test(test_rule_entries_share_whole_steps),
         cmocka_unit_test(test_short_entries_exact),
+        cmocka_unit_test(test_memo_follows_every_label),
         cmocka_unit_test(test_envelope_equals_jansson),
         cmocka_unit_test(test_audit_raw_chains),
     };
