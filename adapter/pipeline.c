@@ -8,6 +8,10 @@
  * state-store connection of its own; what else it shares is locked: the stores' write
  * transactions (store_write_lock) and, inside the settlement stage, its own tables (the settle
  * fn may run on both deciders at once; its commit and outcome fns run on this thread).
+ * When the loop has nothing to do it waits in one place, on an HTTP sink's answer, the audit
+ * producer's reports or the consumer, and an eventfd (wake_fd) that the consumer queue and the
+ * producer's report queue write to makes any of them end that wait (issue #8: a record that
+ * arrived while the loop waited 5 ms for an HTTP answer used to wait those 5 ms).
  * Never: marks a record finished while any completion for it is pending or after a completion
  * said "not delivered" (cancelled, transport misconfigured): those are redelivered instead.
  */
@@ -18,10 +22,12 @@
 #include <malloc.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +125,9 @@ typedef struct job {
 
 struct xb_pipeline {
     uint32_t *lat_ms; /* Kafka record timestamp -> last acknowledgement, per finished record */
+    /* issue #8: an eventfd the consumer queue, the producer's report queue and the HTTP sinks'
+     * waits share, so that an idle wait on one ends when another has work (-1: none) */
+    int wake_fd;
     runtime *rt;
     runtime *retired;
     char *config_path;
@@ -345,6 +354,8 @@ static int runtime_build(runtime **out, const char *path, xb_pipeline *p, bool m
                     sink_error_path(err, d->http->name);
                 goto fail;
             }
+            if (d->sink && p) /* check-config builds sinks without a pipeline */
+                xb_sink_http_set_wake_fd(d->sink, p->wake_fd);
         }
     }
     *out = rt;
@@ -1798,6 +1809,28 @@ static uint64_t state_commits(const xb_pipeline *p)
     return n;
 }
 
+/* Clears wake_fd: from here on, a record or report queued on an empty queue sets it again. */
+static void wake_drain(xb_pipeline *p)
+{
+    uint64_t n;
+    if (p->wake_fd >= 0 && read(p->wake_fd, &n, sizeof n) < 0) {
+        /* EAGAIN: nothing was signalled */
+    }
+}
+
+/* Waits up to ms for the producer's delivery reports, or for a record: waiting in rd_kafka_poll
+ * alone left a record that arrived meanwhile in the consumer queue for the whole wait. */
+static void wait_reports(xb_pipeline *p, int ms)
+{
+    if (p->wake_fd < 0) {
+        xb_sink_kafka_poll(p->sk, ms);
+        return;
+    }
+    struct pollfd pf = {.fd = p->wake_fd, .events = POLLIN};
+    (void)poll(&pf, 1, ms);
+    xb_sink_kafka_poll(p->sk, 0);
+}
+
 int xb_pipeline_run(xb_pipeline *p, xb_error *err)
 {
     uint64_t last_commit = now_ms(), last_gauges = 0, drain_deadline = 0;
@@ -1823,6 +1856,7 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         }
         if (!draining)
             xb_source_hold(p->src, p->await.head || sinks_overloaded(p->rt));
+        wake_drain(p); /* before looking at the queues, so nothing queued after is missed */
         int got = 0;
         uint64_t gen;
         rd_kafka_message_t *m;
@@ -1837,9 +1871,9 @@ int xb_pipeline_run(xb_pipeline *p, xb_error *err)
         xb_sink_kafka_poll(p->sk, 0);
         if (!got) {
             if (pending)
-                poll_sinks(p, p->rt, 5);
+                poll_sinks(p, p->rt, 5); /* ends early on a record or report (wake_fd) */
             else if (xb_sink_kafka_outq(p->sk) > 0)
-                xb_sink_kafka_poll(p->sk, 5);
+                wait_reports(p, 5);
             else if ((m = xb_source_poll(p->src, draining ? 5 : 50, &gen)) != NULL)
                 process(p, m, gen);
         }
@@ -1902,6 +1936,7 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
         p->opts = *opts;
     p->config_path = strdup(config_path);
     p->lat_ms = calloc(XB_LAT_BUCKETS, sizeof *p->lat_ms);
+    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* -1: waits time out, as before */
     pthread_mutex_init(&p->store_write_lock, NULL);
     int rc = xb_metrics_new(&p->metrics, err);
     if (rc < 0 || (rc = runtime_build(&p->rt, config_path, p, true, err)) < 0)
@@ -1965,6 +2000,10 @@ int xb_pipeline_new(xb_pipeline **out, const char *config_path, const xb_pipelin
                          .ctx = p};
     if ((rc = xb_source_new(&p->src, cfg, p->env, &so, err)) < 0)
         goto fail;
+    if (p->wake_fd >= 0) {
+        xb_source_set_wake_fd(p->src, p->wake_fd);
+        xb_sink_kafka_set_wake_fd(p->sk, p->wake_fd);
+    }
     if (cfg->n_valuations &&
         (rc = xb_valroute_new(&p->vr, cfg, p->env, p->store, on_valuation, p, err)) < 0)
         goto fail;
@@ -2049,6 +2088,8 @@ void xb_pipeline_free(xb_pipeline *p)
         xb_kafka_env_free(p->env);
     free(p->config_path);
     free(p->lat_ms);
+    if (p->wake_fd >= 0) /* after the consumer and the producer that wrote to it are gone */
+        close(p->wake_fd);
     free(p);
 }
 

@@ -62,6 +62,7 @@ struct xb_sink_http {
     xb_sink_http_done_fn done;
     void *cb_ctx;
     CURLM *multi;
+    int wake_fd; /* -1, or a descriptor that ends a blocking poll (xb_sink_http_set_wake_fd) */
     msg_list fresh, retry;
     req *reqs; /* in flight */
     unsigned in_flight;
@@ -255,6 +256,7 @@ int xb_sink_http_new(xb_sink_http **out, const xb_sink_http_options *opts,
     if (!s)
         return xb_error_set(err, XB_ENOMEM, NULL, "sink_http: out of memory");
     s->o = *opts;
+    s->wake_fd = -1;
     s->name = strdup(opts->name);
     s->url = strdup(opts->url);
     s->ca_file = dup_or_null(opts->ca_file);
@@ -990,7 +992,9 @@ int xb_sink_http_poll(xb_sink_http *s, int timeout_ms, xb_error *err)
     harvest(s);
     if (s->completed_in_poll == 0 && timeout_ms > 0) {
         int wait = next_timer_ms(s, timeout_ms);
-        if (wait > 0 && curl_multi_poll(s->multi, NULL, 0, wait, NULL) != CURLM_OK)
+        struct curl_waitfd wake = {.fd = s->wake_fd, .events = CURL_WAIT_POLLIN};
+        if (wait > 0 &&
+            curl_multi_poll(s->multi, &wake, s->wake_fd >= 0 ? 1 : 0, wait, NULL) != CURLM_OK)
             return xb_error_set(err, XB_EIO, NULL, "sink_http: %s: curl_multi_poll failed",
                                 s->name);
         dispatch(s);
@@ -1001,6 +1005,11 @@ int xb_sink_http_poll(xb_sink_http *s, int timeout_ms, xb_error *err)
     }
     dispatch(s);
     return s->completed_in_poll;
+}
+
+void xb_sink_http_set_wake_fd(xb_sink_http *s, int fd)
+{
+    s->wake_fd = fd;
 }
 
 void xb_sink_http_wakeup(xb_sink_http *s)

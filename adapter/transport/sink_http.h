@@ -153,6 +153,12 @@ int xb_sink_http_poll(xb_sink_http *sink, int timeout_ms, xb_error *err);
 /* Makes a blocked xb_sink_http_poll return early. The only function safe from another thread. */
 void xb_sink_http_wakeup(xb_sink_http *sink);
 
+/* A blocking xb_sink_http_poll also returns when fd becomes readable (-1: no such fd). The
+ * pipeline passes the file descriptor its Kafka queues signal (issue #8): a record that arrives
+ * while the thread waits for an HTTP answer is taken then, not when the wait times out. The
+ * caller owns fd and drains it. */
+void xb_sink_http_set_wake_fd(xb_sink_http *sink, int fd);
+
 /* Polls until nothing is pending or timeout_ms passed. Returns the number still pending. */
 unsigned xb_sink_http_drain(xb_sink_http *sink, int timeout_ms, xb_error *err);
 

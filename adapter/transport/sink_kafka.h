@@ -65,6 +65,10 @@ int xb_sink_kafka_audit(xb_sink_kafka *sk, const char *audit_topic, const char *
 
 /* Serves delivery reports (calls done). */
 void xb_sink_kafka_poll(xb_sink_kafka *sk, int timeout_ms);
+/* librdkafka writes 8 bytes (an eventfd increment of 1) to fd whenever a delivery report is
+ * queued for xb_sink_kafka_poll on an empty queue, so that one wait can cover this producer,
+ * the consumer and the HTTP sinks (issue #8). fd must be non-blocking; -1 turns it off. */
+void xb_sink_kafka_set_wake_fd(xb_sink_kafka *sk, int fd);
 /* Messages not yet reported. */
 int xb_sink_kafka_outq(xb_sink_kafka *sk);
 /* Non-zero once the producer hit a fatal error (idempotence broken): stop, do not commit. */

@@ -22,6 +22,7 @@
  */
 #include "adapter/transport/source_kafka.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -501,6 +502,18 @@ static void wake_starving(xb_source *src)
         if (p->wake_backoff_ms > XB_SOURCE_WAKE_MAX_BACKOFF_MS)
             p->wake_backoff_ms = XB_SOURCE_WAKE_MAX_BACKOFF_MS;
         p->next_wake_ms = now + p->wake_backoff_ms;
+    }
+}
+
+void xb_source_set_wake_fd(xb_source *src, int fd)
+{
+    static const uint64_t one = 1; /* an eventfd takes 8-byte increments */
+    /* the consumer queue is where everything ends up (rd_kafka_poll_set_consumer forwards the
+     * main queue and the partitions' to it), and librdkafka signals only the final queue */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(src->rk);
+    if (q) {
+        rd_kafka_queue_io_event_enable(q, fd, &one, sizeof one);
+        rd_kafka_queue_destroy(q);
     }
 }
 

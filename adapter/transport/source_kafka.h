@@ -58,6 +58,11 @@ int xb_source_new(xb_source **out, const xb_config *cfg, const xb_kafka_env *env
 /* Commits finished work (synchronously), leaves the group, destroys the consumer. */
 void xb_source_close(xb_source *src);
 
+/* librdkafka writes 8 bytes (an eventfd increment of 1) to fd whenever a record or an event
+ * arrives on an empty consumer queue: a thread blocked elsewhere (an HTTP sink's poll) wakes for
+ * it (issue #8). fd must be non-blocking; -1 turns it off. */
+void xb_source_set_wake_fd(xb_source *src, int fd);
+
 /* Next record, or NULL after timeout_ms. Kafka errors (other than EOF) are logged and counted,
  * never returned as records. On success *gen receives the partition's assignment generation,
  * which must be passed back to xb_source_finish. The caller owns the message

@@ -1,17 +1,21 @@
 /* test_transport_delivery.c — the HTTPS sink against the real receiver over mutual TLS:
  * delivery + durable dedupe, signatures (tampering refused), permanent vs. retried answers,
- * injected 503s, a receiver that is down for a while, Retry-After, connection resets, batches.
+ * injected 503s, a receiver that is down for a while, Retry-After, connection resets, batches,
+ * a wait for an answer ended by the wake fd.
  * Every test starts its own receiver processes on a free loopback port and stops them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -458,6 +462,61 @@ static void test_free_cancels_pending(void **state)
     th_rx_stop(&rx);
 }
 
+static void *signal_later(void *arg)
+{
+    int fd = *(int *)arg;
+    uint64_t one = 1;
+    usleep(100 * 1000);
+    assert_int_equal(write(fd, &one, sizeof one), (ssize_t)sizeof one);
+    return NULL;
+}
+
+/* A poll that waits for an answer ends when the wake fd becomes readable (the pipeline's Kafka
+ * queues write it when a record arrives, issue #8), and only then: with the answer 3 s away, a
+ * 2.5 s poll returns ~100 ms after another thread writes the fd, without a completion (without
+ * the fd it returns at curl's own timer, ~1.5 s), and an unsignalled fd lets a 300 ms poll run
+ * its time. */
+static void test_wake_fd_ends_wait(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--latency-ms", "3000", NULL};
+    th_rx rx;
+    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-wake", extra), 0);
+    xb_sink_http_options o;
+    th_sink_options(&o, &D, rx.port, NULL);
+    th_results r;
+    th_results_init(&r, 8192);
+    xb_sink_http *s;
+    xb_error err;
+    assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
+    int fd = eventfd(0, EFD_NONBLOCK);
+    assert_true(fd >= 0);
+    xb_sink_http_set_wake_fd(s, fd);
+    submit_range(s, 7000, 7001);
+    /* the request goes out (connection, TLS, body); then its answer is ~3 s away and a poll
+     * with nothing signalled runs its time */
+    bool quiet = false;
+    for (int i = 0; i < 20 && !quiet; i++) {
+        uint64_t t = th_now_ms();
+        assert_int_equal(xb_sink_http_poll(s, 300, NULL), 0);
+        quiet = th_now_ms() - t >= 250;
+    }
+    assert_true(quiet);
+    uint64_t t0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, signal_later, &fd), 0);
+    t0 = th_now_ms();
+    assert_int_equal(xb_sink_http_poll(s, 2500, NULL), 0);
+    uint64_t waited = th_now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_true(waited >= 50 && waited < 1000); /* unsignalled: curl's own timer, ~1.5 s */
+    assert_int_equal(r.completions, 0);
+    xb_sink_http_free(s);
+    close(fd);
+    th_results_free(&r);
+    th_rx_stop(&rx);
+}
+
 /* --store-in-db (benchmarks): bytes kept in receiver.sqlite, no files, dedupe unchanged. */
 static void test_store_in_db(void **state)
 {
@@ -541,6 +600,7 @@ int main(void)
         cmocka_unit_test_teardown(test_retry_after_honoured, th_rx_stop_all),
         cmocka_unit_test_teardown(test_batch, th_rx_stop_all),
         cmocka_unit_test_teardown(test_free_cancels_pending, th_rx_stop_all),
+        cmocka_unit_test_teardown(test_wake_fd_ends_wait, th_rx_stop_all),
         cmocka_unit_test_teardown(test_store_in_db, th_rx_stop_all),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
