@@ -246,11 +246,14 @@ struct path_roots {
     bool used; /* an entry was written in a short form: the record needs "path_roots" */
 };
 
+/* Longest MSG of a rule whose paths are written short (readers copy MSG to look its root up). */
+#define XB_RECORD_MSG_MAX 63
+
 /* rule = "MSG:PATTERN": *pattern and the length of MSG, or false for a rule of another shape. */
 static bool rule_split(const char *rule, const char **pattern, size_t *msg_len)
 {
     const char *colon = rule ? strchr(rule, ':') : NULL;
-    if (!colon || colon == rule || !colon[1])
+    if (!colon || colon == rule || !colon[1] || colon - rule > XB_RECORD_MSG_MAX)
         return false;
     *pattern = colon + 1;
     *msg_len = (size_t)(colon - rule);
@@ -778,8 +781,8 @@ static bool short_base(xb_buf *out, const json_t *roots, const char *rule, bool 
 {
     const char *pat;
     size_t msg_len;
-    char msg[64];
-    if (!rule_split(rule, &pat, &msg_len) || msg_len >= sizeof msg)
+    char msg[XB_RECORD_MSG_MAX + 1];
+    if (!rule_split(rule, &pat, &msg_len))
         return false;
     memcpy(msg, rule, msg_len);
     msg[msg_len] = '\0';

@@ -462,6 +462,19 @@ static void test_free_cancels_pending(void **state)
     th_rx_stop(&rx);
 }
 
+/* A receiver started with extra (store folder store) and a sink to it reporting into r. */
+static xb_sink_http *rx_and_sink(th_rx *rx, const char *store, const char **extra, th_results *r)
+{
+    assert_int_equal(th_rx_start(rx, &D, 0, "server", store, extra), 0);
+    xb_sink_http_options o;
+    th_sink_options(&o, &D, rx->port, NULL);
+    th_results_init(r, 8192);
+    xb_sink_http *s;
+    xb_error err;
+    assert_int_equal(xb_sink_http_new(&s, &o, th_done, r, &err), 0);
+    return s;
+}
+
 static void *signal_later(void *arg)
 {
     int fd = *(int *)arg;
@@ -481,14 +494,8 @@ static void test_wake_fd_ends_wait(void **state)
     (void)state;
     const char *extra[] = {"--latency-ms", "3000", NULL};
     th_rx rx;
-    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-wake", extra), 0);
-    xb_sink_http_options o;
-    th_sink_options(&o, &D, rx.port, NULL);
     th_results r;
-    th_results_init(&r, 8192);
-    xb_sink_http *s;
-    xb_error err;
-    assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
+    xb_sink_http *s = rx_and_sink(&rx, "store-wake", extra, &r);
     int fd = eventfd(0, EFD_NONBLOCK);
     assert_true(fd >= 0);
     xb_sink_http_set_wake_fd(s, fd);
@@ -523,14 +530,8 @@ static void test_store_in_db(void **state)
     (void)state;
     const char *extra[] = {"--store-in-db", "--no-fsync", NULL};
     th_rx rx;
-    assert_int_equal(th_rx_start(&rx, &D, 0, "server", "store-db", extra), 0);
-    xb_sink_http_options o;
-    th_sink_options(&o, &D, rx.port, NULL);
     th_results r;
-    th_results_init(&r, 8192);
-    xb_sink_http *s;
-    xb_error err;
-    assert_int_equal(xb_sink_http_new(&s, &o, th_done, &r, &err), 0);
+    xb_sink_http *s = rx_and_sink(&rx, "store-db", extra, &r);
     submit_range(s, 8000, 8005);
     submit_range(s, 8000, 8002);
     assert_int_equal(th_run(s, &r, 7, 60000), 7);
