@@ -1813,9 +1813,8 @@ static uint64_t state_commits(const xb_pipeline *p)
 static void wake_drain(xb_pipeline *p)
 {
     uint64_t n;
-    if (p->wake_fd >= 0 && read(p->wake_fd, &n, sizeof n) < 0) {
-        /* EAGAIN: nothing was signalled */
-    }
+    if (p->wake_fd >= 0)
+        (void)!read(p->wake_fd, &n, sizeof n); /* EAGAIN when nothing was signalled */
 }
 
 /* Waits up to ms for the producer's delivery reports, or for a record: waiting in rd_kafka_poll

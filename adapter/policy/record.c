@@ -260,6 +260,15 @@ static bool rule_split(const char *rule, const char **pattern, size_t *msg_len)
     return true;
 }
 
+/* The slot of the message named by rule's first msg_len bytes, or pr->n when it has none. */
+static size_t root_slot(const path_roots *pr, const char *rule, size_t msg_len)
+{
+    size_t k = 0;
+    while (k < pr->n && (pr->v[k].msg_len != msg_len || memcmp(pr->v[k].msg, rule, msg_len)))
+        k++;
+    return k;
+}
+
 /* A rule whose pattern has no wildcard and names its field's path exactly tells what that path
  * is relative to: the path less the pattern. Per message the shortest such root is kept (a
  * shorter root is a longer pattern matched: the message's own root, not a scope inside it). */
@@ -274,9 +283,7 @@ static void find_roots(path_roots *pr, const xb_policy_decision *d)
         size_t plen = strlen(pat), len = strlen(path);
         if (len <= plen || path[len - plen - 1] != '/' || memcmp(path + len - plen, pat, plen))
             continue;
-        size_t k = 0, root_len = len - plen;
-        while (k < pr->n && (pr->v[k].msg_len != msg_len || memcmp(pr->v[k].msg, rule, msg_len)))
-            k++;
+        size_t k = root_slot(pr, rule, msg_len), root_len = len - plen;
         if (k == pr->n && pr->n == XB_RECORD_MAX_ROOTS)
             continue;
         if (k < pr->n && pr->v[k].root_len <= root_len)
@@ -291,15 +298,11 @@ static void find_roots(path_roots *pr, const xb_policy_decision *d)
 static const char *root_of(const path_roots *pr, const char *rule, const char **pattern,
                            size_t *root_len)
 {
-    size_t msg_len;
-    if (!rule_split(rule, pattern, &msg_len))
+    size_t msg_len, k;
+    if (!rule_split(rule, pattern, &msg_len) || (k = root_slot(pr, rule, msg_len)) == pr->n)
         return NULL;
-    for (size_t k = 0; k < pr->n; k++)
-        if (pr->v[k].msg_len == msg_len && !memcmp(pr->v[k].msg, rule, msg_len)) {
-            *root_len = pr->v[k].root_len;
-            return pr->v[k].root;
-        }
-    return NULL;
+    *root_len = pr->v[k].root_len;
+    return pr->v[k].root;
 }
 
 /* Length of what a subtree pattern ("P/" or nothing, then two stars) fixes, or -1 for a pattern
@@ -513,8 +516,7 @@ static void groups_json(jw *w, const xb_policy_decision *d, path_roots *roots)
         free(all);
 }
 
-/* ---- the groups of a message shape, remembered ------------------------------------------------
- */
+/* ---- the groups of a message shape, remembered -------------------------------------------- */
 
 /* A flow carries a few message shapes: payments from one system name the same fields under the
  * same rules with the same labels, message after message, and their "field_groups" (and
