@@ -230,6 +230,8 @@ int th_rx_stats_get(th_rx_stats *out, const th_dir *d, unsigned port)
     out->rejected = (long)json_integer_value(json_object_get(j, "rejected"));
     out->injected_failures = (long)json_integer_value(json_object_get(j, "injected_failures"));
     out->resets = (long)json_integer_value(json_object_get(j, "resets"));
+    out->first_accepted_ms = json_integer_value(json_object_get(j, "first_accepted_ms"));
+    out->last_accepted_ms = json_integer_value(json_object_get(j, "last_accepted_ms"));
     json_decref(j);
     return 0;
 }

@@ -43,6 +43,7 @@ int th_rx_stop_all(void **state);
 /* GET /stats from the receiver with the good client certificate; -1 on failure. */
 typedef struct th_rx_stats {
     long accepted, duplicates, rejected, injected_failures, resets;
+    long long first_accepted_ms, last_accepted_ms;
 } th_rx_stats;
 int th_rx_stats_get(th_rx_stats *out, const th_dir *d, unsigned port);
 
