@@ -8,6 +8,12 @@
  *                    [--timeout S] [--no-dlq] [--group G --topic T]
  *   itest_tool audit-verify FILE   (prints the number of chained entries; exit 1 if broken)
  *   itest_tool create-topic --bootstrap B --topic T --partitions P
+ *   itest_tool latency --bootstrap B --topic T --count N [--partitions P] [--warm W] [--timeout S]
+ *       A bare librdkafka consumer (its defaults, assigned: no group join) on T from the start:
+ * prints "ready" once it has W records (default P: the harness's warm-up), then takes N more and
+ *       prints "n N p50 X p99 Y max Z", the Kafka timestamp -> consumed here, in ms. The floor
+ *       under xborder's latency on the same broker and producer (tests/bench/run). Exit 1 if
+ *       fewer than N came within S seconds (default 120).
  *   itest_tool mkconfig --example YAML --out FILE --bootstrap B --url URL --pki DIR --work DIR
  *                       --topic T --group G --root DIR-OF-EXAMPLE
  *       The project's example config with Kafka, every destination's URL/TLS/signing key, keys,
@@ -298,6 +304,77 @@ static int cmd_check(int argc, char **argv)
     }
 }
 
+static int cmp_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The n-th permille of sorted values, picked the way the pipeline's histogram picks it. */
+static int64_t permille_of(const int64_t *sorted, long n, long permille)
+{
+    long want = (n * permille + 999) / 1000;
+    return sorted[want > 0 ? want - 1 : 0];
+}
+
+static int cmd_latency(int argc, char **argv)
+{
+    const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
+    const char *topic = xbt_arg(argc, argv, "--topic", NULL);
+    long count = atol(xbt_arg(argc, argv, "--count", "0"));
+    int parts = atoi(xbt_arg(argc, argv, "--partitions", "1"));
+    long warm = atol(xbt_arg(argc, argv, "--warm", xbt_arg(argc, argv, "--partitions", "1")));
+    int timeout_s = atoi(xbt_arg(argc, argv, "--timeout", "120"));
+    if (!bootstrap || !topic || count <= 0 || parts <= 0) {
+        fprintf(stderr, "itest_tool latency: --bootstrap, --topic and --count needed\n");
+        return 2;
+    }
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, NULL, 0);
+    /* a group id only because librdkafka's consumer poll needs one: assigned, never joined */
+    rd_kafka_conf_set(conf, "group.id", "xb-bench-floor", NULL, 0);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    int64_t *lat = calloc((size_t)count, sizeof *lat);
+    if (!rk || !lat) {
+        fprintf(stderr, "itest_tool: %s\n", rk ? "out of memory" : errstr);
+        return 1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    long seen = 0, n = 0;
+    time_t deadline = time(NULL) + timeout_s;
+    while (n < count && time(NULL) < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err && seen++ >= warm) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            lat[n++] = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+                       rd_kafka_message_timestamp(m, NULL);
+        } else if (!m->err && seen == warm) {
+            printf("ready\n");
+            fflush(stdout);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    if (n > 0) {
+        qsort(lat, (size_t)n, sizeof *lat, cmp_ms);
+        printf("n %ld p50 %lld p99 %lld max %lld\n", n, (long long)permille_of(lat, n, 500),
+               (long long)permille_of(lat, n, 990), (long long)lat[n - 1]);
+    }
+    free(lat);
+    return n == count ? 0 : 1;
+}
+
 static int cmd_create_topic(int argc, char **argv)
 {
     const char *bootstrap = xbt_arg(argc, argv, "--bootstrap", NULL);
@@ -469,6 +546,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "audit-verify"))
         return cmd_audit_verify(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "latency"))
+        return cmd_latency(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "create-topic"))
         return cmd_create_topic(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "mkconfig"))
