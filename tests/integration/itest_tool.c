@@ -9,11 +9,11 @@
  *   itest_tool audit-verify FILE   (prints the number of chained entries; exit 1 if broken)
  *   itest_tool create-topic --bootstrap B --topic T --partitions P
  *   itest_tool latency --bootstrap B --topic T --count N [--partitions P] [--warm W] [--timeout S]
- *       A bare librdkafka consumer (its defaults, assigned: no group join) on T from the start:
- * prints "ready" once it has W records (default P: the harness's warm-up), then takes N more and
- *       prints "n N p50 X p99 Y max Z", the Kafka timestamp -> consumed here, in ms. The floor
- *       under xborder's latency on the same broker and producer (tests/bench/run). Exit 1 if
- *       fewer than N came within S seconds (default 120).
+ *       A bare librdkafka consumer (its defaults; assigned, no group join) reads T from the
+ *       start, prints "ready" after W records (default P, one warm-up record per partition),
+ *       then takes N more and prints "n N p50 X p99 Y max Z": Kafka timestamp -> consumed here,
+ *       in ms. The floor under xborder's latency on the same broker and producer
+ *       (tests/bench/run). Exit 1 if fewer than N came within S seconds (default 120).
  *   itest_tool mkconfig --example YAML --out FILE --bootstrap B --url URL --pki DIR --work DIR
  *                       --topic T --group G --root DIR-OF-EXAMPLE
  *       The project's example config with Kafka, every destination's URL/TLS/signing key, keys,
@@ -339,6 +339,9 @@ static int cmd_latency(int argc, char **argv)
     int64_t *lat = calloc((size_t)count, sizeof *lat);
     if (!rk || !lat) {
         fprintf(stderr, "itest_tool: %s\n", rk ? "out of memory" : errstr);
+        if (rk)
+            rd_kafka_destroy(rk);
+        free(lat);
         return 1;
     }
     rd_kafka_poll_set_consumer(rk);
