@@ -6,6 +6,7 @@
 #include "adapter/transport/kafka_env.h"
 
 #include <librdkafka/rdkafka_mock.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,4 +136,13 @@ int xb_kafka_conf_build(rd_kafka_conf_t **out, const xb_config *cfg, const xb_ka
     }
     *out = conf;
     return 0;
+}
+
+void xb_kafka_queue_wake_fd(rd_kafka_queue_t *q, int fd)
+{
+    static const uint64_t one = 1; /* an eventfd takes 8-byte increments */
+    if (!q)
+        return;
+    rd_kafka_queue_io_event_enable(q, fd, &one, sizeof one);
+    rd_kafka_queue_destroy(q);
 }

@@ -2,7 +2,8 @@
  *
  * Owns: the embedded mock cluster (`bootstrap.servers: embedded`: librdkafka's in-process mock,
  * memory only, for `demo` and first runs), the bootstrap address every client uses, and building
- * rd_kafka_conf_t from the config's kafka/consumer/producer properties.
+ * rd_kafka_conf_t from the config's kafka/consumer/producer properties, and tying a client's
+ * queue to the pipeline's wake-up eventfd.
  * Never: consumes or produces itself. The mock cluster is not durable: run logs say so.
  */
 #ifndef XB_KAFKA_ENV_H
@@ -33,5 +34,9 @@ typedef enum xb_kafka_role { XB_KAFKA_CONSUMER, XB_KAFKA_PRODUCER } xb_kafka_rol
  * then sets the properties xborder owns. Errors name the key (values are never echoed). */
 int xb_kafka_conf_build(rd_kafka_conf_t **out, const xb_config *cfg, const xb_kafka_env *env,
                         xb_kafka_role role, xb_error *err);
+
+/* From now on librdkafka adds 1 to the eventfd fd whenever q goes from empty to non-empty (so
+ * a poll on fd ends when the queue has work). Releases q; a NULL q does nothing. */
+void xb_kafka_queue_wake_fd(rd_kafka_queue_t *q, int fd);
 
 #endif

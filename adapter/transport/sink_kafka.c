@@ -182,10 +182,7 @@ void xb_sink_kafka_poll(xb_sink_kafka *sk, int timeout_ms)
 
 void xb_sink_kafka_set_wake_fd(xb_sink_kafka *sk, int fd)
 {
-    static const uint64_t one = 1; /* an eventfd takes 8-byte increments */
-    rd_kafka_queue_t *q = rd_kafka_queue_get_main(sk->rk);
-    rd_kafka_queue_io_event_enable(q, fd, &one, sizeof one);
-    rd_kafka_queue_destroy(q);
+    xb_kafka_queue_wake_fd(rd_kafka_queue_get_main(sk->rk), fd);
 }
 
 int xb_sink_kafka_outq(xb_sink_kafka *sk)

@@ -507,14 +507,9 @@ static void wake_starving(xb_source *src)
 
 void xb_source_set_wake_fd(xb_source *src, int fd)
 {
-    static const uint64_t one = 1; /* an eventfd takes 8-byte increments */
     /* the consumer queue is where everything ends up (rd_kafka_poll_set_consumer forwards the
      * main queue and the partitions' to it), and librdkafka signals only the final queue */
-    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(src->rk);
-    if (q) {
-        rd_kafka_queue_io_event_enable(q, fd, &one, sizeof one);
-        rd_kafka_queue_destroy(q);
-    }
+    xb_kafka_queue_wake_fd(rd_kafka_queue_get_consumer(src->rk), fd);
 }
 
 rd_kafka_message_t *xb_source_poll(xb_source *src, int timeout_ms, uint64_t *gen)
