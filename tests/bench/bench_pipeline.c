@@ -26,7 +26,8 @@
  *               if classifying, transforming and writing cost nothing
  * Timing is per-thread CPU time (CLOCK_THREAD_CPUTIME_ID), so that other load on the machine
  * changes the figures little; rounds alternate the modes and ratios are of summed times.
- * Prints BENCH lines (msgs/s, µs/msg) and RATIO xborder_vs_sax / xborder_vs_dom.
+ * Prints BENCH lines (msgs/s, µs/msg), RATIO xborder_vs_sax / xborder_vs_dom and the two XSD
+ * floors.
  * Usage: bench_pipeline [N_MSGS] [ROUNDS] (defaults 500, 5).
  * Never: asserts on speed (a benchmark, not a test); it does die if a decision is not DELIVER,
  * since a figure for a pipeline that quarantines everything would mean nothing.
@@ -345,8 +346,8 @@ int main(int argc, char **argv)
         t_xb += run_xborder(&pe, &out_bytes, &t_rec);
         t_xsd += run_xsd(&pe);
     }
-    /* After the rounds above, not among them: interleaved, the streaming validator's allocations
-     * made the xborder mode ~15% slower in the same process (measured 2026-11-29). */
+    /* After the rounds above, not among them: interleaved with them, the xborder mode measured
+     * ~15% slower in the same process (three pairs of runs, 2026-11-29; cause not traced). */
     run_doc_sax_validate();
     for (int r = 0; r < rounds; r++) {
         t_dsax += run_sax(documents);
